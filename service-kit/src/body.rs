@@ -1,0 +1,187 @@
+//! Request bodies: the 64 KiB cap and field-by-field validation into FastAPI-shaped 422 answers.
+//!
+//! A handler parses the body once with [`Fields::parse`], takes each field with the typed getters
+//! (which record a `missing` or `string_type` error instead of failing at the first problem), adds
+//! its own rule checks with [`Fields::reject`], and ends with [`Fields::finish`], which answers 422
+//! listing every problem at once, as FastAPI does.
+
+use crate::http::{FieldError, Response};
+use serde_json::{Map, Value};
+
+/// The largest request body accepted; larger ones are answered 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON object body being validated.
+#[derive(Debug)]
+pub struct Fields {
+    object: Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl Fields {
+    /// Parses `body` as a JSON object; malformed JSON, an empty body or a non-object is a 422.
+    pub fn parse(body: &[u8]) -> Result<Fields, Response> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(Response::validation(&[FieldError {
+                loc: vec!["body".to_owned()],
+                msg: "Field required".to_owned(),
+                kind: "missing",
+            }]));
+        }
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(object)) => Ok(Fields {
+                object,
+                errors: Vec::new(),
+            }),
+            Ok(_) => Err(Response::validation(&[FieldError {
+                loc: vec!["body".to_owned()],
+                msg: "Input should be a valid dictionary or object to extract fields from"
+                    .to_owned(),
+                kind: "model_attributes_type",
+            }])),
+            Err(e) => Err(Response::validation(&[FieldError {
+                loc: vec!["body".to_owned()],
+                msg: format!("JSON decode error: {e}"),
+                kind: "json_invalid",
+            }])),
+        }
+    }
+
+    /// A required string field; records `missing` or `string_type` and returns `None` on error.
+    pub fn required_str(&mut self, name: &str) -> Option<String> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => {
+                self.reject(name, "missing", "Field required");
+                None
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                self.reject(name, "string_type", "Input should be a valid string");
+                None
+            }
+        }
+    }
+
+    /// An optional string field: `Ok(None)` when absent or null; records `string_type` on a
+    /// value of another type and returns `None` then.
+    pub fn optional_str(&mut self, name: &str) -> Option<Option<String>> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::String(s)) => Some(Some(s.clone())),
+            Some(_) => {
+                self.reject(name, "string_type", "Input should be a valid string");
+                None
+            }
+        }
+    }
+
+    /// Records a rule violation for `field`.
+    pub fn reject(&mut self, field: &str, kind: &'static str, msg: impl Into<String>) {
+        self.errors.push(FieldError::body(field, kind, msg));
+    }
+
+    /// `Ok` when no field was rejected, else the 422 answer listing every problem.
+    pub fn finish(self) -> Result<(), Response> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Response::validation(&self.errors))
+        }
+    }
+}
+
+/// Checks a text value against a length range (in characters) and forbids control characters;
+/// returns the problem as `(type, message)` for [`Fields::reject`].
+pub fn check_text(
+    value: &str,
+    min_chars: usize,
+    max_chars: usize,
+) -> Result<(), (&'static str, String)> {
+    let chars = value.chars().count();
+    if chars < min_chars {
+        return Err((
+            "string_too_short",
+            format!("String should have at least {min_chars} characters"),
+        ));
+    }
+    if chars > max_chars {
+        return Err((
+            "string_too_long",
+            format!("String should have at most {max_chars} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err((
+            "string_pattern_mismatch",
+            "String must not contain control characters".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body_of(r: &Response) -> Value {
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
+    #[test]
+    fn malformed_json_is_422_json_invalid() {
+        let r = Fields::parse(b"{\"a\":").unwrap_err();
+        assert_eq!(r.status, 422);
+        assert_eq!(body_of(&r)["detail"][0]["type"], "json_invalid");
+        assert_eq!(body_of(&r)["detail"][0]["loc"], json!(["body"]));
+    }
+
+    #[test]
+    fn empty_and_non_object_bodies() {
+        assert_eq!(
+            body_of(&Fields::parse(b"").unwrap_err())["detail"][0]["type"],
+            "missing"
+        );
+        assert_eq!(
+            body_of(&Fields::parse(b"[1]").unwrap_err())["detail"][0]["type"],
+            "model_attributes_type"
+        );
+    }
+
+    #[test]
+    fn collects_every_field_error() {
+        let mut f = Fields::parse(br#"{"a": 1, "c": null}"#).unwrap();
+        assert_eq!(f.required_str("a"), None);
+        assert_eq!(f.required_str("b"), None);
+        assert_eq!(f.optional_str("c"), Some(None));
+        let r = f.finish().unwrap_err();
+        assert_eq!(
+            body_of(&r),
+            json!({"detail":[
+                {"loc":["body","a"],"msg":"Input should be a valid string","type":"string_type"},
+                {"loc":["body","b"],"msg":"Field required","type":"missing"}
+            ]})
+        );
+    }
+
+    #[test]
+    fn text_rules() {
+        assert!(check_text("abc", 3, 5).is_ok());
+        assert_eq!(check_text("ab", 3, 5).unwrap_err().0, "string_too_short");
+        assert_eq!(check_text("abcdef", 3, 5).unwrap_err().0, "string_too_long");
+        assert_eq!(
+            check_text("a\u{7}c", 3, 5).unwrap_err().0,
+            "string_pattern_mismatch"
+        );
+        assert!(
+            check_text("ééé", 3, 3).is_ok(),
+            "counts characters, not bytes"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        assert_eq!(Fields::parse(deep.as_bytes()).unwrap_err().status, 422);
+    }
+}

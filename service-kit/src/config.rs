@@ -1,0 +1,299 @@
+//! Configuration from the environment (SPEC §2), checked at start.
+//!
+//! A bad value stops the start with one line that names the variable and its rule, and the exit
+//! code 2. No value is ever echoed, so a secret in the wrong variable cannot leak into a log.
+
+use jwt_lite::Key;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+
+/// The exit code for a start refused because of configuration.
+pub const EXIT_CONFIG: i32 = 2;
+
+/// The shortest `JWT_SECRET` accepted, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// A variable that is missing or breaks its rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required variable is not set (or is empty).
+    Missing {
+        /// The variable.
+        var: &'static str,
+        /// What it must hold.
+        rule: &'static str,
+    },
+    /// A variable is set to a value that breaks its rule.
+    Invalid {
+        /// The variable.
+        var: &'static str,
+        /// What it must hold.
+        rule: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Missing { var, rule } => write!(f, "{var} is not set: {rule}"),
+            ConfigError::Invalid { var, rule } => write!(f, "{var} is invalid: {rule}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A snapshot of the environment to read variables from.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// The process environment (variables whose name or value is not UTF-8 are ignored).
+    pub fn from_process() -> Env {
+        Env {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
+    }
+
+    /// An environment made of these pairs (for tests).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
+
+    /// The value of `var`; an empty value counts as unset.
+    pub fn get(&self, var: &str) -> Option<&str> {
+        self.vars
+            .get(var)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// An integer in `range`, or `default` when unset.
+    pub fn int_in<T>(
+        &self,
+        var: &'static str,
+        default: T,
+        range: RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+    {
+        let Some(raw) = self.get(var) else {
+            return Ok(default);
+        };
+        match raw.trim().parse::<T>() {
+            Ok(v) if range.contains(&v) => Ok(v),
+            _ => Err(ConfigError::Invalid {
+                var,
+                rule: format!("must be an integer in {}..={}", range.start(), range.end()),
+            }),
+        }
+    }
+
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`), or `default` when unset.
+    pub fn flag(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self
+            .get(var)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(_) => Err(ConfigError::Invalid {
+                var,
+                rule: "must be true or false".to_owned(),
+            }),
+        }
+    }
+
+    /// One of `choices` (compared case-insensitively), or the first choice when unset.
+    pub fn choice(
+        &self,
+        var: &'static str,
+        choices: &[&'static str],
+    ) -> Result<&'static str, ConfigError> {
+        let Some(raw) = self.get(var) else {
+            return Ok(choices[0]);
+        };
+        choices
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(raw.trim()))
+            .copied()
+            .ok_or_else(|| ConfigError::Invalid {
+                var,
+                rule: format!("must be one of: {}", choices.join(", ")),
+            })
+    }
+}
+
+/// What both services read from the environment.
+#[derive(Debug)]
+pub struct CommonConfig {
+    /// The HS256 signing key (`JWT_SECRET`).
+    pub jwt_key: Key,
+    /// Token lifetime in seconds (`TOKEN_EXPIRE_MINUTES` × 60).
+    pub token_lifetime_secs: u64,
+    /// Where to listen (`BIND_ADDR`, `PORT`); port 0 picks a free one.
+    pub bind: SocketAddr,
+    /// The data directory (`DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Request-handling threads (`WORKERS`).
+    pub workers: usize,
+    /// Origins allowed by CORS (`CORS_ORIGINS`); empty means no CORS headers.
+    pub cors_origins: Vec<String>,
+}
+
+impl CommonConfig {
+    /// Reads the common variables for `service` (its data directory name) with its default port.
+    pub fn from_env(
+        env: &Env,
+        service: &str,
+        default_port: u16,
+    ) -> Result<CommonConfig, ConfigError> {
+        let secret = env.get("JWT_SECRET").ok_or(ConfigError::Missing {
+            var: "JWT_SECRET",
+            rule: "set it to a random secret of at least 32 bytes (openssl rand -hex 32)",
+        })?;
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(ConfigError::Invalid {
+                var: "JWT_SECRET",
+                rule: format!(
+                    "must be at least {MIN_SECRET_BYTES} bytes, got {} (openssl rand -hex 32)",
+                    secret.len()
+                ),
+            });
+        }
+        if let Some(alg) = env.get("JWT_ALG") {
+            if alg != "HS256" {
+                return Err(ConfigError::Invalid {
+                    var: "JWT_ALG",
+                    rule: "only HS256 is supported".to_owned(),
+                });
+            }
+        }
+        let minutes = env.int_in("TOKEN_EXPIRE_MINUTES", 120u64, 1..=10_080)?;
+        let port = env.int_in("PORT", default_port, 0..=u16::MAX)?;
+        let ip = match env.get("BIND_ADDR") {
+            None => IpAddr::from([0, 0, 0, 0]),
+            Some(raw) => raw.trim().parse().map_err(|_| ConfigError::Invalid {
+                var: "BIND_ADDR",
+                rule: "must be an IPv4 or IPv6 address, such as 0.0.0.0 or ::".to_owned(),
+            })?,
+        };
+        let data_dir = env
+            .get("DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("./data").join(service));
+        let workers = env.int_in("WORKERS", default_workers(), 1..=1024)?;
+        Ok(CommonConfig {
+            jwt_key: Key::new(secret.as_bytes()),
+            token_lifetime_secs: minutes * 60,
+            bind: SocketAddr::new(ip, port),
+            data_dir,
+            workers,
+            cors_origins: cors_origins(env)?,
+        })
+    }
+}
+
+/// Four request threads per core (at least 8, at most 64): handlers mostly wait on fsync or on
+/// the offload pool, not on the CPU, and more waiting writers make larger group commits.
+pub fn default_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    (cores * 4).clamp(8, 64)
+}
+
+fn cors_origins(env: &Env) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = env.get("CORS_ORIGINS") else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|origin| {
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.contains('/') => Ok(origin.to_owned()),
+                _ => Err(ConfigError::Invalid {
+                    var: "CORS_ORIGINS",
+                    rule: "must be comma-separated origins like https://gate.example.com (no path)"
+                        .to_owned(),
+                }),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults() {
+        let c = CommonConfig::from_env(
+            &Env::from_pairs([("JWT_SECRET", SECRET)]),
+            "identity",
+            18081,
+        )
+        .unwrap();
+        assert_eq!(c.bind, "0.0.0.0:18081".parse().unwrap());
+        assert_eq!(c.token_lifetime_secs, 7200);
+        assert_eq!(c.data_dir, PathBuf::from("./data/identity"));
+        assert!(c.workers >= 8);
+        assert!(c.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn secret_rules_name_the_variable_and_never_echo_it() {
+        let missing = CommonConfig::from_env(&Env::default(), "x", 1).unwrap_err();
+        assert!(missing.to_string().starts_with("JWT_SECRET is not set"));
+        let short = CommonConfig::from_env(&Env::from_pairs([("JWT_SECRET", "hunter2")]), "x", 1)
+            .unwrap_err();
+        let text = short.to_string();
+        assert!(text.starts_with("JWT_SECRET is invalid"), "{text}");
+        assert!(!text.contains("hunter2"));
+    }
+
+    #[test]
+    fn each_bad_variable_is_named() {
+        for (var, value) in [
+            ("JWT_ALG", "HS512"),
+            ("TOKEN_EXPIRE_MINUTES", "0"),
+            ("TOKEN_EXPIRE_MINUTES", "10081"),
+            ("PORT", "70000"),
+            ("BIND_ADDR", "localhost"),
+            ("WORKERS", "0"),
+            ("CORS_ORIGINS", "https://a.example/path"),
+        ] {
+            let env = Env::from_pairs([("JWT_SECRET", SECRET), (var, value)]);
+            let err = CommonConfig::from_env(&env, "x", 1).unwrap_err();
+            assert!(err.to_string().starts_with(var), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn helpers() {
+        let env = Env::from_pairs([("A", "yes"), ("B", "Closed"), ("C", "maybe")]);
+        assert_eq!(env.flag("A", false), Ok(true));
+        assert!(env.flag("C", false).is_err());
+        assert_eq!(env.choice("B", &["open", "closed"]), Ok("closed"));
+        assert_eq!(env.choice("Z", &["open", "closed"]), Ok("open"));
+    }
+}

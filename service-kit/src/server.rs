@@ -1,0 +1,489 @@
+//! The tiny_http server loop shared by both services.
+//!
+//! A fixed pool of worker threads calls `recv()`; each request becomes a [`Request`], the
+//! service's [`Service::handle`] answers it (inside `catch_unwind`, so a panic is a 500 for that
+//! request only), and the answer gets the request id, CORS headers and one access-log line.
+//!
+//! Expensive work (bcrypt) is handed to the bounded offload pool together with the connection, so
+//! a flood of it never holds the request workers: cheap requests keep being answered, and when the
+//! offload queue is full the answer is an immediate 503.
+//!
+//! tiny_http's accept thread ends for good on an `accept()` error, after which `recv()` fails;
+//! then the process exits with [`EXIT_ACCEPT_LOOP_DIED`] so its supervisor restarts it. SIGTERM
+//! and SIGINT stop the workers after the requests already received are answered.
+
+use crate::body::MAX_BODY_BYTES;
+use crate::clock::now_timestamp;
+use crate::http::{Method, Request, Response};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The exit code when tiny_http's accept loop has died and the process must be restarted.
+pub const EXIT_ACCEPT_LOOP_DIED: i32 = 70;
+
+/// Work to run on the offload pool; it returns the response to send.
+pub type Job = Box<dyn FnOnce() -> Response + Send + 'static>;
+
+/// A handler's answer.
+pub enum Reply {
+    /// Send this response now.
+    Now(Response),
+    /// Run this on the offload pool and send what it returns.
+    Offload(Job),
+}
+
+impl From<Response> for Reply {
+    fn from(response: Response) -> Reply {
+        Reply::Now(response)
+    }
+}
+
+/// A service: one function from request to reply.
+pub trait Service: Send + Sync + 'static {
+    /// Answers one request.
+    fn handle(&self, request: &Request) -> Reply;
+}
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// The service's name in logs and the `Server` header.
+    pub name: &'static str,
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// Request worker threads.
+    pub workers: usize,
+    /// Offload pool threads (0: no pool; offloaded jobs then run on the worker).
+    pub offload_threads: usize,
+    /// How many offloaded jobs may wait before new ones are answered 503.
+    pub offload_queue: usize,
+    /// Origins that get CORS headers.
+    pub cors_origins: Vec<String>,
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum ServerError {
+    /// The address could not be bound.
+    Bind(SocketAddr, io::Error),
+    /// tiny_http or the signal handler could not be set up.
+    Setup(String),
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            ServerError::Setup(e) => write!(f, "cannot start the server: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// Binds the listener with `TCP_NODELAY` (inherited by every accepted connection, so small
+/// responses are not held back by Nagle's algorithm on keep-alive connections).
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_nodelay(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Runs `service` until SIGTERM or SIGINT; returns once every received request is answered.
+///
+/// Prints `listening on <addr>` on stdout once ready (with the real port when asked for port 0).
+pub fn serve<S: Service>(service: Arc<S>, options: ServerOptions) -> Result<(), ServerError> {
+    let listener = bind(options.bind).map_err(|e| ServerError::Bind(options.bind, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| ServerError::Bind(options.bind, e))?;
+    let server = Arc::new(
+        tiny_http::Server::from_listener(listener, None)
+            .map_err(|e| ServerError::Setup(e.to_string()))?,
+    );
+    let stopping = Arc::new(AtomicBool::new(false));
+    watch_signals(Arc::clone(&server), Arc::clone(&stopping), options.workers)?;
+
+    let context = Arc::new(Context {
+        service,
+        cors_origins: options.cors_origins.clone(),
+        name: options.name,
+        ids: RequestIds::new(),
+    });
+    let offload = OffloadPool::start(
+        Arc::clone(&context),
+        options.offload_threads,
+        options.offload_queue,
+    );
+    log_line(&format!("{} listening on {local}", options.name));
+
+    let workers: Vec<_> = (0..options.workers)
+        .map(|_| {
+            let server = Arc::clone(&server);
+            let stopping = Arc::clone(&stopping);
+            let context = Arc::clone(&context);
+            let offload = offload.sender();
+            thread::spawn(move || loop {
+                match server.recv() {
+                    Ok(request) => context.handle(request, offload.as_ref()),
+                    Err(_) if stopping.load(Ordering::SeqCst) => break,
+                    Err(e) => {
+                        eprintln!(
+                            "{}: the accept loop has died ({e}); exiting so the supervisor restarts us",
+                            context.name
+                        );
+                        std::process::exit(EXIT_ACCEPT_LOOP_DIED);
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        let _ = worker.join();
+    }
+    offload.finish();
+    Ok(())
+}
+
+/// On SIGTERM/SIGINT: mark the server as stopping and unblock every worker once.
+///
+/// tiny_http's queue is first-in first-out, so the requests received before the signal are
+/// answered before a worker sees its unblock.
+fn watch_signals(
+    server: Arc<tiny_http::Server>,
+    stopping: Arc<AtomicBool>,
+    workers: usize,
+) -> Result<(), ServerError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+        .map_err(|e| ServerError::Setup(format!("cannot install signal handlers: {e}")))?;
+    thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            stopping.store(true, Ordering::SeqCst);
+            for _ in 0..workers {
+                server.unblock();
+            }
+        }
+    });
+    Ok(())
+}
+
+/// What every worker shares.
+struct Context<S> {
+    service: Arc<S>,
+    cors_origins: Vec<String>,
+    name: &'static str,
+    ids: RequestIds,
+}
+
+/// A request's facts kept for the response and the access log.
+struct Exchange {
+    started: Instant,
+    method: String,
+    path: String,
+    request_id: String,
+    origin: Option<String>,
+}
+
+impl<S: Service> Context<S> {
+    fn handle(&self, mut request: tiny_http::Request, offload: Option<&SyncSender<Task>>) {
+        let exchange = self.exchange(&request);
+        let reply = match self.to_request(&mut request) {
+            Ok(parsed)
+                if parsed.method == Method::Options && self.allowed_origin(&exchange).is_some() =>
+            {
+                Reply::Now(preflight())
+            }
+            Ok(parsed) => catch_unwind(AssertUnwindSafe(|| self.service.handle(&parsed)))
+                .unwrap_or_else(|_| Reply::Now(Response::detail(500, "Internal Server Error"))),
+            Err(response) => Reply::Now(response),
+        };
+        match (reply, offload) {
+            (Reply::Now(response), _) => self.respond(request, exchange, response),
+            (Reply::Offload(job), None) => {
+                let response = run_job(job);
+                self.respond(request, exchange, response);
+            }
+            (Reply::Offload(job), Some(queue)) => {
+                if let Err(TrySendError::Full(task) | TrySendError::Disconnected(task)) = queue
+                    .try_send(Task {
+                        request,
+                        exchange,
+                        job,
+                    })
+                {
+                    let busy = Response::unavailable("Server busy, please retry shortly", 1);
+                    self.respond(task.request, task.exchange, busy);
+                }
+            }
+        }
+    }
+
+    fn exchange(&self, request: &tiny_http::Request) -> Exchange {
+        let header = |name: &'static str| {
+            request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv(name))
+                .map(|h| h.value.as_str().to_owned())
+        };
+        let request_id = header("X-Request-Id")
+            .filter(|id| valid_request_id(id))
+            .unwrap_or_else(|| self.ids.next());
+        let url = request.url();
+        Exchange {
+            started: Instant::now(),
+            method: request.method().as_str().to_owned(),
+            path: printable(url.split('?').next().unwrap_or(url)),
+            request_id,
+            origin: header("Origin"),
+        }
+    }
+
+    /// Reads the body under the cap and builds the handler's view of the request.
+    fn to_request(&self, request: &mut tiny_http::Request) -> Result<Request, Response> {
+        if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        request
+            .as_reader()
+            .take(MAX_BODY_BYTES as u64 + 1)
+            .read_to_end(&mut body)
+            .map_err(|_| Response::detail(400, "Could not read the request body"))?;
+        if body.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        let headers = request
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_owned(),
+                    h.value.as_str().to_owned(),
+                )
+            })
+            .collect();
+        Request::new(
+            Method::parse(request.method().as_str()),
+            request.url(),
+            headers,
+            body,
+        )
+    }
+
+    fn allowed_origin<'a>(&self, exchange: &'a Exchange) -> Option<&'a str> {
+        exchange
+            .origin
+            .as_deref()
+            .filter(|o| self.cors_origins.iter().any(|allowed| allowed == o))
+    }
+
+    fn respond(&self, request: tiny_http::Request, exchange: Exchange, response: Response) {
+        let status = response.status;
+        let mut out = tiny_http::Response::from_data(response.body)
+            .with_status_code(status)
+            .with_chunked_threshold(usize::MAX);
+        let mut headers = response.headers;
+        headers.push(("Content-Type".into(), response.content_type.into()));
+        headers.push(("X-Request-Id".into(), exchange.request_id.clone()));
+        headers.push(("Server".into(), self.name.into()));
+        if let Some(origin) = self.allowed_origin(&exchange) {
+            headers.push(("Access-Control-Allow-Origin".into(), origin.into()));
+            headers.push(("Vary".into(), "Origin".into()));
+            headers.push((
+                "Access-Control-Expose-Headers".into(),
+                "X-Request-Id, Retry-After, WWW-Authenticate".into(),
+            ));
+        }
+        for (name, value) in headers {
+            if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+                out.add_header(header);
+            }
+        }
+        let _ = request.respond(out);
+        let micros = exchange.started.elapsed().as_micros();
+        log_line(&format!(
+            "{} {} {} {} {status} {}.{:03}ms rid={}",
+            now_timestamp(),
+            self.name,
+            exchange.method,
+            exchange.path,
+            micros / 1000,
+            micros % 1000,
+            exchange.request_id
+        ));
+    }
+}
+
+fn too_large() -> Response {
+    Response::detail(
+        413,
+        &format!(
+            "Request body too large (limit {} KiB)",
+            MAX_BODY_BYTES / 1024
+        ),
+    )
+}
+
+fn preflight() -> Response {
+    Response::with_body(204, "text/plain", Vec::new())
+        .with_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+        .with_header(
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type, Idempotency-Key, X-Request-Id",
+        )
+        .with_header("Access-Control-Max-Age", "600")
+}
+
+fn run_job(job: Job) -> Response {
+    catch_unwind(AssertUnwindSafe(job))
+        .unwrap_or_else(|_| Response::detail(500, "Internal Server Error"))
+}
+
+/// An offloaded job with the connection it answers.
+struct Task {
+    request: tiny_http::Request,
+    exchange: Exchange,
+    job: Job,
+}
+
+/// A fixed pool of threads with a bounded queue for expensive jobs.
+struct OffloadPool {
+    sender: Option<SyncSender<Task>>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl OffloadPool {
+    fn start<S: Service>(context: Arc<Context<S>>, threads: usize, queue: usize) -> OffloadPool {
+        if threads == 0 {
+            return OffloadPool {
+                sender: None,
+                threads: Vec::new(),
+            };
+        }
+        let (sender, receiver) = sync_channel::<Task>(queue);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let threads = (0..threads)
+            .map(|_| {
+                let receiver: Arc<Mutex<Receiver<Task>>> = Arc::clone(&receiver);
+                let context = Arc::clone(&context);
+                thread::spawn(move || loop {
+                    let next = receiver
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .recv();
+                    let Ok(task) = next else { break };
+                    let response = run_job(task.job);
+                    context.respond(task.request, task.exchange, response);
+                })
+            })
+            .collect();
+        OffloadPool {
+            sender: Some(sender),
+            threads,
+        }
+    }
+
+    fn sender(&self) -> Option<SyncSender<Task>> {
+        self.sender.clone()
+    }
+
+    /// Lets the queued jobs finish, then stops the threads.
+    fn finish(mut self) {
+        self.sender.take();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Generates request ids: a per-process prefix and a counter.
+struct RequestIds {
+    prefix: u32,
+    counter: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> RequestIds {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() ^ (d.as_secs() as u32));
+        RequestIds {
+            prefix: nanos ^ std::process::id().rotate_left(16),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}-{n:x}", self.prefix)
+    }
+}
+
+/// A client's `X-Request-Id` is echoed only when it is 1..=128 characters of `[A-Za-z0-9._:-]`.
+fn valid_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Makes client-controlled text safe for a log line: escapes non-printables, caps the length.
+fn printable(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(256)
+        .flat_map(char::escape_default)
+        .collect();
+    if text.chars().count() > 256 {
+        out.push_str("...");
+    }
+    out
+}
+
+/// Writes one line to stdout; a closed stdout is ignored rather than fatal.
+pub fn log_line(line: &str) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_checked() {
+        assert!(valid_request_id("abc-123_x.y:z"));
+        assert!(!valid_request_id(""));
+        assert!(!valid_request_id("has space"));
+        assert!(!valid_request_id(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn generated_ids_are_unique_and_valid() {
+        let ids = RequestIds::new();
+        let (a, b) = (ids.next(), ids.next());
+        assert_ne!(a, b);
+        assert!(valid_request_id(&a));
+    }
+
+    #[test]
+    fn log_text_is_escaped_and_capped() {
+        assert_eq!(printable("/a\nb"), "/a\\nb");
+        assert!(printable(&"x".repeat(1000)).len() < 300);
+    }
+}
