@@ -80,6 +80,13 @@ impl Fields {
         self.errors.push(FieldError::body(field, kind, msg));
     }
 
+    /// Records a problem found outside the body (a header or a query parameter, built with
+    /// [`FieldError::header`] or [`FieldError::query`]), so that one 422 answer lists it together
+    /// with the body's problems, as FastAPI does.
+    pub fn reject_other(&mut self, error: FieldError) {
+        self.errors.push(error);
+    }
+
     /// `Ok` when no field was rejected, else the 422 answer listing every problem.
     pub fn finish(self) -> Result<(), Response> {
         if self.errors.is_empty() {
@@ -160,6 +167,24 @@ mod tests {
             json!({"detail":[
                 {"loc":["body","a"],"msg":"Input should be a valid string","type":"string_type"},
                 {"loc":["body","b"],"msg":"Field required","type":"missing"}
+            ]})
+        );
+    }
+
+    #[test]
+    fn other_errors_are_listed_with_the_body_errors() {
+        let mut f = Fields::parse(br#"{}"#).unwrap();
+        f.reject_other(FieldError::header(
+            "Idempotency-Key",
+            "string_too_long",
+            "too long",
+        ));
+        assert_eq!(f.required_str("a"), None);
+        assert_eq!(
+            body_of(&f.finish().unwrap_err()),
+            json!({"detail":[
+                {"loc":["header","Idempotency-Key"],"msg":"too long","type":"string_too_long"},
+                {"loc":["body","a"],"msg":"Field required","type":"missing"}
             ]})
         );
     }

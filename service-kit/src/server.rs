@@ -314,7 +314,9 @@ impl<S: Service> Context<S> {
                 out.add_header(header);
             }
         }
-        let _ = request.respond(out);
+        // tiny_http reads and drops an unread body when the request is dropped; for an absurd
+        // `Content-Length` that panics (capacity overflow). Keep this worker alive if it does.
+        let _ = catch_unwind(AssertUnwindSafe(|| request.respond(out)));
         let micros = exchange.started.elapsed().as_micros();
         log_line(&format!(
             "{} {} {} {} {status} {}.{:03}ms rid={}",

@@ -199,7 +199,19 @@ impl Launch {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.bin);
+        self.command_under(&[])
+    }
+
+    /// The binary's command, run by `wrapper` (a program and its arguments) when it is not empty.
+    fn command_under(&self, wrapper: &[&str]) -> Command {
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(&self.bin),
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(&self.bin);
+                cmd
+            }
+        };
         cmd.env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -210,7 +222,19 @@ impl Launch {
 
     /// Starts the binary and waits until it is listening; panics with its stderr if it is not.
     pub fn start(&self) -> Service {
-        let mut child = self.command().spawn().expect("spawn the service binary");
+        self.start_under(&[])
+    }
+
+    /// Like [`Launch::start`], but runs the binary through `wrapper`, a program and its arguments
+    /// to which the binary's path is appended: for example
+    /// `["unshare", "--pid", "--fork", "--kill-child"]` to run it as PID 1 of a new PID namespace,
+    /// as in a container. The wrapper gets the same environment and must pass on the binary's
+    /// output; [`Service::pid`] and [`Service::wait_exit`] then refer to the wrapper.
+    pub fn start_under(&self, wrapper: &[&str]) -> Service {
+        let mut child = self
+            .command_under(wrapper)
+            .spawn()
+            .expect("spawn the service binary");
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();

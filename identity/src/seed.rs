@@ -1,0 +1,94 @@
+//! Users created at start: the bootstrap admin (`ADMIN_USERNAME`/`ADMIN_PASSWORD`) and, for local
+//! demos only, the demo users of the original (`DEMO_USERS=true`).
+//!
+//! A name that is already taken is left alone: the configuration never overwrites a user.
+
+use crate::passwords::{HashError, Passwords};
+use crate::settings::BootstrapAdmin;
+use crate::users::{AddError, UserStore};
+use jwt_lite::Role;
+use service_kit::server::log_line;
+use std::fmt;
+
+/// The demo users of the original service: name, password and role.
+const DEMO_USERS: [(&str, &str, Role); 2] = [
+    ("panitia1", "secret", Role::Committee),
+    ("admin1", "secret", Role::Admin),
+];
+
+/// Why a user could not be created at start.
+#[derive(Debug)]
+pub enum SeedError {
+    /// The password could not be hashed.
+    Hash(HashError),
+    /// The user could not be saved.
+    Save(AddError),
+}
+
+impl fmt::Display for SeedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SeedError::Hash(e) => write!(f, "cannot create a user at start: {e}"),
+            SeedError::Save(e) => write!(f, "cannot create a user at start: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SeedError {}
+
+/// Creates the bootstrap admin and the demo users whose names are free.
+pub fn seed(
+    users: &UserStore,
+    passwords: &Passwords,
+    admin: Option<BootstrapAdmin>,
+    demo_users: bool,
+) -> Result<(), SeedError> {
+    if let Some(admin) = admin {
+        if create_if_free(
+            users,
+            passwords,
+            &admin.username,
+            &admin.password,
+            Role::Admin,
+        )? {
+            log_line(&format!(
+                "identity: created the bootstrap admin {:?} (ADMIN_USERNAME)",
+                admin.username
+            ));
+        } else {
+            log_line(&format!(
+                "identity: ADMIN_USERNAME {:?} already exists; left unchanged",
+                admin.username
+            ));
+        }
+    }
+    if demo_users {
+        eprintln!(
+            "identity: warning: DEMO_USERS=true: the demo users panitia1 (committee) and admin1 \
+             (admin) exist with a publicly known password; never enable this outside a local demo"
+        );
+        for (username, password, role) in DEMO_USERS {
+            create_if_free(users, passwords, username, password, role)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates a user unless the name is taken; true when it was created.
+fn create_if_free(
+    users: &UserStore,
+    passwords: &Passwords,
+    username: &str,
+    password: &str,
+    role: Role,
+) -> Result<bool, SeedError> {
+    if users.contains(username) {
+        return Ok(false);
+    }
+    let hash = passwords.hash(password).map_err(SeedError::Hash)?;
+    match users.add(username, hash, role) {
+        Ok(()) => Ok(true),
+        Err(AddError::Taken) => Ok(false),
+        Err(e) => Err(SeedError::Save(e)),
+    }
+}

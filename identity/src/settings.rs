@@ -1,0 +1,176 @@
+//! The identity service's configuration: the common variables of SPEC §2 plus its own
+//! (`BCRYPT_COST`, `REGISTRATION`, `ADMIN_USERNAME`/`ADMIN_PASSWORD`, `DEMO_USERS`).
+//!
+//! Like [`CommonConfig`], an error names the variable and its rule and never echoes a value.
+
+use crate::credentials::{check_password, check_username};
+use service_kit::config::{CommonConfig, ConfigError, Env};
+use std::fmt;
+
+/// The port identity listens on when `PORT` is not set.
+pub const DEFAULT_PORT: u16 = 18081;
+
+/// Who may register users (`REGISTRATION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Anyone may register a `committee` user; an `admin` needs an admin token.
+    Open,
+    /// Every registration needs an admin token.
+    Closed,
+}
+
+/// The admin account to create at start when its name is free (`ADMIN_USERNAME`,
+/// `ADMIN_PASSWORD`). Its `Debug` output never shows the password.
+pub struct BootstrapAdmin {
+    /// The admin's username.
+    pub username: String,
+    /// The admin's password, checked against the password rules.
+    pub password: String,
+}
+
+impl fmt::Debug for BootstrapAdmin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BootstrapAdmin")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Everything identity reads from the environment.
+#[derive(Debug)]
+pub struct Settings {
+    /// What both services share (secret, token lifetime, address, data directory, workers, CORS).
+    pub common: CommonConfig,
+    /// The bcrypt cost for new password hashes (`BCRYPT_COST`, 10..=16).
+    pub bcrypt_cost: u32,
+    /// Who may register (`REGISTRATION`).
+    pub registration: Registration,
+    /// The admin to create at start, when both `ADMIN_USERNAME` and `ADMIN_PASSWORD` are set.
+    pub admin: Option<BootstrapAdmin>,
+    /// Whether to seed the demo users of the original (`DEMO_USERS`).
+    pub demo_users: bool,
+}
+
+impl Settings {
+    /// Reads and checks every variable; the first bad one is the error.
+    pub fn from_env(env: &Env) -> Result<Settings, ConfigError> {
+        let common = CommonConfig::from_env(env, "identity", DEFAULT_PORT)?;
+        let bcrypt_cost = env.int_in("BCRYPT_COST", 12u32, 10..=16)?;
+        let registration = match env.choice("REGISTRATION", &["open", "closed"])? {
+            "closed" => Registration::Closed,
+            _ => Registration::Open,
+        };
+        let admin = bootstrap_admin(env)?;
+        let demo_users = env.flag("DEMO_USERS", false)?;
+        Ok(Settings {
+            common,
+            bcrypt_cost,
+            registration,
+            admin,
+            demo_users,
+        })
+    }
+}
+
+fn bootstrap_admin(env: &Env) -> Result<Option<BootstrapAdmin>, ConfigError> {
+    match (env.get("ADMIN_USERNAME"), env.get("ADMIN_PASSWORD")) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError::Missing {
+            var: "ADMIN_PASSWORD",
+            rule: "ADMIN_USERNAME is set, so ADMIN_PASSWORD must be set too (or unset both)",
+        }),
+        (None, Some(_)) => Err(ConfigError::Missing {
+            var: "ADMIN_USERNAME",
+            rule: "ADMIN_PASSWORD is set, so ADMIN_USERNAME must be set too (or unset both)",
+        }),
+        (Some(username), Some(password)) => {
+            check_username(username).map_err(|(_, why)| ConfigError::Invalid {
+                var: "ADMIN_USERNAME",
+                rule: format!(
+                    "must be a valid username (3..=50 characters, no control characters, no \
+                     leading or trailing whitespace): {why}"
+                ),
+            })?;
+            check_password(password).map_err(|(_, why)| ConfigError::Invalid {
+                var: "ADMIN_PASSWORD",
+                rule: format!("must be a valid password: {why}"),
+            })?;
+            Ok(Some(BootstrapAdmin {
+                username: username.to_owned(),
+                password: password.to_owned(),
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut all = vec![("JWT_SECRET", SECRET)];
+        all.extend_from_slice(pairs);
+        Settings::from_env(&Env::from_pairs(all))
+    }
+
+    #[test]
+    fn defaults() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.bcrypt_cost, 12);
+        assert_eq!(s.registration, Registration::Open);
+        assert!(s.admin.is_none());
+        assert!(!s.demo_users);
+        assert_eq!(s.common.bind.port(), DEFAULT_PORT);
+    }
+
+    #[test]
+    fn own_variables() {
+        let s = settings(&[
+            ("BCRYPT_COST", "10"),
+            ("REGISTRATION", "Closed"),
+            ("ADMIN_USERNAME", "root"),
+            ("ADMIN_PASSWORD", "s3cret-pass"),
+            ("DEMO_USERS", "true"),
+        ])
+        .unwrap();
+        assert_eq!(s.bcrypt_cost, 10);
+        assert_eq!(s.registration, Registration::Closed);
+        assert!(s.demo_users);
+        let admin = s.admin.unwrap();
+        assert_eq!(admin.username, "root");
+        assert!(!format!("{admin:?}").contains("s3cret-pass"));
+    }
+
+    #[test]
+    fn each_bad_variable_is_named_and_no_value_is_echoed() {
+        for (pairs, var) in [
+            (&[("BCRYPT_COST", "9")][..], "BCRYPT_COST"),
+            (&[("BCRYPT_COST", "17")][..], "BCRYPT_COST"),
+            (&[("REGISTRATION", "invite")][..], "REGISTRATION"),
+            (&[("DEMO_USERS", "maybe")][..], "DEMO_USERS"),
+            (&[("ADMIN_USERNAME", "root")][..], "ADMIN_PASSWORD"),
+            (&[("ADMIN_PASSWORD", "hunter22")][..], "ADMIN_USERNAME"),
+            (
+                &[("ADMIN_USERNAME", " root"), ("ADMIN_PASSWORD", "hunter22")][..],
+                "ADMIN_USERNAME",
+            ),
+            (
+                &[("ADMIN_USERNAME", "root"), ("ADMIN_PASSWORD", "abc")][..],
+                "ADMIN_PASSWORD",
+            ),
+        ] {
+            let message = settings(pairs).unwrap_err().to_string();
+            assert!(message.starts_with(var), "{pairs:?}: {message}");
+            assert!(!message.contains("hunter22"), "{message}");
+        }
+        let long = "p".repeat(73);
+        let message = settings(&[("ADMIN_USERNAME", "root"), ("ADMIN_PASSWORD", &long)])
+            .unwrap_err()
+            .to_string();
+        assert!(message.starts_with("ADMIN_PASSWORD"), "{message}");
+        assert!(!message.contains(&long));
+    }
+}

@@ -1,0 +1,492 @@
+//! The identity API of SPEC §3 and §4 against the real binary: every status and body, each
+//! response also checked against the served OpenAPI document.
+
+mod common;
+
+use common::{assert_unauthorized, unix_now, Checked};
+use jwt_lite::{Key, Role, Validation};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// The `type`s and `loc`s of a 422 answer, in order.
+fn problems(response: &testkit::HttpResponse) -> Vec<(String, String)> {
+    assert_eq!(response.status, 422, "{}", response.text());
+    response.json()["detail"]
+        .as_array()
+        .expect("detail is a list")
+        .iter()
+        .map(|e| {
+            let loc: Vec<&str> = e["loc"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l.as_str().unwrap())
+                .collect();
+            assert!(e["msg"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
+            (loc.join("."), e["type"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(l, t)| (l.to_string(), t.to_string()))
+        .collect()
+}
+
+#[test]
+fn health_answers_ok() {
+    let api = Checked::fresh("health", &[]);
+    let response = api.get("/health", None);
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.json(),
+        json!({ "status": "ok", "service": "identity-service" })
+    );
+    assert_eq!(response.header("content-type"), Some("application/json"));
+}
+
+#[test]
+fn register_login_and_me() {
+    let api = Checked::fresh("flow", &[("TOKEN_EXPIRE_MINUTES", "5")]);
+    let response = api.register("alice", "wonderland", None);
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.json(),
+        json!({ "username": "alice", "role": "committee" })
+    );
+    // The role is trimmed and lower-cased; names are case-sensitive.
+    let response = api.register("Alice", "looking-glass", Some("  CoMMittee "));
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.json(),
+        json!({ "username": "Alice", "role": "committee" })
+    );
+
+    let response = api.login("alice", "wonderland");
+    assert_eq!(response.status, 200);
+    let body = response.json();
+    assert_eq!(body["token_type"], "bearer");
+    let token = body["access_token"].as_str().unwrap();
+    let claims = jwt_lite::decode(
+        token,
+        &Key::new(testkit::SECRET),
+        &Validation::at(unix_now()),
+    )
+    .expect("the token is signed with JWT_SECRET");
+    assert_eq!(
+        (claims.sub.as_str(), claims.role),
+        ("alice", Role::Committee)
+    );
+    assert_eq!(claims.exp - claims.iat, 5 * 60, "TOKEN_EXPIRE_MINUTES");
+    assert!(claims.iat.abs_diff(unix_now()) <= 5);
+
+    let me = api.get("/auth/me", Some(token));
+    assert_eq!(me.status, 200);
+    assert_eq!(
+        me.json(),
+        json!({ "username": "alice", "role": "committee" })
+    );
+
+    // Each user gets their own password.
+    assert_eq!(api.login("Alice", "wonderland").status, 401);
+    assert_eq!(api.login("Alice", "looking-glass").status, 200);
+}
+
+#[test]
+fn a_taken_name_is_409() {
+    let api = Checked::fresh("taken", &[]);
+    assert_eq!(api.register("bob", "builder", None).status, 200);
+    let again = api.register("bob", "other-password", None);
+    assert_eq!(again.status, 409);
+    assert_eq!(again.json(), json!({ "detail": "Username already exists" }));
+    // The first password still works: the second registration changed nothing.
+    assert_eq!(api.login("bob", "builder").status, 200);
+    assert_eq!(api.login("bob", "other-password").status, 401);
+}
+
+#[test]
+fn bad_bodies_are_422_listing_every_problem() {
+    let api = Checked::fresh("invalid", &[]);
+    let post = |path: &str, raw: &[u8]| {
+        api.call(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(raw),
+        )
+    };
+    let register = |body: Value| post("/auth/register", body.to_string().as_bytes());
+
+    assert_eq!(
+        problems(&register(json!({}))),
+        pairs(&[("body.username", "missing"), ("body.password", "missing")])
+    );
+    assert_eq!(
+        problems(&register(
+            json!({ "username": 5, "password": true, "role": 3 })
+        )),
+        pairs(&[
+            ("body.username", "string_type"),
+            ("body.password", "string_type"),
+            ("body.role", "string_type"),
+        ])
+    );
+    assert_eq!(
+        problems(&post("/auth/register", br#"{"username":"#)),
+        pairs(&[("body", "json_invalid")])
+    );
+    assert_eq!(
+        problems(&post("/auth/register", b"")),
+        pairs(&[("body", "missing")])
+    );
+    assert_eq!(
+        problems(&post("/auth/register", b"[1,2]")),
+        pairs(&[("body", "model_attributes_type")])
+    );
+    for (username, kind) in [
+        ("ab", "string_too_short"),
+        ("x".repeat(51).as_str(), "string_too_long"),
+        ("a\u{7}bc", "string_pattern_mismatch"),
+        ("a\nbc", "string_pattern_mismatch"),
+        (" abc", "string_pattern_mismatch"),
+        ("abc ", "string_pattern_mismatch"),
+    ] {
+        assert_eq!(
+            problems(&register(
+                json!({ "username": username, "password": "good-pass" })
+            )),
+            pairs(&[("body.username", kind)]),
+            "{username:?}"
+        );
+    }
+    assert_eq!(
+        problems(&register(json!({ "username": "carol", "password": "abc" }))),
+        pairs(&[("body.password", "string_too_short")])
+    );
+    assert_eq!(
+        problems(&register(
+            json!({ "username": "carol", "password": "pass", "role": "boss" })
+        )),
+        pairs(&[("body.role", "enum")])
+    );
+    assert_eq!(
+        problems(&register(
+            json!({ "username": "carol", "password": "pass", "role": "" })
+        )),
+        pairs(&[("body.role", "enum")])
+    );
+
+    // 37 characters but 73 bytes: too long for bcrypt, and the message says why.
+    let password = format!("{}a", "é".repeat(36));
+    assert_eq!((password.chars().count(), password.len()), (37, 73));
+    let response = register(json!({ "username": "carol", "password": password }));
+    assert_eq!(
+        problems(&response),
+        pairs(&[("body.password", "string_too_long")])
+    );
+    let message = response.json()["detail"][0]["msg"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("72 bytes") && message.contains("bcrypt"),
+        "{message}"
+    );
+    assert!(!message.contains(&password), "the password is not echoed");
+
+    // Exactly 72 bytes is accepted, and it is the whole password that counts.
+    let password = "é".repeat(36);
+    let response = register(json!({ "username": "carol", "password": password }));
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(api.login("carol", &password).status, 200);
+    assert_eq!(
+        api.login("carol", &format!("{}e", "é".repeat(35))).status,
+        401
+    );
+
+    // Login bodies are checked for presence and type only.
+    let login = |body: Value| post("/auth/login", body.to_string().as_bytes());
+    assert_eq!(
+        problems(&login(json!({}))),
+        pairs(&[("body.username", "missing"), ("body.password", "missing")])
+    );
+    assert_eq!(
+        problems(&login(json!({ "username": ["x"], "password": "pass" }))),
+        pairs(&[("body.username", "string_type")])
+    );
+    assert_eq!(
+        problems(&post("/auth/login", b"{\"username\": \"x\", ")),
+        pairs(&[("body", "json_invalid")])
+    );
+}
+
+#[test]
+fn registering_an_admin_needs_an_admin_token() {
+    let api = Checked::fresh(
+        "admin",
+        &[("ADMIN_USERNAME", "root"), ("ADMIN_PASSWORD", "root-pass")],
+    );
+    let new_admin = json!({ "username": "second", "password": "second-pass", "role": "Admin" });
+
+    let response = api.post("/auth/register", &new_admin, None);
+    assert_eq!(response.status, 403);
+    assert_eq!(
+        response.json(),
+        json!({ "detail": "Only an admin can register an admin" })
+    );
+
+    let response = api.post("/auth/register", &new_admin, Some("not-a-token"));
+    assert_unauthorized(&response, "Invalid token");
+
+    assert_eq!(api.register("member", "member-pass", None).status, 200);
+    let committee = common::token(&api.service, "member", "member-pass");
+    let response = api.post("/auth/register", &new_admin, Some(&committee));
+    assert_eq!(response.status, 403);
+    assert_eq!(
+        response.json(),
+        json!({ "detail": "Only an admin can register an admin" })
+    );
+
+    let admin = common::token(&api.service, "root", "root-pass");
+    let response = api.post("/auth/register", &new_admin, Some(&admin));
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.json(),
+        json!({ "username": "second", "role": "admin" })
+    );
+    let second = common::token(&api.service, "second", "second-pass");
+    let me = api.get("/auth/me", Some(&second));
+    assert_eq!(me.json(), json!({ "username": "second", "role": "admin" }));
+}
+
+#[test]
+fn closed_registration_needs_an_admin_token() {
+    let api = Checked::fresh(
+        "closed",
+        &[
+            ("REGISTRATION", "closed"),
+            ("ADMIN_USERNAME", "root"),
+            ("ADMIN_PASSWORD", "root-pass"),
+        ],
+    );
+    let closed = json!({ "detail": "Registration is closed: only an admin can register users" });
+    let response = api.register("walk-in", "walk-in-pass", None);
+    assert_eq!(response.status, 403);
+    assert_eq!(response.json(), closed);
+    assert_eq!(api.login("walk-in", "walk-in-pass").status, 401);
+
+    let admin = common::token(&api.service, "root", "root-pass");
+    let body = json!({ "username": "staff", "password": "staff-pass" });
+    let response = api.post("/auth/register", &body, Some(&admin));
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.json(),
+        json!({ "username": "staff", "role": "committee" })
+    );
+
+    let staff = common::token(&api.service, "staff", "staff-pass");
+    let body = json!({ "username": "friend", "password": "friend-pass" });
+    let response = api.post("/auth/register", &body, Some(&staff));
+    assert_eq!(response.status, 403);
+    assert_eq!(response.json(), closed);
+}
+
+#[test]
+fn wrong_password_and_unknown_user_look_the_same() {
+    let api = Checked::fresh("same401", &[]);
+    assert_eq!(api.register("dave", "dave-pass", None).status, 200);
+    let mut known = Duration::MAX;
+    let mut unknown = Duration::MAX;
+    for _ in 0..2 {
+        let started = Instant::now();
+        let wrong = api.login("dave", "not-it");
+        known = known.min(started.elapsed());
+        let started = Instant::now();
+        let nobody = api.login("nobody-here", "not-it");
+        unknown = unknown.min(started.elapsed());
+        for response in [&wrong, &nobody] {
+            assert_unauthorized(response, "Invalid username/password");
+        }
+        assert_eq!(wrong.body, nobody.body);
+    }
+    // An unknown user still costs one bcrypt verification (SPEC §4).
+    assert!(
+        unknown * 3 > known,
+        "unknown user answered in {unknown:?}, wrong password in {known:?}"
+    );
+}
+
+#[test]
+fn failed_logins_are_throttled() {
+    let api = Checked::fresh("throttle", &[]);
+    assert_eq!(api.register("erin", "erin-pass", None).status, 200);
+    assert_eq!(api.register("frank", "frank-pass", None).status, 200);
+    for name in ["erin", "ghost"] {
+        for _ in 0..5 {
+            assert_unauthorized(&api.login(name, "wrong"), "Invalid username/password");
+        }
+        for password in ["wrong", "erin-pass"] {
+            let response = api.login(name, password);
+            assert_eq!(response.status, 429, "{name}: {}", response.text());
+            assert_eq!(
+                response.json(),
+                json!({ "detail": "Too many failed login attempts. Try again later." })
+            );
+            let retry: u64 = response
+                .header("retry-after")
+                .expect("Retry-After")
+                .parse()
+                .expect("Retry-After is whole seconds");
+            assert!((880..=900).contains(&retry), "Retry-After {retry}");
+        }
+    }
+    // Other names are not affected.
+    assert_eq!(api.login("frank", "frank-pass").status, 200);
+}
+
+#[test]
+fn a_success_resets_the_failure_count() {
+    let api = Checked::fresh("reset", &[]);
+    assert_eq!(api.register("gina", "gina-pass", None).status, 200);
+    for _ in 0..4 {
+        assert_eq!(api.login("gina", "wrong").status, 401);
+    }
+    assert_eq!(api.login("gina", "gina-pass").status, 200);
+    for _ in 0..4 {
+        assert_eq!(api.login("gina", "wrong").status, 401);
+    }
+    assert_eq!(api.login("gina", "gina-pass").status, 200);
+}
+
+#[test]
+fn unknown_paths_are_404_and_wrong_methods_405() {
+    let api = Checked::fresh("routing", &[]);
+    for path in ["/", "/nope", "/auth", "/auth/me/extra", "/health/x"] {
+        let response = api.call("GET", path, &[], None);
+        assert_eq!(response.status, 404, "{path}");
+        assert_eq!(response.json(), json!({ "detail": "Not Found" }));
+    }
+    for (method, path, allow) in [
+        ("GET", "/auth/login", "POST, OPTIONS"),
+        ("PUT", "/auth/register", "POST, OPTIONS"),
+        ("DELETE", "/health", "GET, HEAD, OPTIONS"),
+        ("POST", "/auth/me", "GET, HEAD, OPTIONS"),
+        ("PATCH", "/openapi.json", "GET, HEAD, OPTIONS"),
+    ] {
+        let response = api.call(method, path, &[], None);
+        assert_eq!(response.status, 405, "{method} {path}");
+        assert_eq!(response.json(), json!({ "detail": "Method Not Allowed" }));
+        assert_eq!(response.header("allow"), Some(allow), "{method} {path}");
+    }
+    let response = api.call("OPTIONS", "/auth/login", &[], None);
+    assert_eq!(response.status, 204);
+    assert_eq!(response.header("allow"), Some("POST, OPTIONS"));
+    // A trailing slash names the same route.
+    assert_eq!(api.get("/health/", None).status, 200);
+}
+
+#[test]
+fn bodies_over_64_kib_are_413() {
+    let api = Checked::fresh("large", &[]);
+    let too_large = vec![b' '; 64 * 1024 + 1];
+    let response = api.call(
+        "POST",
+        "/auth/register",
+        &[("Content-Type", "application/json")],
+        Some(&too_large),
+    );
+    assert_eq!(response.status, 413);
+    assert_eq!(
+        response.json(),
+        json!({ "detail": "Request body too large (limit 64 KiB)" })
+    );
+
+    // Exactly 64 KiB is read and handled.
+    let mut body = json!({ "username": "heavy", "password": "heavy-pass", "pad": "" });
+    let padding = 64 * 1024 - body.to_string().len();
+    body["pad"] = json!("x".repeat(padding));
+    assert_eq!(body.to_string().len(), 64 * 1024);
+    let response = api.post("/auth/register", &body, None);
+    assert_eq!(response.status, 200, "{}", response.text());
+}
+
+#[test]
+fn paths_are_percent_decoded_before_routing() {
+    let api = Checked::fresh("decode", &[]);
+    let token = common::valid_token("henry", Role::Committee);
+    let response = api.get("/auth/%6De", Some(&token));
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.json(),
+        json!({ "username": "henry", "role": "committee" })
+    );
+    let response = api.get("/%68ealth", None);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["service"], "identity-service");
+    let response = api.get("/auth%2Fme", Some(&token));
+    assert_eq!(
+        response.status, 404,
+        "an escaped slash stays in its segment"
+    );
+}
+
+#[test]
+fn request_ids_are_echoed_or_generated() {
+    let api = Checked::fresh("rid", &[]);
+    let response = api.call(
+        "GET",
+        "/health",
+        &[("X-Request-Id", "gate-7:scan.42")],
+        None,
+    );
+    assert_eq!(response.header("x-request-id"), Some("gate-7:scan.42"));
+    let first = api.get("/nope", None);
+    let second = api.get("/health", None);
+    let (a, b) = (
+        first.header("x-request-id").expect("generated id"),
+        second.header("x-request-id").expect("generated id"),
+    );
+    assert!(!a.is_empty() && a != b, "{a} {b}");
+    // An id that could break a log line is replaced, not echoed.
+    let response = api.call(
+        "GET",
+        "/health",
+        &[("X-Request-Id", "bad id with spaces")],
+        None,
+    );
+    let id = response.header("x-request-id").unwrap();
+    assert!(!id.contains(' '), "{id}");
+}
+
+#[test]
+fn the_access_log_never_shows_passwords_or_tokens() {
+    let api = Checked::fresh("log", &[]);
+    let password = "Pa55word-In-Log?";
+    assert_eq!(api.register("ivan", password, None).status, 200);
+    let token = common::token(&api.service, "ivan", password);
+    assert_eq!(api.get("/auth/me", Some(&token)).status, 200);
+    assert_eq!(api.login("ivan", "Wrong-Pa55word").status, 401);
+    let response = api.call("GET", "/health", &[("X-Request-Id", "log-check-1")], None);
+    assert_eq!(response.status, 200);
+
+    let out = common::wait_for_stdout(&api.service, "rid=log-check-1", Duration::from_secs(5));
+    for line in [
+        "POST /auth/register 200",
+        "POST /auth/login 200",
+        "GET /auth/me 200",
+        "POST /auth/login 401",
+        "GET /health 200",
+    ] {
+        assert!(out.contains(line), "no access log line {line:?} in:\n{out}");
+    }
+    let err = api.service.stderr();
+    for secret in [password, "Wrong-Pa55word", token.as_str(), testkit::SECRET] {
+        assert!(!out.contains(secret), "stdout leaks {secret:?}");
+        assert!(!err.contains(secret), "stderr leaks {secret:?}");
+    }
+    // The token's signature alone must not appear either.
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(!out.contains(signature));
+}

@@ -1,0 +1,182 @@
+//! The command line (`--version`, `--help`, `healthcheck`) and the start-up checks of SPEC §2:
+//! a bad variable stops the start with exit code 2 and one line naming it, never echoing a secret.
+
+mod common;
+
+use common::{launch, Checked, BIN};
+use serde_json::json;
+use std::net::TcpListener;
+use testkit::{Launch, TempDir};
+
+/// Runs the binary with `args` and asserts it exits with `code`; returns (stdout, stderr).
+fn run(launch: &Launch, args: &[&str], code: i32) -> (String, String) {
+    let (status, out, err) = launch.run(args);
+    assert_eq!(
+        status.code(),
+        Some(code),
+        "args {args:?}\nstdout: {out}\nstderr: {err}"
+    );
+    (out, err)
+}
+
+#[test]
+fn version_and_help() {
+    let dir = TempDir::new("cli");
+    let (out, _) = run(&launch(&dir), &["--version"], 0);
+    assert_eq!(out, format!("identity {}\n", env!("CARGO_PKG_VERSION")));
+    let (out, _) = run(&launch(&dir), &["--help"], 0);
+    assert!(
+        out.contains("Usage") && out.contains("healthcheck"),
+        "{out}"
+    );
+    // Neither needs any configuration.
+    let bare = Launch::new(BIN, dir.path()).without("JWT_SECRET");
+    run(&bare, &["--version"], 0);
+    let (out, err) = run(&bare, &["--bogus"], 2);
+    assert!(out.is_empty());
+    assert!(err.contains("--bogus") && err.contains("Usage"), "{err}");
+}
+
+#[test]
+fn healthcheck_probes_the_service_on_port() {
+    let api = Checked::fresh("hc", &[]);
+    let port = api.service.addr.port().to_string();
+    run(&launch(&api.dir).env("PORT", &port), &["healthcheck"], 0);
+
+    let free_port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port().to_string()
+    };
+    run(
+        &launch(&api.dir).env("PORT", &free_port),
+        &["healthcheck"],
+        1,
+    );
+}
+
+#[test]
+fn bad_configuration_is_refused_naming_the_variable() {
+    let dir = TempDir::new("config");
+    let short_secret = "0123456789abcdefghijklmnopqrstu";
+    assert_eq!(short_secret.len(), 31);
+    let long_password = "Very-Long-Admin-Password-".repeat(3);
+    let cases: Vec<(Launch, &[&str])> = vec![
+        (launch(&dir).without("JWT_SECRET"), &["JWT_SECRET"]),
+        (
+            launch(&dir).env("JWT_SECRET", short_secret),
+            &["JWT_SECRET"],
+        ),
+        (launch(&dir).env("JWT_ALG", "HS512"), &["JWT_ALG"]),
+        (launch(&dir).env("JWT_ALG", "none"), &["JWT_ALG"]),
+        (
+            launch(&dir).env("TOKEN_EXPIRE_MINUTES", "0"),
+            &["TOKEN_EXPIRE_MINUTES"],
+        ),
+        (
+            launch(&dir).env("TOKEN_EXPIRE_MINUTES", "10081"),
+            &["TOKEN_EXPIRE_MINUTES"],
+        ),
+        (launch(&dir).env("BCRYPT_COST", "9"), &["BCRYPT_COST"]),
+        (launch(&dir).env("BCRYPT_COST", "17"), &["BCRYPT_COST"]),
+        (launch(&dir).env("BCRYPT_COST", "twelve"), &["BCRYPT_COST"]),
+        (
+            launch(&dir).env("REGISTRATION", "invite-only"),
+            &["REGISTRATION"],
+        ),
+        (launch(&dir).env("DEMO_USERS", "maybe"), &["DEMO_USERS"]),
+        (launch(&dir).env("PORT", "70000"), &["PORT"]),
+        (launch(&dir).env("WORKERS", "0"), &["WORKERS"]),
+        (
+            launch(&dir).env("ADMIN_USERNAME", "root"),
+            &["ADMIN_PASSWORD", "ADMIN_USERNAME"],
+        ),
+        (
+            launch(&dir).env("ADMIN_PASSWORD", &long_password[..20]),
+            &["ADMIN_USERNAME", "ADMIN_PASSWORD"],
+        ),
+        (
+            launch(&dir)
+                .env("ADMIN_USERNAME", "root")
+                .env("ADMIN_PASSWORD", &long_password),
+            &["ADMIN_PASSWORD"],
+        ),
+        (
+            launch(&dir)
+                .env("ADMIN_USERNAME", "ro")
+                .env("ADMIN_PASSWORD", "fine-password"),
+            &["ADMIN_USERNAME"],
+        ),
+    ];
+    for (launch, names) in cases {
+        let (out, err) = run(&launch, &[], 2);
+        assert_eq!(err.lines().count(), 1, "one line on stderr: {err:?}");
+        assert!(err.starts_with("identity: "), "{err}");
+        for name in names {
+            assert!(err.contains(name), "{names:?}: {err}");
+        }
+        for secret in [short_secret, &long_password[..20], testkit::SECRET] {
+            assert!(
+                !err.contains(secret) && !out.contains(secret),
+                "echoed: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_port_in_use_is_refused() {
+    let api = Checked::fresh("port", &[]);
+    let other = TempDir::new("port-other");
+    let port = api.service.addr.port().to_string();
+    let (_, err) = run(&launch(&other).env("PORT", &port), &[], 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot listen on") && err.contains(&port),
+        "{err}"
+    );
+}
+
+#[test]
+fn demo_users_are_seeded_with_a_warning() {
+    let api = Checked::fresh("demo", &[("DEMO_USERS", "true")]);
+    let err = api.service.stderr();
+    assert!(
+        err.contains("warning") && err.contains("DEMO_USERS"),
+        "{err}"
+    );
+    for (username, role) in [("panitia1", "committee"), ("admin1", "admin")] {
+        let token = common::token(&api.service, username, "secret");
+        let me = api.get("/auth/me", Some(&token));
+        assert_eq!(me.json(), json!({ "username": username, "role": role }));
+    }
+    let log = format!("{}{}", api.service.stdout(), api.service.stderr());
+    assert!(!log.contains("secret"), "the demo password is not printed");
+}
+
+#[test]
+fn the_bootstrap_admin_never_overwrites_a_user() {
+    let dir = TempDir::new("bootstrap");
+    {
+        let service = launch(&dir)
+            .env("ADMIN_USERNAME", "root")
+            .env("ADMIN_PASSWORD", "first-pass")
+            .start();
+        assert_eq!(common::login(&service, "root", "first-pass").status, 200);
+        assert!(service.stdout().contains("created the bootstrap admin"));
+    }
+    let service = launch(&dir)
+        .env("ADMIN_USERNAME", "root")
+        .env("ADMIN_PASSWORD", "second-pass")
+        .start();
+    assert!(
+        service.stdout().contains("already exists"),
+        "{}",
+        service.stdout()
+    );
+    assert_eq!(common::login(&service, "root", "second-pass").status, 401);
+    let token = common::token(&service, "root", "first-pass");
+    let me = service.get("/auth/me", Some(&token));
+    assert_eq!(me.json(), json!({ "username": "root", "role": "admin" }));
+    let log = format!("{}{}", service.stdout(), service.stderr());
+    assert!(!log.contains("first-pass") && !log.contains("second-pass"));
+}

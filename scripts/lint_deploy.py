@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""Static checks of TixGo's deployment files (no Docker engine needed).
+
+    python3 scripts/lint_deploy.py [REPO_ROOT]
+
+Checks docker-compose.yml (parsed with PyYAML), both Dockerfiles, .env.example and the nginx
+config for the promises docs/deployment.md makes: only the edge publishes ports, the services
+run read-only, unprivileged, capped and health-checked, with their data on named volumes; the
+images are scratch images with a numeric user, a /data volume and a healthcheck subcommand.
+
+Prints one line per check and exits 1 if any failed (2 if a file cannot be read at all).
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - depends on the machine
+    print("FAIL PyYAML is not installed (pip install pyyaml)")
+    sys.exit(2)
+
+SERVICES = {"identity": 18081, "attendance": 18082}
+SPEC_VARIABLES = [
+    "JWT_SECRET", "JWT_ALG", "TOKEN_EXPIRE_MINUTES", "PORT", "BIND_ADDR", "DATA_DIR", "WORKERS",
+    "BCRYPT_COST", "REGISTRATION", "ADMIN_USERNAME", "ADMIN_PASSWORD", "DEMO_USERS",
+    "CORS_ORIGINS",
+]
+
+
+class Checker:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"ok   {name}")
+        else:
+            self.failed += 1
+            print(f"FAIL {name}" + (f": {detail}" if detail else ""))
+        return ok
+
+
+def as_list(value):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def env_files(service):
+    files = []
+    for entry in as_list(service.get("env_file")):
+        files.append(entry.get("path") if isinstance(entry, dict) else entry)
+    return files
+
+
+def volume_mounts(service):
+    """(source, target, read_only) for each entry of `volumes`, short or long syntax."""
+    mounts = []
+    for entry in as_list(service.get("volumes")):
+        if isinstance(entry, dict):
+            mounts.append((entry.get("source"), entry.get("target"), bool(entry.get("read_only"))))
+        else:
+            parts = str(entry).split(":")
+            source, target = (parts[0], parts[1]) if len(parts) > 1 else (None, parts[0])
+            mode = parts[2] if len(parts) > 2 else ""
+            mounts.append((source, target, "ro" in mode.split(",")))
+    return mounts
+
+
+def memory_limit(service):
+    limit = service.get("mem_limit")
+    if limit is None:
+        limit = (((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}).get(
+            "memory"
+        )
+    return limit
+
+
+def to_bytes(size):
+    match = re.fullmatch(r"(\d+)\s*([kmg]?)b?", str(size).strip().lower())
+    if not match:
+        return None
+    return int(match.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[match.group(2)]
+
+
+def healthcheck_test(service):
+    test = (service.get("healthcheck") or {}).get("test")
+    if isinstance(test, str):
+        return ["CMD-SHELL", test]
+    return list(test or [])
+
+
+def check_hardening(c, name, service):
+    c.check(f"compose {name}: restart unless-stopped", service.get("restart") == "unless-stopped",
+            repr(service.get("restart")))
+    c.check(f"compose {name}: read_only true", service.get("read_only") is True)
+    c.check(f"compose {name}: cap_drop ALL", "ALL" in as_list(service.get("cap_drop")))
+    c.check(f"compose {name}: no cap_add", not service.get("cap_add"),
+            repr(service.get("cap_add")))
+    c.check(f"compose {name}: no-new-privileges",
+            any(str(o).replace(" ", "") in ("no-new-privileges:true", "no-new-privileges")
+                for o in as_list(service.get("security_opt"))))
+    c.check(f"compose {name}: not privileged, no host network",
+            not service.get("privileged") and service.get("network_mode") != "host")
+    limit = to_bytes(memory_limit(service) or "")
+    c.check(f"compose {name}: memory limit <= 256m", limit is not None and 0 < limit <= 256 << 20,
+            repr(memory_limit(service)))
+    pids = service.get("pids_limit")
+    c.check(f"compose {name}: pids_limit set", isinstance(pids, int) and 0 < pids <= 1024,
+            repr(pids))
+    logging = service.get("logging") or {}
+    options = logging.get("options") or {}
+    c.check(f"compose {name}: json-file logging with max-size and max-file",
+            logging.get("driver") == "json-file" and "max-size" in options and "max-file" in options,
+            json.dumps(logging))
+    test = healthcheck_test(service)
+    c.check(f"compose {name}: healthcheck", len(test) >= 2 and test[0] in ("CMD", "CMD-SHELL"),
+            repr(test))
+
+
+def check_compose(c, root):
+    path = root / "docker-compose.yml"
+    compose = yaml.safe_load(path.read_text())
+    c.check("compose: parses to a mapping with services", isinstance(compose, dict)
+            and isinstance(compose.get("services"), dict))
+    services = compose.get("services") or {}
+    networks = compose.get("networks") or {}
+    volumes = compose.get("volumes") or {}
+    c.check("compose: services edge, identity, attendance",
+            {"edge", *SERVICES} <= set(services), sorted(services))
+
+    with_ports = sorted(n for n, s in services.items() if s.get("ports"))
+    c.check("compose: edge is the only service with ports", with_ports == ["edge"], with_ports)
+    c.check("compose: no service uses expose-to-host tricks (network_mode host)",
+            all(s.get("network_mode") != "host" for s in services.values()))
+    c.check("compose: backend network is internal",
+            (networks.get("backend") or {}).get("internal") is True)
+
+    edge = services.get("edge") or {}
+    ports = [str(p) for p in as_list(edge.get("ports"))]
+    for port in SERVICES.values():
+        c.check(f"compose edge: publishes {port}:{port}",
+                any(p == f"{port}:{port}" or p.endswith(f":{port}:{port}") for p in ports), ports)
+    image = str(edge.get("image", ""))
+    c.check("compose edge: nginx image with a pinned version tag",
+            re.fullmatch(r"(docker\.io/)?(library/)?nginx:\d+\.\d+[\w.-]*", image) is not None,
+            image)
+    c.check("compose edge: nginx config mounted read-only",
+            any(src and "deploy/nginx" in src and ro for src, _, ro in volume_mounts(edge)),
+            volume_mounts(edge))
+    tmpfs = [str(t).split(":")[0] for t in as_list(edge.get("tmpfs"))]
+    c.check("compose edge: tmpfs /tmp", "/tmp" in tmpfs, tmpfs)
+    c.check("compose edge: on public and backend networks",
+            {"public", "backend"} <= set(as_list(edge.get("networks"))), edge.get("networks"))
+    depends = edge.get("depends_on") or {}
+    for name in SERVICES:
+        condition = (depends.get(name) or {}).get("condition") if isinstance(depends, dict) else None
+        c.check(f"compose edge: depends_on {name} service_healthy",
+                condition == "service_healthy", repr(depends))
+    check_hardening(c, "edge", edge)
+
+    for name, port in SERVICES.items():
+        service = services.get(name) or {}
+        c.check(f"compose {name}: env_file .env", env_files(service) == [".env"],
+                env_files(service))
+        build = service.get("build") or {}
+        c.check(f"compose {name}: built from Dockerfile.{name}",
+                isinstance(build, dict) and build.get("dockerfile") == f"Dockerfile.{name}",
+                repr(build))
+        data = [src for src, target, _ in volume_mounts(service) if target == "/data"]
+        c.check(f"compose {name}: named volume at /data",
+                len(data) == 1 and data[0] in volumes and not re.match(r"[./~]", data[0]), data)
+        c.check(f"compose {name}: no ports", not service.get("ports"))
+        c.check(f"compose {name}: only on the backend network",
+                as_list(service.get("networks")) == ["backend"], service.get("networks"))
+        env = service.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(str(e).split("=", 1) for e in env if "=" in str(e))
+        c.check(f"compose {name}: PORT {port} and DATA_DIR /data",
+                str(env.get("PORT")) == str(port) and env.get("DATA_DIR") == "/data", env)
+        test = healthcheck_test(service)
+        c.check(f"compose {name}: healthcheck runs /{name} healthcheck",
+                test == ["CMD", f"/{name}", "healthcheck"], test)
+        check_hardening(c, name, service)
+
+
+def dockerfile_instructions(text):
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    instructions, current = [], ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if current and stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        current += stripped
+        keyword, _, args = current.partition(" ")
+        instructions.append((keyword.upper(), args.strip()))
+        current = ""
+    return instructions
+
+
+def check_dockerfile(c, root, name, port):
+    path = root / f"Dockerfile.{name}"
+    instructions = dockerfile_instructions(path.read_text())
+    froms = [i for i, (k, _) in enumerate(instructions) if k == "FROM"]
+    c.check(f"Dockerfile.{name}: multi-stage", len(froms) >= 2, len(froms))
+    stage_names = [re.split(r"\s+[Aa][Ss]\s+", instructions[i][1]) for i in froms]
+    c.check(f"Dockerfile.{name}: a stage named build",
+            any(len(s) == 2 and s[1].strip() == "build" for s in stage_names), stage_names)
+    last = froms[-1] if froms else 0
+    c.check(f"Dockerfile.{name}: runtime stage FROM scratch",
+            bool(froms) and instructions[last][1].split()[0] == "scratch",
+            instructions[last][1] if froms else None)
+    runtime = instructions[last + 1:]
+
+    def args(keyword):
+        return [a for k, a in runtime if k == keyword]
+
+    copies = args("COPY")
+    c.check(f"Dockerfile.{name}: runtime copies /out/{name} from the build stage",
+            any(a.split()[:1] == ["--from=build"] and f"/out/{name}" in a for a in copies)
+            or any("--from=build" in a and f"/out/{name}" in a for a in copies), copies)
+    c.check(f"Dockerfile.{name}: /data copied with --chown to the runtime user",
+            any("--chown=10001" in a and a.split()[-1] == "/data" for a in copies), copies)
+    users = args("USER")
+    c.check(f"Dockerfile.{name}: numeric non-root USER",
+            len(users) == 1 and re.fullmatch(r"[1-9]\d*(:\d+)?", users[0]) is not None, users)
+    volumes = " ".join(args("VOLUME"))
+    c.check(f"Dockerfile.{name}: VOLUME /data",
+            "/data" in re.findall(r'"?(/[\w/]+)"?', volumes), volumes)
+    envs = " ".join(args("ENV"))
+    c.check(f"Dockerfile.{name}: ENV DATA_DIR=/data",
+            re.search(r"(^|\s)DATA_DIR=/data(\s|$)", envs) is not None, envs)
+    c.check(f"Dockerfile.{name}: EXPOSE {port}", str(port) in " ".join(args("EXPOSE")).split())
+    c.check(f"Dockerfile.{name}: STOPSIGNAL SIGTERM", args("STOPSIGNAL") == ["SIGTERM"],
+            args("STOPSIGNAL"))
+    health = args("HEALTHCHECK")
+    exec_form = None
+    if len(health) == 1 and "CMD" in health[0]:
+        try:
+            exec_form = json.loads(health[0].split("CMD", 1)[1].strip())
+        except ValueError:
+            exec_form = None
+    c.check(f"Dockerfile.{name}: HEALTHCHECK CMD [\"/{name}\", \"healthcheck\"]",
+            exec_form == [f"/{name}", "healthcheck"], health)
+    entry = args("ENTRYPOINT")
+    try:
+        entry_form = json.loads(entry[0]) if len(entry) == 1 else None
+    except ValueError:
+        entry_form = None
+    c.check(f"Dockerfile.{name}: ENTRYPOINT exec form [\"/{name}\"]",
+            entry_form == [f"/{name}"], entry)
+    c.check(f"Dockerfile.{name}: no RUN in the scratch stage", not args("RUN"))
+
+
+def check_env_example(c, root):
+    text = (root / ".env.example").read_text()
+    lines = text.splitlines()
+    c.check(".env.example: JWT_SECRET= left empty for the owner", "JWT_SECRET=" in lines)
+    c.check(".env.example: says how to make a secret", "openssl rand -hex 32" in text)
+    missing = [v for v in SPEC_VARIABLES if v not in text]
+    c.check(".env.example: mentions every variable", not missing, missing)
+    inline = [line for line in lines if re.match(r"^[A-Z_]+=.*\s#", line)]
+    c.check(".env.example: no comment after a value", not inline, inline)
+
+
+def check_nginx(c, root):
+    conf = (root / "deploy/nginx/nginx.conf").read_text()
+    upstreams = (root / "deploy/nginx/upstreams.conf").read_text()
+    active = "\n".join(line.split("#", 1)[0] for line in conf.splitlines())
+    for port in SERVICES.values():
+        # scripts/ci-deploy-checks.sh rewrites exactly these lines.
+        c.check(f"nginx.conf: exactly one 'listen {port};'",
+                len(re.findall(rf"^\s*listen {port};\s*$", active, re.M)) == 1)
+    for directive in ["client_max_body_size 64k;", "server_tokens off;", "limit_req_status 429;",
+                      "proxy_request_buffering on;", "client_body_buffer_size 64k;",
+                      "underscores_in_headers off;", "ignore_invalid_headers on;",
+                      "include upstreams.conf;", "pid /tmp/nginx.pid;"]:
+        c.check(f"nginx.conf: {directive}", re.search(
+            r"^\s*" + re.escape(directive).replace(r"\ ", r"\s+"), active, re.M) is not None)
+    c.check("nginx.conf: no user directive (runs unprivileged in compose)",
+            re.search(r"^\s*user\s", active, re.M) is None)
+    for name, port in SERVICES.items():
+        c.check(f"upstreams.conf: server {name}:{port}",
+                re.search(rf"^\s*server {name}:{port}[\s;]", upstreams, re.M) is not None)
+
+
+def main():
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent)
+    c = Checker()
+    try:
+        check_compose(c, root)
+        for name, port in SERVICES.items():
+            check_dockerfile(c, root, name, port)
+        check_env_example(c, root)
+        check_nginx(c, root)
+    except (OSError, yaml.YAMLError) as error:
+        print(f"FAIL cannot read the deployment files: {error}")
+        return 2
+    print(f"lint_deploy.py: {c.passed} checks ok, {c.failed} not ok")
+    return 1 if c.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
