@@ -4,7 +4,7 @@
     python3 scripts/lint_deploy.py [REPO_ROOT]
 
 Checks docker-compose.yml (parsed with PyYAML), both Dockerfiles, .env.example and the nginx
-config for the promises docs/deployment.md makes: only the edge publishes ports, the services
+config for the promises the README's deployment section makes: only the edge publishes ports, the services
 run read-only, unprivileged, capped and health-checked, with their data on named volumes; the
 images are scratch images with a numeric user, a /data volume and a healthcheck subcommand.
 

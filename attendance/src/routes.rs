@@ -1,0 +1,232 @@
+//! The HTTP API of SPEC §5: one hand-written router over the percent-decoded path.
+//!
+//! Every authenticated route checks the token first (401), then the role (403), then the
+//! request's shape (422), and only then looks at the data.
+
+use crate::csv;
+use crate::ledger::{CheckIn, CheckInRequest, Ledger};
+use crate::openapi;
+use crate::records::{Record, Row};
+use crate::validate::{self, Format, IDEMPOTENCY_KEY};
+use jwt_lite::Role;
+use serde::Serialize;
+use serde_json::json;
+use service_kit::auth::Authenticator;
+use service_kit::http::{FieldError, Method, Request, Response};
+use service_kit::journal::JournalError;
+use service_kit::server::{Reply, Service};
+
+/// The header that marks a 201 answered again for a repeated `Idempotency-Key`.
+pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
+
+/// The attendance service.
+#[derive(Debug)]
+pub struct Attendance {
+    auth: Authenticator,
+    ledger: Ledger,
+}
+
+#[derive(Serialize)]
+struct RecordAnswer<'a> {
+    status: &'static str,
+    record: &'a Record,
+}
+
+#[derive(Serialize)]
+struct ConflictAnswer<'a> {
+    detail: &'static str,
+    record: &'a Record,
+}
+
+#[derive(Serialize)]
+struct Listing<'a> {
+    event_id: &'a str,
+    total_checkins: usize,
+    records: &'a [Row],
+}
+
+impl Attendance {
+    /// The service validating tokens with `auth` and keeping check-ins in `ledger`.
+    pub fn new(auth: Authenticator, ledger: Ledger) -> Attendance {
+        Attendance { auth, ledger }
+    }
+
+    /// The check-ins (for the final sync at shutdown).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Answers one request.
+    pub fn route(&self, request: &Request) -> Response {
+        match (request.method, request.path().as_slice()) {
+            (Method::Get, ["health"]) => {
+                Response::json(200, &json!({"status": "ok", "service": "attendance"}))
+            }
+            (Method::Get, ["openapi.json"]) => openapi::response(),
+            (Method::Post, ["checkins"]) => self.check_in(request),
+            (Method::Delete, ["checkins", event_id, ticket_id]) => {
+                self.undo(request, event_id, ticket_id)
+            }
+            (Method::Get, ["attendance", event_id]) => self.attendance(request, event_id),
+            (method, path) => match allowed_methods(path) {
+                None => Response::not_found(),
+                Some(allowed) if method == Method::Options => {
+                    let mut answer = Response::with_body(204, "text/plain", Vec::new());
+                    answer.headers = Response::method_not_allowed(allowed).headers;
+                    answer
+                }
+                Some(allowed) => Response::method_not_allowed(allowed),
+            },
+        }
+    }
+
+    fn check_in(&self, request: &Request) -> Response {
+        let claims = match self.auth.authenticate(request) {
+            Ok(claims) => claims,
+            Err(answer) => return answer,
+        };
+        let input = match validate::check_in(request) {
+            Ok(input) => input,
+            Err(answer) => return answer,
+        };
+        let outcome = self.ledger.check_in(CheckInRequest {
+            event: &input.event_id,
+            ticket: &input.ticket_id,
+            by: &claims.sub,
+            key: input.idempotency_key.as_deref(),
+        });
+        match outcome {
+            Ok(CheckIn::Created(record)) => checked_in(&record),
+            Ok(CheckIn::Repeated(record)) => {
+                checked_in(&record).with_header(IDEMPOTENT_REPLAYED, "true")
+            }
+            Ok(CheckIn::AlreadyCheckedIn(record)) => Response::json(
+                409,
+                &ConflictAnswer {
+                    detail: "Ticket already checked in",
+                    record: &record,
+                },
+            ),
+            Ok(CheckIn::KeyReused) => Response::validation(&[FieldError::header(
+                IDEMPOTENCY_KEY,
+                "idempotency_key_reused",
+                "Idempotency-Key was already used with a different request",
+            )]),
+            Err(e) => self.unavailable("the check-in could not be saved", &e),
+        }
+    }
+
+    fn undo(&self, request: &Request, event_id: &str, ticket_id: &str) -> Response {
+        let claims = match self.auth.authenticate(request) {
+            Ok(claims) => claims,
+            Err(answer) => return answer,
+        };
+        if claims.role != Role::Admin {
+            return Response::detail(403, "Admin role required");
+        }
+        let errors: Vec<FieldError> = [("event_id", event_id), ("ticket_id", ticket_id)]
+            .into_iter()
+            .filter_map(|(name, value)| validate::path_id(name, value).err())
+            .collect();
+        if !errors.is_empty() {
+            return Response::validation(&errors);
+        }
+        match self.ledger.undo(event_id, ticket_id, &claims.sub) {
+            Ok(Some(record)) => Response::json(
+                200,
+                &RecordAnswer {
+                    status: "removed",
+                    record: &record,
+                },
+            ),
+            Ok(None) => Response::detail(404, "Check-in not found"),
+            Err(e) => self.unavailable("the removal could not be saved", &e),
+        }
+    }
+
+    fn attendance(&self, request: &Request, event_id: &str) -> Response {
+        if let Err(answer) = self.auth.authenticate(request) {
+            return answer;
+        }
+        let input = match validate::listing(request, event_id) {
+            Ok(input) => input,
+            Err(answer) => return answer,
+        };
+        let page = match self.ledger.list(event_id, input.offset, input.limit) {
+            Ok(page) => page,
+            Err(e) => return self.unavailable("the check-ins could not be read", &e),
+        };
+        match input.format {
+            Format::Json => Response::json(
+                200,
+                &Listing {
+                    event_id,
+                    total_checkins: page.total,
+                    records: &page.rows,
+                },
+            ),
+            Format::Csv => {
+                Response::with_body(200, csv::CONTENT_TYPE, csv::render(event_id, &page.rows))
+                    .with_header("X-Total-Count", &page.total.to_string())
+            }
+        }
+    }
+
+    /// A 503 for a journal failure; the cause goes to stderr, not to the client.
+    fn unavailable(&self, what: &str, error: &JournalError) -> Response {
+        eprintln!(
+            "attendance: {what} ({}): {error}",
+            self.ledger.journal_path().display()
+        );
+        Response::unavailable(
+            "The check-in journal could not be written; please retry shortly",
+            1,
+        )
+    }
+}
+
+impl Service for Attendance {
+    fn handle(&self, request: &Request) -> Reply {
+        Reply::Now(self.route(request))
+    }
+}
+
+fn checked_in(record: &Record) -> Response {
+    Response::json(
+        201,
+        &RecordAnswer {
+            status: "checked_in",
+            record,
+        },
+    )
+}
+
+/// The methods a known path answers; `None` for an unknown path.
+fn allowed_methods(path: &[&str]) -> Option<&'static [Method]> {
+    match path {
+        ["health"] | ["openapi.json"] | ["attendance", _] => Some(&[Method::Get]),
+        ["checkins"] => Some(&[Method::Post]),
+        ["checkins", _, _] => Some(&[Method::Delete]),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_methods_agree_with_the_router() {
+        for (path, method) in [
+            (&["health"][..], Method::Get),
+            (&["openapi.json"][..], Method::Get),
+            (&["attendance", "e"][..], Method::Get),
+            (&["checkins"][..], Method::Post),
+            (&["checkins", "e", "t"][..], Method::Delete),
+        ] {
+            assert_eq!(allowed_methods(path), Some(&[method][..]), "{path:?}");
+        }
+        assert_eq!(allowed_methods(&["attendance"]), None);
+        assert_eq!(allowed_methods(&["checkins", "e"]), None);
+    }
+}

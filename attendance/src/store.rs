@@ -1,0 +1,519 @@
+//! The check-ins in memory: per event, the records in check-in order plus an index by ticket,
+//! and per user, the idempotency keys of their live check-ins.
+//!
+//! The store is plain data; [`crate::ledger::Ledger`] puts it behind a lock next to the journal.
+//! Event ids and user names are interned (one shared `Arc<str>` each), so a check-in costs one
+//! allocation (its ticket id) and a fixed-size entry, and replaying one hashes each of its
+//! event, ticket and user once.
+
+use crate::records::{CheckInLine, JournalLine, Record, Row, Stamp, UndoLine};
+use crate::ticket_index::TicketIndex;
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+/// Every live check-in.
+#[derive(Debug, Default)]
+pub struct Store {
+    /// Event id → its index in `logs`. Events are never forgotten, so indexes stay valid.
+    event_index: HashMap<Arc<str>, usize>,
+    logs: Vec<EventLog>,
+    users: HashSet<Arc<str>>,
+    keys: HashMap<Arc<str>, HashMap<Box<str>, KeyTarget>>,
+    /// Hashes ticket ids for the [`TicketIndex`]es.
+    tickets: RandomState,
+}
+
+/// One event's check-ins.
+#[derive(Debug)]
+struct EventLog {
+    id: Arc<str>,
+    /// In check-in order; removing one shifts the rest (undo is rare).
+    entries: Vec<Entry>,
+    /// Ticket → its index in `entries`.
+    positions: TicketIndex,
+}
+
+#[derive(Debug)]
+struct Entry {
+    ticket: Box<str>,
+    by: Arc<str>,
+    at: Stamp,
+    /// Sequence number of its journal line (0 for replayed lines, which are on disk already).
+    seq: u64,
+    key: Option<Box<str>>,
+}
+
+/// What an idempotency key was used for.
+#[derive(Debug, Clone)]
+struct KeyTarget {
+    event: Arc<str>,
+    ticket: Box<str>,
+}
+
+/// A live check-in and the sequence number of its journal line, to wait on before showing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The record.
+    pub record: Record,
+    /// Its journal sequence number.
+    pub seq: u64,
+}
+
+/// What a new check-in attempt meets in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Nothing in the way: the check-in may be written.
+    Free,
+    /// The same user already used the same key for this very check-in, which is still live.
+    Repeated(Found),
+    /// The same user already used the key for another event or ticket.
+    KeyReused,
+    /// The ticket is already checked in to the event.
+    Taken(Found),
+}
+
+/// A check-in to insert.
+#[derive(Debug, Clone, Copy)]
+pub struct NewCheckIn<'a> {
+    /// The event.
+    pub event: &'a str,
+    /// The ticket.
+    pub ticket: &'a str,
+    /// Who checks it in.
+    pub by: &'a str,
+    /// When.
+    pub at: Stamp,
+    /// The request's idempotency key.
+    pub key: Option<&'a str>,
+}
+
+/// An event's records, or a page of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// How many check-ins the event has in all.
+    pub total: usize,
+    /// The requested slice of them, in check-in order.
+    pub rows: Vec<Row>,
+    /// The highest journal sequence number among `rows`, to wait on before answering.
+    pub newest_seq: u64,
+}
+
+/// A change the store refuses because of what it holds; in a replay, a journal line that the
+/// lines before it make impossible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// A second check-in of a ticket that is checked in.
+    AlreadyCheckedIn {
+        /// The event.
+        event: String,
+        /// The ticket.
+        ticket: String,
+    },
+    /// A check-in reusing the idempotency key of a live check-in of the same user.
+    KeyInUse {
+        /// The user.
+        user: String,
+    },
+    /// An undo of a check-in that does not exist.
+    NotCheckedIn {
+        /// The event.
+        event: String,
+        /// The ticket.
+        ticket: String,
+    },
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Conflict::AlreadyCheckedIn { event, ticket } => write!(
+                f,
+                "ticket {ticket:?} is checked in to event {event:?} a second time"
+            ),
+            Conflict::KeyInUse { user } => write!(
+                f,
+                "user {user:?} reuses the idempotency key of a live check-in"
+            ),
+            Conflict::NotCheckedIn { event, ticket } => write!(
+                f,
+                "undo of ticket {ticket:?} of event {event:?}, which is not checked in"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Conflict {}
+
+impl Store {
+    /// An empty store.
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    /// The live check-in of `ticket` at `event`, if any.
+    pub fn find(&self, event: &str, ticket: &str) -> Option<Found> {
+        let log = self.log(event)?;
+        let entry = &log.entries[log.position(self.tickets.hash_one(ticket), ticket)?];
+        Some(Found {
+            record: Record {
+                event_id: Arc::clone(&log.id),
+                ticket_id: entry.ticket.clone(),
+                checked_in_by: Arc::clone(&entry.by),
+                checked_in_at: entry.at,
+            },
+            seq: entry.seq,
+        })
+    }
+
+    /// What a check-in of `ticket` at `event` by `user` with `key` would meet.
+    pub fn admit(&self, event: &str, ticket: &str, user: &str, key: Option<&str>) -> Admission {
+        let used = key.and_then(|key| self.keys.get(user)?.get(key));
+        match (used, self.find(event, ticket)) {
+            (Some(target), Some(found)) if &*target.event == event && &*target.ticket == ticket => {
+                Admission::Repeated(found)
+            }
+            (Some(_), _) => Admission::KeyReused,
+            (None, Some(found)) => Admission::Taken(found),
+            (None, None) => Admission::Free,
+        }
+    }
+
+    /// Inserts a check-in whose journal line has sequence number `seq`, unless its ticket is
+    /// checked in already or its user's key is in use (then nothing changes).
+    pub fn insert(&mut self, new: NewCheckIn<'_>, seq: u64) -> Result<Record, Conflict> {
+        let index = self.add(new, seq)?;
+        let log = &self.logs[index];
+        let entry = &log.entries[log.entries.len() - 1];
+        Ok(Record {
+            event_id: Arc::clone(&log.id),
+            ticket_id: entry.ticket.clone(),
+            checked_in_by: Arc::clone(&entry.by),
+            checked_in_at: entry.at,
+        })
+    }
+
+    /// [`Store::insert`] without building the record (the replay's hot path, where every
+    /// reference-count update counts); returns the index of the event's log, whose last entry
+    /// is the new check-in.
+    fn add(&mut self, new: NewCheckIn<'_>, seq: u64) -> Result<usize, Conflict> {
+        if let Some(key) = new.key {
+            if self
+                .keys
+                .get(new.by)
+                .is_some_and(|keys| keys.contains_key(key))
+            {
+                return Err(Conflict::KeyInUse {
+                    user: new.by.to_owned(),
+                });
+            }
+        }
+        let index = self.log_index(new.event);
+        let hash = self.tickets.hash_one(new.ticket);
+        let log = &mut self.logs[index];
+        let position = log.entries.len();
+        let entries = &log.entries;
+        let inserted = log.positions.try_insert(hash, new.ticket, position, |p| {
+            &*entries[p].ticket == new.ticket
+        });
+        if inserted.is_err() {
+            return Err(Conflict::AlreadyCheckedIn {
+                event: new.event.to_owned(),
+                ticket: new.ticket.to_owned(),
+            });
+        }
+        let by = self.user(new.by);
+        let log = &mut self.logs[index];
+        if let Some(key) = new.key {
+            let target = KeyTarget {
+                event: Arc::clone(&log.id),
+                ticket: new.ticket.into(),
+            };
+            self.keys
+                .entry(Arc::clone(&by))
+                .or_default()
+                .insert(key.into(), target);
+        }
+        log.entries.push(Entry {
+            ticket: new.ticket.into(),
+            by,
+            at: new.at,
+            seq,
+            key: new.key.map(Box::from),
+        });
+        Ok(index)
+    }
+
+    /// Removes the check-in of `ticket` at `event` and releases its idempotency key; with
+    /// `only_seq`, only if its journal line is that one. Returns the removed record.
+    pub fn remove(&mut self, event: &str, ticket: &str, only_seq: Option<u64>) -> Option<Record> {
+        let index = *self.event_index.get(event)?;
+        let log = &mut self.logs[index];
+        let hash = self.tickets.hash_one(ticket);
+        let position = log.position(hash, ticket)?;
+        if only_seq.is_some_and(|seq| log.entries[position].seq != seq) {
+            return None;
+        }
+        log.positions.remove(hash, ticket, position);
+        let entry = log.entries.remove(position);
+        for (to, later) in log.entries.iter().enumerate().skip(position) {
+            let hash = self.tickets.hash_one(&*later.ticket);
+            log.positions.moved(hash, &later.ticket, to + 1, to);
+        }
+        let event_id = Arc::clone(&log.id);
+        if let Some(key) = &entry.key {
+            if let Some(keys) = self.keys.get_mut(&entry.by) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.keys.remove(&entry.by);
+                }
+            }
+        }
+        Some(Record {
+            event_id,
+            ticket_id: entry.ticket,
+            checked_in_by: entry.by,
+            checked_in_at: entry.at,
+        })
+    }
+
+    /// `limit` records of `event` from `offset` on (all of them without a limit).
+    pub fn page(&self, event: &str, offset: usize, limit: Option<usize>) -> Page {
+        let entries = self.log(event).map_or(&[][..], |log| &log.entries[..]);
+        let start = offset.min(entries.len());
+        let end = limit.map_or(entries.len(), |limit| {
+            start.saturating_add(limit).min(entries.len())
+        });
+        let slice = &entries[start..end];
+        Page {
+            total: entries.len(),
+            rows: slice
+                .iter()
+                .map(|e| Row {
+                    ticket_id: e.ticket.clone(),
+                    checked_in_by: Arc::clone(&e.by),
+                    checked_in_at: e.at,
+                })
+                .collect(),
+            newest_seq: slice.iter().map(|e| e.seq).max().unwrap_or(0),
+        }
+    }
+
+    /// Applies one replayed journal line, refusing a change the earlier lines make impossible.
+    pub fn apply(&mut self, line: JournalLine) -> Result<(), Conflict> {
+        match line {
+            JournalLine::CheckIn(CheckInLine {
+                event_id,
+                ticket_id,
+                checked_in_by,
+                checked_in_at,
+                idempotency_key,
+            }) => {
+                let new = NewCheckIn {
+                    event: &event_id,
+                    ticket: &ticket_id,
+                    by: &checked_in_by,
+                    at: checked_in_at,
+                    key: idempotency_key.as_deref(),
+                };
+                self.add(new, 0).map(drop)
+            }
+            JournalLine::Undo(UndoLine {
+                event_id,
+                ticket_id,
+                ..
+            }) => match self.remove(&event_id, &ticket_id, None) {
+                Some(_) => Ok(()),
+                None => Err(Conflict::NotCheckedIn {
+                    event: event_id,
+                    ticket: ticket_id,
+                }),
+            },
+        }
+    }
+
+    fn log(&self, event: &str) -> Option<&EventLog> {
+        self.event_index.get(event).map(|&i| &self.logs[i])
+    }
+
+    /// The index of `event`'s log, created empty if the event is new.
+    fn log_index(&mut self, event: &str) -> usize {
+        if let Some(&index) = self.event_index.get(event) {
+            return index;
+        }
+        let id: Arc<str> = Arc::from(event);
+        let index = self.logs.len();
+        self.event_index.insert(Arc::clone(&id), index);
+        self.logs.push(EventLog {
+            id,
+            entries: Vec::new(),
+            positions: TicketIndex::default(),
+        });
+        index
+    }
+
+    /// The shared copy of a user name.
+    fn user(&mut self, name: &str) -> Arc<str> {
+        if let Some(user) = self.users.get(name) {
+            return Arc::clone(user);
+        }
+        let user: Arc<str> = Arc::from(name);
+        self.users.insert(Arc::clone(&user));
+        user
+    }
+}
+
+impl EventLog {
+    /// The position of `ticket`, whose hash is `hash`.
+    fn position(&self, hash: u64, ticket: &str) -> Option<usize> {
+        self.positions
+            .get(hash, ticket, |p| &*self.entries[p].ticket == ticket)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> Stamp {
+        Stamp::parse("2026-01-03T13:25:53.415880+00:00").unwrap()
+    }
+
+    fn check_in(event: &str, ticket: &str, by: &str, key: Option<&str>) -> JournalLine {
+        JournalLine::CheckIn(CheckInLine {
+            event_id: event.into(),
+            ticket_id: ticket.into(),
+            checked_in_by: by.into(),
+            checked_in_at: at(),
+            idempotency_key: key.map(Into::into),
+        })
+    }
+
+    fn undo(event: &str, ticket: &str) -> JournalLine {
+        JournalLine::Undo(UndoLine {
+            event_id: event.into(),
+            ticket_id: ticket.into(),
+            removed_by: "admin".into(),
+            removed_at: at(),
+        })
+    }
+
+    fn tickets(store: &Store, event: &str) -> Vec<String> {
+        store
+            .page(event, 0, None)
+            .rows
+            .iter()
+            .map(|r| r.ticket_id.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn keeps_check_in_order_across_removals() {
+        let mut store = Store::new();
+        for t in ["a", "b", "c", "d"] {
+            store.apply(check_in("e", t, "u", None)).unwrap();
+        }
+        store.apply(undo("e", "b")).unwrap();
+        assert_eq!(tickets(&store, "e"), ["a", "c", "d"]);
+        assert_eq!(store.find("e", "d").unwrap().record.ticket_id.as_ref(), "d");
+        store.apply(check_in("e", "b", "u", None)).unwrap();
+        assert_eq!(tickets(&store, "e"), ["a", "c", "d", "b"]);
+        store.apply(undo("e", "a")).unwrap();
+        store.apply(undo("e", "b")).unwrap();
+        assert_eq!(tickets(&store, "e"), ["c", "d"]);
+        assert!(store.find("e", "b").is_none());
+    }
+
+    #[test]
+    fn pages() {
+        let mut store = Store::new();
+        for t in ["a", "b", "c"] {
+            store.apply(check_in("e", t, "u", None)).unwrap();
+        }
+        let page = |offset, limit| {
+            let p = store.page("e", offset, limit);
+            let t: Vec<String> = p.rows.iter().map(|r| r.ticket_id.to_string()).collect();
+            (p.total, t)
+        };
+        assert_eq!(page(0, Some(0)), (3, vec![]));
+        assert_eq!(page(1, Some(1)), (3, vec!["b".to_owned()]));
+        assert_eq!(page(2, Some(usize::MAX)), (3, vec!["c".to_owned()]));
+        assert_eq!(page(9, None), (3, vec![]));
+        assert_eq!(store.page("none", 0, None).total, 0);
+    }
+
+    #[test]
+    fn admission_rules() {
+        let mut store = Store::new();
+        store.apply(check_in("e", "t", "u", Some("k"))).unwrap();
+        assert!(matches!(
+            store.admit("e", "t", "u", Some("k")),
+            Admission::Repeated(_)
+        ));
+        assert_eq!(store.admit("e", "t2", "u", Some("k")), Admission::KeyReused);
+        assert_eq!(store.admit("e2", "t", "u", Some("k")), Admission::KeyReused);
+        assert!(matches!(
+            store.admit("e", "t", "v", Some("k")),
+            Admission::Taken(_)
+        ));
+        assert_eq!(store.admit("e", "t2", "v", Some("k")), Admission::Free);
+        assert!(matches!(
+            store.admit("e", "t", "u", None),
+            Admission::Taken(_)
+        ));
+        store.apply(undo("e", "t")).unwrap();
+        assert_eq!(store.admit("e", "t2", "u", Some("k")), Admission::Free);
+        assert!(store.keys.is_empty());
+    }
+
+    #[test]
+    fn impossible_lines_are_refused() {
+        let mut store = Store::new();
+        store.apply(check_in("e", "t", "u", Some("k"))).unwrap();
+        assert!(matches!(
+            store.apply(check_in("e", "t", "v", None)),
+            Err(Conflict::AlreadyCheckedIn { .. })
+        ));
+        assert!(matches!(
+            store.apply(check_in("e", "t2", "u", Some("k"))),
+            Err(Conflict::KeyInUse { .. })
+        ));
+        assert!(matches!(
+            store.apply(undo("e", "nope")),
+            Err(Conflict::NotCheckedIn { .. })
+        ));
+        assert_eq!(
+            store.find("e", "t").unwrap().record.checked_in_by.as_ref(),
+            "u"
+        );
+    }
+
+    #[test]
+    fn remove_only_the_expected_line() {
+        let mut store = Store::new();
+        let new = NewCheckIn {
+            event: "e",
+            ticket: "t",
+            by: "u",
+            at: Stamp::now(),
+            key: None,
+        };
+        store.insert(new, 7).unwrap();
+        assert_eq!(store.remove("e", "t", Some(8)), None);
+        assert_eq!(store.page("e", 0, None).newest_seq, 7);
+        assert!(store.remove("e", "t", Some(7)).is_some());
+    }
+
+    #[test]
+    fn names_are_shared() {
+        let mut store = Store::new();
+        store.apply(check_in("e", "a", "u", None)).unwrap();
+        store.apply(check_in("e", "b", "u", None)).unwrap();
+        let a = store.find("e", "a").unwrap().record;
+        let b = store.find("e", "b").unwrap().record;
+        assert!(Arc::ptr_eq(&a.checked_in_by, &b.checked_in_by));
+        assert!(Arc::ptr_eq(&a.event_id, &b.event_id));
+    }
+}

@@ -1,0 +1,196 @@
+//! The basic API of SPEC §5 and the conventions of SPEC §3: health, the check-in and its 409,
+//! body validation, unknown paths, wrong methods and oversized bodies.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn health_and_openapi() {
+    let dir = TempDir::new("att-health");
+    let api = Api::start(dir.path());
+    let answer = api.call("GET", "/health", "/health", None, &[], None);
+    assert_json(
+        &answer,
+        200,
+        &json!({"status": "ok", "service": "attendance"}),
+    );
+    assert!(answer
+        .header("x-request-id")
+        .is_some_and(|id| !id.is_empty()));
+    let doc = api.svc.get("/openapi.json", None).json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["info"]["title"], "TixGo attendance service");
+}
+
+#[test]
+fn check_in_answers_201_then_409_with_the_first_record() {
+    let dir = TempDir::new("att-checkin");
+    let api = Api::start(dir.path());
+    let gate = token("gate-7", jwt_lite::Role::Committee);
+    let first = api.check_in(&gate, "evt1", "TICKET123");
+    assert_eq!(first.status, 201, "{}", first.text());
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    let body = first.json();
+    let at = body["record"]["checked_in_at"].as_str().unwrap().to_owned();
+    assert!(is_api_timestamp(&at), "{at}");
+    assert_eq!(
+        body,
+        json!({"status": "checked_in", "record": {
+            "event_id": "evt1", "ticket_id": "TICKET123",
+            "checked_in_by": "gate-7", "checked_in_at": at
+        }})
+    );
+
+    let again = api.check_in(&admin(), "evt1", "TICKET123");
+    assert_json(
+        &again,
+        409,
+        &json!({"detail": "Ticket already checked in", "record": body["record"]}),
+    );
+
+    // Once per event: the same ticket at another event is a new check-in.
+    let other = api.check_in(&gate, "evt2", "TICKET123");
+    assert_eq!(other.status, 201);
+    assert_eq!(other.json()["record"]["event_id"], "evt2");
+}
+
+#[test]
+fn ids_of_128_characters_are_accepted_and_unicode_counts_characters() {
+    let dir = TempDir::new("att-len");
+    let api = Api::start(dir.path());
+    let long = "x".repeat(128);
+    let answer = api.check_in(&committee(), &long, &long);
+    assert_eq!(answer.status, 201);
+    assert_eq!(answer.json()["record"]["ticket_id"], long.as_str());
+    let wide = "é".repeat(128);
+    assert_eq!(api.check_in(&committee(), "e", &wide).status, 201);
+}
+
+#[test]
+fn invalid_bodies_are_422_listing_every_problem() {
+    let dir = TempDir::new("att-422");
+    let api = Api::start(dir.path());
+    let t = committee();
+    let body = |v| api.post_checkin(Some(&t), &v, &[]);
+    let ev = || json!(["body", "event_id"]);
+    let tk = || json!(["body", "ticket_id"]);
+
+    assert_422(&body(json!({})), &[(ev(), "missing"), (tk(), "missing")]);
+    assert_422(&body(json!({"event_id": "e"})), &[(tk(), "missing")]);
+    assert_422(
+        &body(json!({"event_id": "", "ticket_id": ""})),
+        &[(ev(), "string_too_short"), (tk(), "string_too_short")],
+    );
+    assert_422(
+        &body(json!({"event_id": "e", "ticket_id": "x".repeat(129)})),
+        &[(tk(), "string_too_long")],
+    );
+    for control in ["a\u{0}b", "a\nb", "a\u{7f}b", "\tx"] {
+        assert_422(
+            &body(json!({"event_id": control, "ticket_id": "t"})),
+            &[(ev(), "string_pattern_mismatch")],
+        );
+    }
+    for wrong in [json!(1), json!([]), json!({}), json!(true)] {
+        assert_422(
+            &body(json!({"event_id": wrong, "ticket_id": "t"})),
+            &[(ev(), "string_type")],
+        );
+    }
+    // null counts as absent, as in FastAPI.
+    assert_422(
+        &body(json!({"event_id": null, "ticket_id": 5})),
+        &[(ev(), "missing"), (tk(), "string_type")],
+    );
+
+    let raw = |bytes: &[u8]| api.call("POST", "/checkins", "/checkins", Some(&t), &[], Some(bytes));
+    assert_422(
+        &raw(b"{\"event_id\": "),
+        &[(json!(["body"]), "json_invalid")],
+    );
+    assert_422(&raw(b"not json"), &[(json!(["body"]), "json_invalid")]);
+    assert_422(&raw(b""), &[(json!(["body"]), "missing")]);
+    assert_422(
+        &raw(b"[\"evt\", \"t\"]"),
+        &[(json!(["body"]), "model_attributes_type")],
+    );
+    assert_eq!(api.tickets("e"), Vec::<String>::new(), "nothing was stored");
+}
+
+#[test]
+fn unknown_paths_wrong_methods_and_large_bodies() {
+    let dir = TempDir::new("att-http");
+    let api = Api::start(dir.path());
+    let t = committee();
+    let auth = format!("Bearer {t}");
+    let headers = [("Authorization", auth.as_str())];
+    for path in [
+        "/",
+        "/nope",
+        "/attendance",
+        "/attendance/a/b",
+        "/checkins/e",
+        "/checkins/e/t/x",
+    ] {
+        let answer = api.svc.request("GET", path, &headers, None);
+        assert_json(&answer, 404, &json!({"detail": "Not Found"}));
+    }
+    for (method, path, allow) in [
+        ("GET", "/checkins", "POST, OPTIONS"),
+        ("PUT", "/attendance/x", "GET, HEAD, OPTIONS"),
+        ("POST", "/attendance/x", "GET, HEAD, OPTIONS"),
+        ("GET", "/checkins/e/t", "DELETE, OPTIONS"),
+        ("DELETE", "/health", "GET, HEAD, OPTIONS"),
+    ] {
+        let answer = api.svc.request(method, path, &headers, Some(b"{}"));
+        assert_json(&answer, 405, &json!({"detail": "Method Not Allowed"}));
+        assert_eq!(answer.header("allow"), Some(allow), "{method} {path}");
+    }
+    let options = api.svc.request("OPTIONS", "/checkins", &[], None);
+    assert_eq!(options.status, 204);
+    assert_eq!(options.header("allow"), Some("POST, OPTIONS"));
+
+    let padding = "x".repeat(70 * 1024);
+    let big = json!({"event_id": "e", "ticket_id": "t", "padding": padding}).to_string();
+    let answer = api.call(
+        "POST",
+        "/checkins",
+        "/checkins",
+        Some(&t),
+        &[],
+        Some(big.as_bytes()),
+    );
+    assert_json(
+        &answer,
+        413,
+        &json!({"detail": "Request body too large (limit 64 KiB)"}),
+    );
+}
+
+#[test]
+fn request_ids_are_echoed_and_tokens_never_logged() {
+    let dir = TempDir::new("att-log");
+    let api = Api::start(dir.path());
+    let t = committee();
+    let answer = api.call(
+        "POST",
+        "/checkins",
+        "/checkins",
+        Some(&t),
+        &[("X-Request-Id", "gate-42.retry-1")],
+        Some(br#"{"event_id":"e","ticket_id":"t"}"#),
+    );
+    assert_eq!(answer.status, 201);
+    assert_eq!(answer.header("x-request-id"), Some("gate-42.retry-1"));
+    // The access-log line is written just after the answer is sent.
+    eventually(|| api.svc.stdout().contains("rid=gate-42.retry-1"));
+    let log = api.svc.stdout();
+    let line = log
+        .lines()
+        .find(|l| l.contains("rid=gate-42.retry-1"))
+        .unwrap_or_else(|| panic!("no access-log line: {log}"));
+    assert!(line.contains("POST /checkins 201"), "{line}");
+    assert!(!log.contains(&t), "the token leaked into the log");
+}
