@@ -17,7 +17,7 @@
 //! only once the disk has, and no removed record ever has to be put back in its place.
 
 use crate::records::{CheckInLine, JournalLine, Record, Stamp, UndoLine};
-use crate::store::{Admission, Found, NewCheckIn, Page, Store};
+use crate::store::{Admission, Found, JsonPage, NewCheckIn, Page, Store};
 use service_kit::journal::{Journal, JournalError, ReplayReport};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -165,6 +165,18 @@ impl Ledger {
         limit: Option<usize>,
     ) -> Result<Page, JournalError> {
         let page = self.lock().page(event, offset, limit);
+        self.journal.wait_durable(page.newest_seq)?;
+        Ok(page)
+    }
+
+    /// A page of an event's check-ins as the API's JSON array, all of them durable.
+    pub fn list_json(
+        &self,
+        event: &str,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<JsonPage, JournalError> {
+        let page = self.lock().json_page(event, offset, limit);
         self.journal.wait_durable(page.newest_seq)?;
         Ok(page)
     }

@@ -24,7 +24,15 @@ pub struct Store {
     keys: HashMap<Arc<str>, HashMap<Box<str>, KeyTarget>>,
     /// Hashes ticket ids for the [`TicketIndex`]es.
     tickets: RandomState,
+    /// Bytes held by the events' cached JSON listings (bounded by [`LISTING_CACHE_BYTES`]).
+    cached_bytes: usize,
 }
+
+/// At most this many bytes of serialised listings are cached across all events.
+const LISTING_CACHE_BYTES: usize = 8 << 20;
+
+/// Listings of fewer records than this are written afresh each time (cheap enough).
+const LISTING_CACHE_MIN_RECORDS: usize = 64;
 
 /// One event's check-ins.
 #[derive(Debug)]
@@ -34,6 +42,9 @@ struct EventLog {
     entries: Vec<Entry>,
     /// Ticket → its index in `entries`.
     positions: TicketIndex,
+    /// The JSON array of all `entries` as the API shows them, cached for large events;
+    /// dropped on every change to `entries`.
+    listing: Option<Arc<[u8]>>,
 }
 
 #[derive(Debug)]
@@ -98,6 +109,17 @@ pub struct Page {
     /// The requested slice of them, in check-in order.
     pub rows: Vec<Row>,
     /// The highest journal sequence number among `rows`, to wait on before answering.
+    pub newest_seq: u64,
+}
+
+/// An event's records, or a page of them, already written as the JSON array of the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonPage {
+    /// How many check-ins the event has in all.
+    pub total: usize,
+    /// The requested slice of them, in check-in order, as a JSON array of rows.
+    pub rows_json: Arc<[u8]>,
+    /// The highest journal sequence number among the rows, to wait on before answering.
     pub newest_seq: u64,
 }
 
@@ -243,6 +265,9 @@ impl Store {
             seq,
             key: new.key.map(Box::from),
         });
+        if let Some(listing) = log.listing.take() {
+            self.cached_bytes -= listing.len();
+        }
         Ok(index)
     }
 
@@ -258,6 +283,9 @@ impl Store {
         }
         log.positions.remove(hash, ticket, position);
         let entry = log.entries.remove(position);
+        if let Some(listing) = log.listing.take() {
+            self.cached_bytes -= listing.len();
+        }
         for (to, later) in log.entries.iter().enumerate().skip(position) {
             let hash = self.tickets.hash_one(&*later.ticket);
             log.positions.moved(hash, &later.ticket, to + 1, to);
@@ -298,6 +326,50 @@ impl Store {
                 })
                 .collect(),
             newest_seq: slice.iter().map(|e| e.seq).max().unwrap_or(0),
+        }
+    }
+
+    /// Like [`Store::page`], but with the rows already written as the API's JSON array; the
+    /// whole list of a large event is cached until the event changes.
+    pub fn json_page(&mut self, event: &str, offset: usize, limit: Option<usize>) -> JsonPage {
+        let Some(&index) = self.event_index.get(event) else {
+            return JsonPage {
+                total: 0,
+                rows_json: Arc::from(&b"[]"[..]),
+                newest_seq: 0,
+            };
+        };
+        let log = &self.logs[index];
+        let total = log.entries.len();
+        let start = offset.min(total);
+        let end = limit.map_or(total, |limit| start.saturating_add(limit).min(total));
+        let slice = &log.entries[start..end];
+        let newest_seq = slice.iter().map(|e| e.seq).max().unwrap_or(0);
+        let whole = start == 0 && end == total;
+        if whole {
+            if let Some(listing) = &log.listing {
+                return JsonPage {
+                    total,
+                    rows_json: Arc::clone(listing),
+                    newest_seq,
+                };
+            }
+        }
+        let rows_json: Arc<[u8]> = Arc::from(rows_json(slice));
+        if whole && total >= LISTING_CACHE_MIN_RECORDS && rows_json.len() <= LISTING_CACHE_BYTES {
+            if self.cached_bytes + rows_json.len() > LISTING_CACHE_BYTES {
+                for log in &mut self.logs {
+                    log.listing = None;
+                }
+                self.cached_bytes = 0;
+            }
+            self.cached_bytes += rows_json.len();
+            self.logs[index].listing = Some(Arc::clone(&rows_json));
+        }
+        JsonPage {
+            total,
+            rows_json,
+            newest_seq,
         }
     }
 
@@ -350,6 +422,7 @@ impl Store {
             id,
             entries: Vec::new(),
             positions: TicketIndex::default(),
+            listing: None,
         });
         index
     }
@@ -362,6 +435,40 @@ impl Store {
         let user: Arc<str> = Arc::from(name);
         self.users.insert(Arc::clone(&user));
         user
+    }
+}
+
+/// `entries` as the JSON array of rows the API shows, written exactly as serde_json writes a
+/// `[Row]` (strings escaped by serde_json itself).
+fn rows_json(entries: &[Entry]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + entries.len() * 112);
+    out.push(b'[');
+    for (i, entry) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"ticket_id":"#);
+        write_json_str(&mut out, &entry.ticket);
+        out.extend_from_slice(br#","checked_in_by":"#);
+        write_json_str(&mut out, &entry.by);
+        out.extend_from_slice(br#","checked_in_at":""#);
+        entry.at.write_api(&mut out);
+        out.extend_from_slice(br#""}"#);
+    }
+    out.push(b']');
+    out
+}
+
+/// Writes `text` as a JSON string, quoted and escaped as serde_json does.
+pub fn write_json_str(out: &mut Vec<u8>, text: &str) {
+    let plain = text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
     }
 }
 
@@ -442,6 +549,35 @@ mod tests {
         assert_eq!(page(2, Some(usize::MAX)), (3, vec!["c".to_owned()]));
         assert_eq!(page(9, None), (3, vec![]));
         assert_eq!(store.page("none", 0, None).total, 0);
+    }
+
+    #[test]
+    fn json_pages_match_serde_and_follow_changes() {
+        let mut store = Store::new();
+        let odd = "q\"u\\o\u{1}t\u{7f}é\n";
+        let tickets: Vec<String> = (0..100).map(|i| format!("T{i}")).collect();
+        for t in &tickets {
+            store.apply(check_in("e", t, "u", None)).unwrap();
+        }
+        store.apply(check_in("e", odd, odd, None)).unwrap();
+        let check = |store: &mut Store, offset, limit| {
+            let page = store.page("e", offset, limit);
+            let json = store.json_page("e", offset, limit);
+            assert_eq!(json.total, page.total);
+            assert_eq!(json.newest_seq, page.newest_seq);
+            assert_eq!(
+                String::from_utf8(json.rows_json.to_vec()).unwrap(),
+                serde_json::to_string(&page.rows).unwrap()
+            );
+        };
+        for (offset, limit) in [(0, None), (0, None), (3, Some(2)), (99, None), (500, None)] {
+            check(&mut store, offset, limit);
+        }
+        store.apply(undo("e", "T5")).unwrap();
+        check(&mut store, 0, None);
+        store.apply(check_in("e", "T5", "v", None)).unwrap();
+        check(&mut store, 0, None);
+        assert_eq!(&*store.json_page("none", 0, None).rows_json, b"[]");
     }
 
     #[test]

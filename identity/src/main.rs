@@ -2,28 +2,19 @@
 //! says who a token belongs to (SPEC §4). Configured by environment variables (SPEC §2).
 #![forbid(unsafe_code)]
 
-mod credentials;
-mod openapi;
-mod passwords;
-mod routes;
-mod seed;
-mod settings;
-mod throttle;
-mod users;
-
-use passwords::Passwords;
-use routes::{Identity, Parts};
-use seed::SeedError;
+use identity::passwords::Passwords;
+use identity::routes::{Identity, Parts};
+use identity::seed::{self, SeedError};
+use identity::settings::{Settings, DEFAULT_PORT};
+use identity::throttle::{Throttle, LOGIN_POLICY};
+use identity::users::UserStore;
 use service_kit::auth::Authenticator;
 use service_kit::cli::{self, Command};
 use service_kit::config::{Env, EXIT_CONFIG};
 use service_kit::journal::JournalError;
 use service_kit::server::{self, log_line, ServerError, ServerOptions};
-use settings::{Settings, DEFAULT_PORT};
 use std::fmt;
 use std::sync::Arc;
-use throttle::{Throttle, LOGIN_POLICY};
-use users::UserStore;
 
 /// How many bcrypt jobs may wait for the offload pool before logins are answered 503.
 const OFFLOAD_QUEUE: usize = 64;

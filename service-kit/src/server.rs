@@ -20,9 +20,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
 use std::thread;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The exit code when tiny_http's accept loop has died and the process must be restarted.
 pub const EXIT_ACCEPT_LOOP_DIED: i32 = 70;
@@ -128,6 +128,7 @@ pub fn serve<S: Service>(service: Arc<S>, options: ServerOptions) -> Result<(), 
         options.offload_threads,
         options.offload_queue,
     );
+    start_access_log_writer();
     log_line(&format!("{} listening on {local}", options.name));
 
     let workers: Vec<_> = (0..options.workers)
@@ -138,13 +139,17 @@ pub fn serve<S: Service>(service: Arc<S>, options: ServerOptions) -> Result<(), 
             let offload = offload.sender();
             thread::spawn(move || loop {
                 match server.recv() {
-                    Ok(request) => context.handle(request, offload.as_ref()),
+                    Ok(request) if body_is_buffered(&request) => {
+                        context.handle(request, offload.as_ref())
+                    }
+                    Ok(request) => handle_on_own_thread(&context, request, offload.clone()),
                     Err(_) if stopping.load(Ordering::SeqCst) => break,
                     Err(e) => {
                         eprintln!(
                             "{}: the accept loop has died ({e}); exiting so the supervisor restarts us",
                             context.name
                         );
+                        flush_access_log();
                         std::process::exit(EXIT_ACCEPT_LOOP_DIED);
                     }
                 }
@@ -155,7 +160,62 @@ pub fn serve<S: Service>(service: Arc<S>, options: ServerOptions) -> Result<(), 
         let _ = worker.join();
     }
     offload.finish();
+    flush_access_log();
     Ok(())
+}
+
+/// The largest body tiny_http reads on the connection's own thread, before the request is
+/// queued (`tiny_http::request::new_request`: a `Content-Length` of at most 1024 bytes, without
+/// `Expect: 100-continue`).
+const BUFFERED_BODY_BYTES: usize = 1024;
+
+/// Whether the request's whole body is already in memory, so handling it cannot wait on the
+/// client.
+///
+/// Any other body is read from the socket by whoever reads or drops the request, and tiny_http
+/// has no timeouts: a client that announces a body and never finishes it would hold that thread
+/// for as long as it keeps the connection open (and dropping a request with its body unread
+/// reads the rest of it, also to answer 413). Such requests must not hold a request worker.
+fn body_is_buffered(request: &tiny_http::Request) -> bool {
+    let has = |name: &'static str| request.headers().iter().any(|h| h.field.equiv(name));
+    let upgrade = request
+        .headers()
+        .iter()
+        .filter(|h| h.field.equiv("Connection"))
+        .any(|h| h.value.as_str().to_ascii_lowercase().contains("upgrade"));
+    !has("Transfer-Encoding")
+        && !has("Expect")
+        && !upgrade
+        && request
+            .body_length()
+            .is_none_or(|n| n <= BUFFERED_BODY_BYTES)
+}
+
+/// Handles a request whose body is still on the wire on a thread of its own, so a client that
+/// never finishes its body holds that thread (as it already holds its connection's thread) and
+/// never a request worker. If no thread can be started, the worker handles it after all.
+fn handle_on_own_thread<S: Service>(
+    context: &Arc<Context<S>>,
+    request: tiny_http::Request,
+    offload: Option<SyncSender<Task>>,
+) {
+    let (tx, rx) = std::sync::mpsc::channel::<tiny_http::Request>();
+    let inner = Arc::clone(context);
+    let spawned = thread::Builder::new()
+        .name("request-body".into())
+        .spawn(move || {
+            if let Ok(request) = rx.recv() {
+                inner.handle(request, offload.as_ref());
+            }
+        });
+    match spawned {
+        Ok(_) => {
+            if let Err(std::sync::mpsc::SendError(request)) = tx.send(request) {
+                context.handle(request, None);
+            }
+        }
+        Err(_) => context.handle(request, None),
+    }
 }
 
 /// On SIGTERM/SIGINT: mark the server as stopping and unblock every worker once.
@@ -297,28 +357,31 @@ impl<S: Service> Context<S> {
         let mut out = tiny_http::Response::from_data(response.body)
             .with_status_code(status)
             .with_chunked_threshold(usize::MAX);
-        let mut headers = response.headers;
-        headers.push(("Content-Type".into(), response.content_type.into()));
-        headers.push(("X-Request-Id".into(), exchange.request_id.clone()));
-        headers.push(("Server".into(), self.name.into()));
-        if let Some(origin) = self.allowed_origin(&exchange) {
-            headers.push(("Access-Control-Allow-Origin".into(), origin.into()));
-            headers.push(("Vary".into(), "Origin".into()));
-            headers.push((
-                "Access-Control-Expose-Headers".into(),
-                "X-Request-Id, Retry-After, WWW-Authenticate".into(),
-            ));
-        }
-        for (name, value) in headers {
+        // Headers go straight to tiny_http, without an intermediate owned copy of each.
+        let mut add = |name: &str, value: &str| {
             if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
                 out.add_header(header);
             }
+        };
+        for (name, value) in &response.headers {
+            add(name, value);
+        }
+        add("Content-Type", response.content_type);
+        add("X-Request-Id", &exchange.request_id);
+        add("Server", self.name);
+        if let Some(origin) = self.allowed_origin(&exchange) {
+            add("Access-Control-Allow-Origin", origin);
+            add("Vary", "Origin");
+            add(
+                "Access-Control-Expose-Headers",
+                "X-Request-Id, Retry-After, WWW-Authenticate",
+            );
         }
         // tiny_http reads and drops an unread body when the request is dropped; for an absurd
         // `Content-Length` that panics (capacity overflow). Keep this worker alive if it does.
         let _ = catch_unwind(AssertUnwindSafe(|| request.respond(out)));
         let micros = exchange.started.elapsed().as_micros();
-        log_line(&format!(
+        access_log(format_args!(
             "{} {} {} {} {status} {}.{:03}ms rid={}",
             now_timestamp(),
             self.name,
@@ -457,8 +520,78 @@ fn printable(text: &str) -> String {
     out
 }
 
-/// Writes one line to stdout; a closed stdout is ignored rather than fatal.
+/// Access-log lines not yet written to stdout.
+///
+/// A `write` to stdout per request costs as much as answering `/health`, so workers append their
+/// line here and the log writer thread writes everything buffered in one `write`, a millisecond
+/// after the first line of a batch arrives: a busy server makes one system call per millisecond,
+/// an idle one still logs each request within about a millisecond. Lines from [`log_line`] and the
+/// end of [`serve`] flush the buffer first, so the order of the lines is kept.
+static ACCESS_LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// Signalled when [`ACCESS_LOG`] gets its first line of a batch.
+static ACCESS_LOG_READY: Condvar = Condvar::new();
+/// Past this many buffered bytes, the worker that appends writes the buffer out itself.
+const ACCESS_LOG_MAX_BYTES: usize = 64 * 1024;
+/// How long the log writer lets lines gather before writing them.
+const ACCESS_LOG_DELAY: Duration = Duration::from_millis(1);
+
+fn access_log_buffer() -> MutexGuard<'static, Vec<u8>> {
+    ACCESS_LOG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Queues one access-log line (see [`ACCESS_LOG`]).
+fn access_log(line: std::fmt::Arguments<'_>) {
+    let mut text = Vec::with_capacity(160);
+    let _ = text.write_fmt(line);
+    text.push(b'\n');
+    let mut buffer = access_log_buffer();
+    if buffer.is_empty() {
+        ACCESS_LOG_READY.notify_one();
+    }
+    buffer.extend_from_slice(&text);
+    let full = buffer.len() >= ACCESS_LOG_MAX_BYTES;
+    drop(buffer);
+    if full {
+        flush_access_log();
+    }
+}
+
+/// Starts the thread that writes the buffered access-log lines (once per process).
+fn start_access_log_writer() {
+    static STARTED: Once = Once::new();
+    STARTED.call_once(|| {
+        let _ = thread::Builder::new()
+            .name("access-log".into())
+            .spawn(|| loop {
+                let mut buffer = access_log_buffer();
+                while buffer.is_empty() {
+                    buffer = ACCESS_LOG_READY
+                        .wait(buffer)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+                drop(buffer);
+                thread::sleep(ACCESS_LOG_DELAY);
+                flush_access_log();
+            });
+    });
+}
+
+/// Writes every buffered access-log line to stdout now.
+pub fn flush_access_log() {
+    let mut out = io::stdout().lock();
+    let pending = std::mem::take(&mut *access_log_buffer());
+    if !pending.is_empty() {
+        let _ = out.write_all(&pending);
+        let _ = out.flush();
+    }
+}
+
+/// Writes one line to stdout (after the access-log lines queued before it); a closed stdout is
+/// ignored rather than fatal.
 pub fn log_line(line: &str) {
+    flush_access_log();
     let mut out = io::stdout().lock();
     let _ = writeln!(out, "{line}");
 }

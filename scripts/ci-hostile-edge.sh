@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Hostile clients through the nginx edge (deploy/nginx), run by CI after the deployment checks
+# (and by hand, from anywhere in the repo): bash scripts/ci-hostile-edge.sh
+#
+# Starts both services (the debug binaries `cargo test --workspace` built; built here if
+# missing) and Debian's nginx with the repo's edge config, rewritten as in
+# scripts/ci-deploy-checks.sh to free loopback ports and a temp prefix, then runs
+# scripts/lib/hostile_edge.py: every attack of RELIABILITY.md against the edge while a normal
+# client must be answered within a second. Installs nginx if missing (apt-get, root). Talks only
+# to 127.0.0.1 (the normal client's source address is 127.0.0.2). Every wait is bounded.
+# Prints one line per case and ends with "N passed, M failed"; exits non-zero on a failure.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 2
+
+SECRET="ci-hostile-edge-secret-0123456789abcdef0123456789abcdef"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/tixgo-hostile.XXXXXX")" || exit 2
+chmod 755 "$WORK"
+PIDS=()
+
+# shellcheck disable=SC2317
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    sleep 0.5
+    for pid in "${PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fatal() {
+    printf 'FAIL %s\n' "$1"
+    [[ -n "${2:-}" ]] && printf '%s\n' "$2" | tail -n 20 | sed 's/^/     | /'
+    echo "0 passed, 1 failed"
+    exit 1
+}
+
+if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing: nginx"
+        timeout 300 apt-get update -qq >"$WORK/apt.log" 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends nginx \
+            >>"$WORK/apt.log" 2>&1 || fatal "nginx could not be installed" "$(cat "$WORK/apt.log")"
+    else
+        fatal "nginx is missing and cannot be installed (needs root and apt-get)"
+    fi
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+
+BIN_DIR="$ROOT/target/debug"
+if [[ ! -x "$BIN_DIR/identity" || ! -x "$BIN_DIR/attendance" ]]; then
+    cargo build --locked -p identity -p attendance >"$WORK/build.log" 2>&1 ||
+        fatal "cargo build" "$(cat "$WORK/build.log")"
+fi
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_listening LOG PID: prints the port once LOG has "listening on <addr>", within 20 s.
+wait_listening() {
+    local log="$1" pid="$2" i addr
+    for ((i = 0; i < 200; i++)); do
+        addr="$(awk '/listening on/ { print $NF; exit }' "$log" 2>/dev/null)"
+        if [[ -n "$addr" ]]; then
+            printf '%s\n' "${addr##*:}"
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+declare -A PORT_OF
+for bin in identity attendance; do
+    log="$WORK/$bin.log"
+    env -i JWT_SECRET="$SECRET" PORT=0 BIND_ADDR=127.0.0.1 DATA_DIR="$WORK/data-$bin" BCRYPT_COST=10 \
+        "$BIN_DIR/$bin" </dev/null >"$log" 2>&1 &
+    PIDS+=("$!")
+    PORT_OF[$bin]="$(wait_listening "$log" "$!")" || fatal "$bin starts" "$(cat "$log")"
+done
+
+# The edge as in scripts/ci-deploy-checks.sh: the repo's config, listen ports and upstreams
+# rewritten to loopback, writable paths under a temp prefix.
+PREFIX="$WORK/nginx"
+mkdir -p "$PREFIX/conf"
+cp deploy/nginx/*.conf "$PREFIX/conf/"
+sed -e "s#server identity:18081#server 127.0.0.1:${PORT_OF[identity]}#" \
+    -e "s#server attendance:18082#server 127.0.0.1:${PORT_OF[attendance]}#" \
+    deploy/nginx/upstreams.conf >"$PREFIX/conf/upstreams.conf"
+EDGE_ID_PORT="$(free_port)"
+EDGE_ATT_PORT="$(free_port)"
+sed -i -e "s#^\([[:space:]]*\)listen 18081;#\1listen 127.0.0.1:$EDGE_ID_PORT;#" \
+    -e "s#^\([[:space:]]*\)listen 18082;#\1listen 127.0.0.1:$EDGE_ATT_PORT;#" \
+    -e "s#/tmp/nginx#$PREFIX/nginx#g" "$PREFIX/conf/nginx.conf"
+"$NGINX" -t -p "$PREFIX" -c "$PREFIX/conf/nginx.conf" -e "$PREFIX/error.log" >"$WORK/nginx-t.log" 2>&1 ||
+    fatal "nginx -t" "$(cat "$WORK/nginx-t.log")"
+"$NGINX" -p "$PREFIX" -c "$PREFIX/conf/nginx.conf" -e "$PREFIX/error.log" -g 'daemon off;' \
+    </dev/null >"$PREFIX/access.log" 2>&1 &
+PIDS+=("$!")
+up=0
+for ((i = 0; i < 100; i++)); do
+    if [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$EDGE_ATT_PORT/health")" == 200 ]]; then
+        up=1
+        break
+    fi
+    sleep 0.1
+done
+[[ "$up" == 1 ]] || fatal "edge starts" "$(cat "$PREFIX/error.log")"
+
+# A real user and token, straight from identity (the edge's login limit is for the attacks).
+ID="http://127.0.0.1:${PORT_OF[identity]}"
+curl -s --max-time 10 -o /dev/null -H 'Content-Type: application/json' \
+    -d '{"username":"edge-gate","password":"pass1234"}' "$ID/auth/register"
+curl -s --max-time 10 -o /dev/null -H 'Content-Type: application/json' \
+    -d '{"username":"edge-victim","password":"right-password"}' "$ID/auth/register"
+TOKEN="$(curl -s --max-time 10 -H 'Content-Type: application/json' \
+    -d '{"username":"edge-gate","password":"pass1234"}' "$ID/auth/login" |
+    sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
+[[ -n "$TOKEN" ]] || fatal "log in the normal client's user"
+
+echo "edge on 127.0.0.1:$EDGE_ID_PORT (identity) and 127.0.0.1:$EDGE_ATT_PORT (attendance)"
+timeout 600 python3 scripts/lib/hostile_edge.py "$EDGE_ID_PORT" "$EDGE_ATT_PORT" "$TOKEN"
+rc=$?
+for i in 0 1; do
+    if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
+        echo "FAIL a service died during the edge attacks"
+        rc=1
+    fi
+done
+exit "$rc"

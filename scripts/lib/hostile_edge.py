@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""Hostile clients against the nginx edge (scripts/ci-hostile-edge.sh runs this).
+
+usage: hostile_edge.py EDGE_IDENTITY_PORT EDGE_ATTENDANCE_PORT TOKEN
+
+Every attack goes to 127.0.0.1 and is bounded in time and count. While it runs, a normal
+client (from source address 127.0.0.2, so the edge's per-address limits it shares with nobody
+are its own) must get identity /health, /auth/me, attendance /health and a real check-in
+answered within one second, and again afterwards. Prints PASS/FAIL per case and
+"N passed, M failed"; exits non-zero when a case failed.
+"""
+import socket
+import sys
+import threading
+import time
+
+ID_PORT, ATT_PORT, TOKEN = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+HOST = "127.0.0.1"
+NORMAL_SOURCE = "127.0.0.2"
+LIMIT = 1.0
+counter = [0]
+
+
+def exchange(port, raw, limit=LIMIT, source=None, max_bytes=1 << 20):
+    s = socket.socket()
+    s.settimeout(limit)
+    if source:
+        s.bind((source, 0))
+    started = time.time()
+    s.connect((HOST, port))
+    s.sendall(raw)
+    out = b""
+    try:
+        while len(out) < max_bytes and time.time() - started < limit:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    finally:
+        s.close()
+    return out, time.time() - started
+
+
+def status(raw):
+    try:
+        return int(raw.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def get(path, auth=False):
+    a = "Authorization: Bearer %s\r\n" % TOKEN if auth else ""
+    return ("GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n" % (path, a)).encode()
+
+
+def post(path, body, auth=False):
+    a = "Authorization: Bearer %s\r\n" % TOKEN if auth else ""
+    return ("POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\n"
+            "Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (path, a, len(body), body)).encode()
+
+
+def normal_check():
+    counter[0] += 1
+    ticket = "edge-normal-%d-%d" % (int(time.time()), counter[0])
+    steps = [
+        ("identity /health", ID_PORT, get("/health"), 200),
+        ("identity /auth/me", ID_PORT, get("/auth/me", True), 200),
+        ("attendance /health", ATT_PORT, get("/health"), 200),
+        ("check-in", ATT_PORT,
+         post("/checkins", '{"event_id":"edge-normal","ticket_id":"%s"}' % ticket, True), 201),
+    ]
+    slowest = 0.0
+    for what, port, raw, want in steps:
+        try:
+            answer, took = exchange(port, raw, source=NORMAL_SOURCE)
+        except OSError as e:
+            return None, "%s: %s" % (what, e)
+        if status(answer) != want or took > LIMIT:
+            return None, "%s: %r after %.3f s" % (what, answer[:80], took)
+        slowest = max(slowest, took)
+    return slowest, None
+
+
+PASSED, FAILED = [0], [0]
+
+
+def case(name, attack, duration=2.0):
+    """attack(stop_event, ready_event) -> summary string; raises on a wrong answer."""
+    stop, ready, result = threading.Event(), threading.Event(), {}
+
+    def run():
+        try:
+            result["summary"] = attack(stop, ready)
+        except Exception as e:  # reported as the case's failure
+            result["error"] = repr(e)
+        ready.set()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    ready.wait(60)
+    problems, slowest, rounds = [], 0.0, 0
+    until = time.time() + duration
+    while time.time() < until:
+        took, err = normal_check()
+        if err:
+            problems.append("during: " + err)
+            break
+        slowest, rounds = max(slowest, took), rounds + 1
+        time.sleep(0.1)
+    stop.set()
+    t.join(60)
+    if t.is_alive():
+        problems.append("the attack did not stop")
+    took, err = normal_check()
+    if err:
+        problems.append("after: " + err)
+    if "error" in result:
+        problems.append("attack: " + result["error"])
+    if rounds == 0 and not problems:
+        problems.append("no normal round completed during the attack")
+    if problems:
+        FAILED[0] += 1
+        print("FAIL edge: %s: %s" % (name, "; ".join(problems)), flush=True)
+    else:
+        PASSED[0] += 1
+        print("PASS edge: %s: %s; normal client %d rounds, slowest %.1f ms during, %.1f ms after"
+              % (name, result.get("summary", ""), rounds, slowest * 1000, took * 1000), flush=True)
+
+
+def open_many(port, n, first_bytes):
+    conns = []
+    for _ in range(n):
+        s = socket.socket()
+        s.settimeout(5)
+        s.connect((HOST, port))
+        if first_bytes:
+            s.sendall(first_bytes)
+        conns.append(s)
+    return conns
+
+
+def hold(stop, limit=10.0):
+    started = time.time()
+    while not stop.is_set() and time.time() - started < limit:
+        time.sleep(0.02)
+    return time.time() - started
+
+
+def slowloris(stop, ready):
+    conns = open_many(ATT_PORT, 250, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    conns += open_many(ID_PORT, 250, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    ready.set()
+    ticks = 0
+    while not stop.is_set() and ticks < 100:
+        for s in conns:
+            try:
+                s.send(b"a")
+            except OSError:
+                pass
+        ticks += 1
+        time.sleep(0.1)
+    for s in conns:
+        s.close()
+    return "500 connections, %d header bytes dribbled on each" % ticks
+
+
+def idle(stop, ready):
+    conns, answered = [], 0
+    for port in (ATT_PORT, ID_PORT):
+        for s in open_many(port, 250, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"):
+            try:
+                if s.recv(4096):
+                    answered += 1
+            except OSError:
+                pass
+            conns.append(s)
+    ready.set()
+    held = hold(stop)
+    for s in conns:
+        s.close()
+    return "500 keep-alive connections (%d answered), idle %.1f s" % (answered, held)
+
+
+def bodies(stop, ready):
+    heads = [b"POST /checkins HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{\"a\":",
+             b"POST /checkins HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n{",
+             b"POST /auth/register HTTP/1.1\r\nHost: x\r\nContent-Length: 900\r\n\r\n{"]
+    conns = []
+    for i in range(100):
+        port = ID_PORT if i % 3 == 2 else ATT_PORT
+        conns += open_many(port, 1, heads[i % 3])
+    ready.set()
+    held = hold(stop)
+    for s in conns:
+        s.close()
+    return "100 unfinished bodies held %.1f s" % held
+
+
+def repeat(raw_for, want, port=ATT_PORT, count=100):
+    def attack(stop, ready):
+        ready.set()
+        n, seen = 0, set()
+        while n < 1 or (not stop.is_set() and n < count):
+            answer, _ = exchange(port, raw_for(), limit=5)
+            code = status(answer)
+            seen.add(code)
+            if not want(answer):
+                raise AssertionError("unexpected answer %r" % answer[:120])
+            n += 1
+        return "%d requests, statuses %s" % (n, sorted(seen))
+    return attack
+
+
+def big_header():
+    return b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\nConnection: close\r\n\r\n"
+
+
+def many_headers():
+    return (b"GET /health HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-H%d: v\r\n" % i for i in range(10000)) + b"Connection: close\r\n\r\n")
+
+
+def st(*codes):
+    return lambda a: status(a) in codes
+
+
+def login_flood(many):
+    def attack(stop, ready):
+        ready.set()
+        seen, lock = {}, threading.Lock()
+
+        def worker(t):
+            i = 0
+            while not stop.is_set() and i < 500:
+                user = "edge-flood-%d-%d" % (t, i) if many else "edge-victim"
+                answer, _ = exchange(ID_PORT, post("/auth/login", '{"username":"%s","password":"wrong"}' % user), limit=10)
+                with lock:
+                    seen[status(answer)] = seen.get(status(answer), 0) + 1
+                i += 1
+        ts = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        if 200 in seen or 0 in seen or 429 not in seen:
+            raise AssertionError("statuses %r" % seen)
+        return "8 threads, statuses %r" % dict(sorted(seen.items()))
+    return attack
+
+
+case("slowloris, 500 connections", slowloris, 2.5)
+case("500 idle keep-alive connections", idle)
+case("100 bodies that never finish", bodies)
+case("Content-Length: 100000000000000", repeat(
+    lambda: b"POST /checkins HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000000\r\n\r\n{}", st(413)), 0.5)
+case("Content-Length: 18446744073709551615", repeat(
+    lambda: b"POST /checkins HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615\r\n\r\n{}", st(400, 413)), 0.5)
+case("a 1 MiB header line", repeat(big_header, st(400, 431, 494), count=20), 0.5)
+case("10,000 headers", repeat(many_headers, st(400, 431), count=20), 0.5)
+case("a 100 KiB URL", repeat(lambda: b"GET /" + b"a" * 102400 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", st(414), count=20), 0.5)
+case("Content-Length with Transfer-Encoding", repeat(
+    lambda: b"POST /checkins HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", st(400)), 0.5)
+case("malformed chunked encoding", repeat(
+    lambda: b"POST /checkins HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", st(400)), 0.5)
+case("20 pipelined requests", repeat(
+    lambda: b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 19 + b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    lambda a: a.count(b"HTTP/1.1 200") == 20), 0.5)
+case("HTTP/1.0", repeat(lambda: b"GET /health HTTP/1.0\r\n\r\n", lambda a: a.startswith(b"HTTP/1.1 200")), 0.5)
+case("Expect: 100-continue", repeat(
+    lambda: b"POST /checkins HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    lambda a: b" 401 " in a), 0.5)
+case("Expect: garbage", repeat(
+    lambda: b"POST /checkins HTTP/1.1\r\nHost: x\r\nExpect: garbage\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    lambda a: status(a) in (401, 417)), 0.5)
+case("raw non-ASCII bytes in the request line", repeat(
+    lambda: b"GET /attendance/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    lambda a: status(a) == 400 and b'"detail"' in a, count=20), 0.5)
+case("login flood, one user", login_flood(False), 2.0)
+case("login flood, many users", login_flood(True), 2.0)
+
+print("%d passed, %d failed" % (PASSED[0], FAILED[0]))
+sys.exit(1 if FAILED[0] else 0)
