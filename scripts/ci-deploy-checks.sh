@@ -573,8 +573,8 @@ section "edge unprivileged, as in docker compose"
 if ! as_root || [[ ! -f "$PREFIX/conf/upstreams.conf" ]] || ! command -v setpriv >/dev/null 2>&1; then
     skip "edge unprivileged (needs root, setpriv and both services running)"
 else
-    mkdir -p "$ROOT/target"
-    nonroot="$(mktemp -d "$ROOT/target/ci-edge-unprivileged.XXXXXX")"
+    # Not under the repo: a clone under /tmp would be hidden by the fresh tmpfs mounted there.
+    nonroot="$(mktemp -d /var/tmp/ci-edge-unprivileged.XXXXXX)"
     EXTRA_DIRS+=("$nonroot")
     chmod 755 "$nonroot"
     cp deploy/nginx/*.conf "$nonroot/"
