@@ -21,6 +21,22 @@ pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef0123456789
 /// How long any single wait in these helpers may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// A valid token for `sub` with `role`, signed with [`SECRET`], good for an hour.
+pub fn token(sub: &str, role: jwt_lite::Role) -> String {
+    jwt_lite::encode(
+        &jwt_lite::Claims::new(sub, role, unix_now(), 3600),
+        &jwt_lite::Key::new(SECRET),
+    )
+}
+
 /// A directory under the system temp dir, removed on drop.
 #[derive(Debug)]
 pub struct TempDir(PathBuf);

@@ -6,11 +6,14 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use jwt_lite::{Claims, Key, Role};
+use jwt_lite::Role;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+#[allow(unused_imports)] // re-exported for the suites that need them
+pub use testkit::{token, unix_now};
+#[allow(unused_imports)] // re-exported for the suites that need them
 pub use testkit::{HttpResponse, Launch, Service, TempDir, SECRET};
 
 /// The binary under test.
@@ -18,18 +21,6 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_attendance");
 
 /// The journal's file name in `DATA_DIR`.
 pub const JOURNAL: &str = "checkins.jsonl";
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// A valid token for `sub` with `role`, signed with the shared test secret.
-pub fn token(sub: &str, role: Role) -> String {
-    jwt_lite::encode(&Claims::new(sub, role, unix_now(), 3600), &Key::new(SECRET))
-}
 
 /// An admin's token (`sub` = `admin-user`).
 pub fn admin() -> String {

@@ -4,10 +4,10 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jwt_lite::{Claims, Key, Role};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+#[allow(unused_imports)] // re-exported for the suites that need them
+pub use testkit::{token, unix_now};
 use testkit::{HttpResponse, Launch, TempDir};
 
 /// The four `detail`s SPEC §3 allows for a 401 about the token.
@@ -65,23 +65,6 @@ impl Rng {
     pub fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next_u64() as u8).collect()
     }
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
-}
-
-/// A valid token signed with the tests' shared secret.
-pub fn token(sub: &str, role: Role) -> String {
-    let now = unix_now();
-    jwt_lite::encode(
-        &Claims::new(sub, role, now, 3600),
-        &Key::new(testkit::SECRET),
-    )
 }
 
 /// A token with any header and payload bytes, signed with `secret`.

@@ -6,7 +6,9 @@
 
 use jwt_lite::{Claims, Key, Role};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+#[allow(unused_imports)] // re-exported for the suites that need them
+pub use testkit::unix_now;
 use testkit::{HttpResponse, Launch, Service, TempDir};
 
 /// The identity binary Cargo built for these tests.
@@ -45,14 +47,6 @@ pub fn token(service: &Service, username: &str, password: &str) -> String {
         .as_str()
         .expect("access_token is a string")
         .to_owned()
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
 }
 
 /// A token signed with `secret` for `sub`/`role`, issued at `iat`, expiring at `exp`.

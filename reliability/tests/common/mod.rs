@@ -3,7 +3,7 @@
 //! normal client checks in.
 #![allow(dead_code)]
 
-use jwt_lite::{Claims, Key, Role};
+use jwt_lite::Role;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -12,22 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use testkit::{sibling_binary, HttpResponse, Launch, Service, TempDir, SECRET};
+use testkit::{sibling_binary, HttpResponse, Launch, Service, TempDir};
+#[allow(unused_imports)] // re-exported for the suites that need them
+pub use testkit::{token, unix_now};
 
 /// What a normal client's request may take, at most, during and after an attack.
 pub const NORMAL_LIMIT: Duration = Duration::from_secs(1);
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// A valid token for `sub`, minted with the shared test secret.
-pub fn token(sub: &str, role: Role) -> String {
-    jwt_lite::encode(&Claims::new(sub, role, unix_now(), 3600), &Key::new(SECRET))
-}
 
 pub fn identity_launch(dir: &Path) -> Launch {
     Launch::new(sibling_binary("identity"), dir).env("BCRYPT_COST", "10")
