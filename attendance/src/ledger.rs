@@ -2,11 +2,12 @@
 //!
 //! # Check-in
 //! Under the store lock: decide (new, repeated, duplicate), append the journal line and insert the
-//! record, which is then *pending durable* under its line's sequence number. Outside the lock:
-//! wait until the line is on disk. Only then is the 201 given; if the sync failed, the record is
-//! removed again (if it is still the one inserted) and the caller answers 503. The lock makes
-//! "exactly one 201 per ticket" and "memory in the order of the file" hold; the wait outside it
-//! lets concurrent check-ins share one `fsync`.
+//! record, which is then *pending durable* under its line's sequence number. The outcome is handed
+//! to the caller's callback only once that line is on disk (on the journal's sync thread, so no
+//! request worker waits for the disk and concurrent check-ins share one `fdatasync`). Only then is
+//! the 201 given; if the sync failed, the record is removed again (if it is still the one
+//! inserted) and the caller answers 503. The lock makes "exactly one 201 per ticket" and "memory
+//! in the order of the file" hold.
 //!
 //! # Showing a record
 //! A 409, a repeated 201 and a listing may name a record whose line is still pending; each waits
@@ -20,7 +21,7 @@ use crate::records::{CheckInLine, JournalLine, Record, Stamp, UndoLine};
 use crate::store::{Admission, Found, JsonPage, NewCheckIn, Page, Store};
 use service_kit::journal::{Journal, JournalError, ReplayReport};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The journal's file name inside `DATA_DIR`.
 pub const JOURNAL_FILE: &str = "checkins.jsonl";
@@ -28,7 +29,7 @@ pub const JOURNAL_FILE: &str = "checkins.jsonl";
 /// The check-ins, in memory and on disk.
 #[derive(Debug)]
 pub struct Ledger {
-    store: Mutex<Store>,
+    store: Arc<Mutex<Store>>,
     journal: Journal,
 }
 
@@ -67,7 +68,7 @@ impl Ledger {
             store.apply(line).map_err(|e| e.to_string())
         })?;
         let ledger = Ledger {
-            store: Mutex::new(store),
+            store: Arc::new(Mutex::new(store)),
             journal,
         };
         Ok((ledger, report))
@@ -78,29 +79,42 @@ impl Ledger {
         self.journal.path()
     }
 
-    /// Checks a ticket in (see the module documentation).
-    pub fn check_in(&self, request: CheckInRequest<'_>) -> Result<CheckIn, JournalError> {
+    /// Checks a ticket in (see the module documentation) and hands the outcome to `done`: at once
+    /// when nothing has to reach the disk first, otherwise on the journal's sync thread once the
+    /// record it names is durable (so `done` must be quick and must not wait for the ledger).
+    pub fn check_in(
+        &self,
+        request: CheckInRequest<'_>,
+        done: impl FnOnce(Result<CheckIn, JournalError>) + Send + 'static,
+    ) {
         let store = self.lock();
         match store.admit(request.event, request.ticket, request.by, request.key) {
-            Admission::Free => self.write_check_in(store, request).map(CheckIn::Created),
-            Admission::KeyReused => Ok(CheckIn::KeyReused),
+            Admission::Free => self.write_check_in(store, request, done),
+            Admission::KeyReused => {
+                drop(store);
+                done(Ok(CheckIn::KeyReused));
+            }
             Admission::Repeated(found) => {
                 drop(store);
-                self.durable(found).map(CheckIn::Repeated)
+                self.when_durable(found, move |record| done(record.map(CheckIn::Repeated)));
             }
             Admission::Taken(found) => {
                 drop(store);
-                self.durable(found).map(CheckIn::AlreadyCheckedIn)
+                self.when_durable(found, move |record| {
+                    done(record.map(CheckIn::AlreadyCheckedIn));
+                });
             }
         }
     }
 
-    /// Writes and inserts an admitted check-in, then waits (without the lock) until it is durable.
+    /// Writes and inserts an admitted check-in; `done` hears of it once it is durable, or after
+    /// it was removed again because it could not be kept.
     fn write_check_in(
         &self,
         mut store: MutexGuard<'_, Store>,
         request: CheckInRequest<'_>,
-    ) -> Result<Record, JournalError> {
+        done: impl FnOnce(Result<CheckIn, JournalError>) + Send + 'static,
+    ) {
         let at = Stamp::now();
         let line = JournalLine::CheckIn(CheckInLine {
             event_id: request.event.to_owned(),
@@ -109,7 +123,13 @@ impl Ledger {
             checked_in_at: at,
             idempotency_key: request.key.map(str::to_owned),
         });
-        let seq = self.journal.append(&line)?;
+        let seq = match self.journal.append(&line) {
+            Ok(seq) => seq,
+            Err(e) => {
+                drop(store);
+                return done(Err(e));
+            }
+        };
         let new = NewCheckIn {
             event: request.event,
             ticket: request.ticket,
@@ -121,17 +141,26 @@ impl Ledger {
             .insert(new, seq)
             .expect("admitted under this same lock, so nothing can be in the way");
         drop(store);
-        if let Err(e) = self.journal.wait_durable(seq) {
-            self.lock().remove(request.event, request.ticket, Some(seq));
-            return Err(e);
-        }
-        Ok(record)
+        let store = Arc::clone(&self.store);
+        self.journal
+            .when_durable(seq, move |durable| match durable {
+                Ok(()) => done(Ok(CheckIn::Created(record))),
+                Err(e) => {
+                    lock(&store).remove(&record.event_id, &record.ticket_id, Some(seq));
+                    done(Err(e));
+                }
+            });
     }
 
-    /// The record of `found` once its journal line is durable.
-    fn durable(&self, found: Found) -> Result<Record, JournalError> {
-        self.journal.wait_durable(found.seq)?;
-        Ok(found.record)
+    /// Hands the record of `found` to `done` once its journal line is durable.
+    fn when_durable(
+        &self,
+        found: Found,
+        done: impl FnOnce(Result<Record, JournalError>) + Send + 'static,
+    ) {
+        let Found { record, seq } = found;
+        self.journal
+            .when_durable(seq, move |durable| done(durable.map(|()| record)));
     }
 
     /// Removes the check-in of `ticket` at `event` on behalf of admin `by`; `None` when there
@@ -187,6 +216,10 @@ impl Ledger {
     }
 
     fn lock(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.store)
     }
+}
+
+fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -89,9 +89,11 @@ fn serve() -> ExitCode {
         eprintln!("{NAME}: {e}");
         return ExitCode::FAILURE;
     }
+    // Waits for the check-ins still on their way to disk, and sends their answers.
     if let Err(e) = service.ledger().sync() {
         eprintln!("{NAME}: {e}");
         return ExitCode::FAILURE;
     }
+    log_line(&format!("{NAME}: stopped"));
     ExitCode::SUCCESS
 }

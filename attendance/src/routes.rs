@@ -15,6 +15,7 @@ use service_kit::auth::Authenticator;
 use service_kit::http::{FieldError, Method, Request, Response};
 use service_kit::journal::JournalError;
 use service_kit::server::{Reply, Service};
+use std::sync::Arc;
 
 /// The `/health` body: what serde_json wrote for `{"status":"ok","service":"attendance"}`
 /// (keys in sorted order), kept as a constant so the busiest cheap route builds no JSON value.
@@ -27,7 +28,7 @@ pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 #[derive(Debug)]
 pub struct Attendance {
     auth: Authenticator,
-    ledger: Ledger,
+    ledger: Arc<Ledger>,
 }
 
 #[derive(Serialize)]
@@ -59,7 +60,10 @@ fn listing(event_id: &str, page: &JsonPage) -> Response {
 impl Attendance {
     /// The service validating tokens with `auth` and keeping check-ins in `ledger`.
     pub fn new(auth: Authenticator, ledger: Ledger) -> Attendance {
-        Attendance { auth, ledger }
+        Attendance {
+            auth,
+            ledger: Arc::new(ledger),
+        }
     }
 
     /// The check-ins (for the final sync at shutdown).
@@ -67,14 +71,14 @@ impl Attendance {
         &self.ledger
     }
 
-    /// Answers one request.
-    pub fn route(&self, request: &Request) -> Response {
-        match (request.method, request.path().as_slice()) {
+    /// Answers one request (a check-in once it is durable, without holding the worker).
+    pub fn route(&self, request: &Request) -> Reply {
+        let response = match (request.method, request.path().as_slice()) {
             (Method::Get, ["health"]) => {
                 Response::with_body(200, "application/json", HEALTH.to_vec())
             }
             (Method::Get, ["openapi.json"]) => openapi::response(),
-            (Method::Post, ["checkins"]) => self.check_in(request),
+            (Method::Post, ["checkins"]) => return self.check_in(request),
             (Method::Delete, ["checkins", event_id, ticket_id]) => {
                 self.undo(request, event_id, ticket_id)
             }
@@ -88,43 +92,33 @@ impl Attendance {
                 }
                 Some(allowed) => Response::method_not_allowed(allowed),
             },
-        }
+        };
+        Reply::Now(response)
     }
 
-    fn check_in(&self, request: &Request) -> Response {
+    /// A check-in is answered once its outcome is durable: the ledger hands the answer to the
+    /// journal's sync thread, which sends it, and the request worker moves on meanwhile.
+    fn check_in(&self, request: &Request) -> Reply {
         let claims = match self.auth.authenticate(request) {
             Ok(claims) => claims,
-            Err(answer) => return answer,
+            Err(answer) => return Reply::Now(answer),
         };
         let input = match validate::check_in(request) {
             Ok(input) => input,
-            Err(answer) => return answer,
+            Err(answer) => return Reply::Now(answer),
         };
-        let outcome = self.ledger.check_in(CheckInRequest {
-            event: &input.event_id,
-            ticket: &input.ticket_id,
-            by: &claims.sub,
-            key: input.idempotency_key.as_deref(),
-        });
-        match outcome {
-            Ok(CheckIn::Created(record)) => checked_in(&record),
-            Ok(CheckIn::Repeated(record)) => {
-                checked_in(&record).with_header(IDEMPOTENT_REPLAYED, "true")
-            }
-            Ok(CheckIn::AlreadyCheckedIn(record)) => Response::json(
-                409,
-                &ConflictAnswer {
-                    detail: "Ticket already checked in",
-                    record: &record,
-                },
-            ),
-            Ok(CheckIn::KeyReused) => Response::validation(&[FieldError::header(
-                IDEMPOTENCY_KEY,
-                "idempotency_key_reused",
-                "Idempotency-Key was already used with a different request",
-            )]),
-            Err(e) => self.unavailable("the check-in could not be saved", &e),
-        }
+        let ledger = Arc::clone(&self.ledger);
+        Reply::Later(Box::new(move |responder| {
+            let request = CheckInRequest {
+                event: &input.event_id,
+                ticket: &input.ticket_id,
+                by: &claims.sub,
+                key: input.idempotency_key.as_deref(),
+            };
+            ledger.check_in(request, move |outcome| {
+                responder.send(check_in_answer(outcome));
+            });
+        }))
     }
 
     fn undo(&self, request: &Request, event_id: &str, ticket_id: &str) -> Response {
@@ -151,7 +145,7 @@ impl Attendance {
                 },
             ),
             Ok(None) => Response::detail(404, "Check-in not found"),
-            Err(e) => self.unavailable("the removal could not be saved", &e),
+            Err(e) => unavailable("the removal could not be saved", &e),
         }
     }
 
@@ -166,7 +160,7 @@ impl Attendance {
         if input.format == Format::Json {
             return match self.ledger.list_json(event_id, input.offset, input.limit) {
                 Ok(page) => listing(event_id, &page),
-                Err(e) => self.unavailable("the check-ins could not be read", &e),
+                Err(e) => unavailable("the check-ins could not be read", &e),
             };
         }
         match self.ledger.list(event_id, input.offset, input.limit) {
@@ -174,27 +168,48 @@ impl Attendance {
                 Response::with_body(200, csv::CONTENT_TYPE, csv::render(event_id, &page.rows))
                     .with_header("X-Total-Count", &page.total.to_string())
             }
-            Err(e) => self.unavailable("the check-ins could not be read", &e),
+            Err(e) => unavailable("the check-ins could not be read", &e),
         }
-    }
-
-    /// A 503 for a journal failure; the cause goes to stderr, not to the client.
-    fn unavailable(&self, what: &str, error: &JournalError) -> Response {
-        eprintln!(
-            "attendance: {what} ({}): {error}",
-            self.ledger.journal_path().display()
-        );
-        Response::unavailable(
-            "The check-in journal could not be written; please retry shortly",
-            1,
-        )
     }
 }
 
 impl Service for Attendance {
     fn handle(&self, request: &Request) -> Reply {
-        Reply::Now(self.route(request))
+        self.route(request)
     }
+}
+
+/// The answer to a check-in attempt.
+fn check_in_answer(outcome: Result<CheckIn, JournalError>) -> Response {
+    match outcome {
+        Ok(CheckIn::Created(record)) => checked_in(&record),
+        Ok(CheckIn::Repeated(record)) => {
+            checked_in(&record).with_header(IDEMPOTENT_REPLAYED, "true")
+        }
+        Ok(CheckIn::AlreadyCheckedIn(record)) => Response::json(
+            409,
+            &ConflictAnswer {
+                detail: "Ticket already checked in",
+                record: &record,
+            },
+        ),
+        Ok(CheckIn::KeyReused) => Response::validation(&[FieldError::header(
+            IDEMPOTENCY_KEY,
+            "idempotency_key_reused",
+            "Idempotency-Key was already used with a different request",
+        )]),
+        Err(e) => unavailable("the check-in could not be saved", &e),
+    }
+}
+
+/// A 503 for a journal failure; the cause goes to stderr (the journal names the file and the
+/// lines there too), not to the client.
+fn unavailable(what: &str, error: &JournalError) -> Response {
+    eprintln!("attendance: {what}: {error}");
+    Response::unavailable(
+        "The check-in journal could not be written; please retry shortly",
+        1,
+    )
 }
 
 fn checked_in(record: &Record) -> Response {

@@ -17,8 +17,8 @@ use identity::users::UserStore;
 use jwt_lite::Role;
 use libfuzzer_sys::fuzz_target;
 use service_kit::http::{Method, Request};
-use service_kit::server::{Reply, Service};
-use std::sync::{Arc, OnceLock};
+use service_kit::server::{Reply, Responder, Service};
+use std::sync::{mpsc, Arc, OnceLock};
 use tixgo_fuzz::{authenticator, check_answer, scratch_dir, token};
 
 #[derive(Arbitrary, Debug)]
@@ -100,6 +100,13 @@ fuzz_target!(|input: Input| {
     let response = match reply {
         Reply::Now(response) => response,
         Reply::Offload(job) => job(),
+        Reply::Later(deferred) => {
+            let (sent, answer) = mpsc::channel();
+            deferred(Responder::new(move |response| {
+                let _ = sent.send(response);
+            }));
+            answer.recv().expect("a deferred answer is always sent")
+        }
     };
     check_answer(&response);
 });

@@ -11,19 +11,26 @@
 //! [`Journal::open`] refuses with the file and line number, so data is never silently discarded.
 //!
 //! # Group commit
-//! [`Journal::append`] writes a line to the file (ordered, under a lock) and returns its sequence
-//! number; [`Journal::wait_durable`] blocks until a sync covers it. Whichever waiter finds no sync
-//! running starts one that covers every line written so far, so concurrent writers share one
-//! `fsync` and nobody is answered before their own line is on disk.
+//! [`Journal::append`] queues a line in memory (in the order of calls) and returns its sequence
+//! number. The journal's sync thread writes everything queued in one `write` and makes it durable
+//! with one `fdatasync`; lines queued meanwhile form the next batch. So concurrent writers share
+//! one write and one sync, and the more of them there are, the bigger the batches.
+//!
+//! A writer learns that its line is on disk in one of two ways: [`Journal::when_durable`] runs a
+//! callback on the sync thread once the batch holding the line is settled (the request worker is
+//! free meanwhile, and one wake-up serves a whole batch), or [`Journal::wait_durable`] blocks the
+//! calling thread until then.
 //!
 //! # Failures
-//! A failed write is cut off the file again and reported to its writer. A failed sync cuts the file
-//! back to the last synced length and fails every line written since, so the caller can undo them
-//! in memory and answer 503; the next write starts clean on a consistent file.
+//! If the write or the sync of a batch fails (for example, the disk is full), the file is cut back
+//! to the end of the last durable batch and every line of the failed batch is reported as not
+//! kept, so the callers can undo them in memory and answer 503; the next batch starts clean on a
+//! consistent file.
 //!
 //! # Ownership
 //! The data directory's `.lock` file is locked for as long as the journal is open, so a second
-//! process pointed at the same directory refuses to start.
+//! process pointed at the same directory refuses to start. Dropping the journal writes and syncs
+//! what is queued, runs the callbacks waiting for it, and stops the sync thread.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -32,10 +39,12 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::ops::RangeInclusive;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
 
-/// How many failed-sync ranges are remembered for waiters that have not looked yet.
+/// How many failed batches are remembered for waiters that have not looked yet.
 const REMEMBERED_FAILURES: usize = 64;
 
 /// What can go wrong opening or writing a journal.
@@ -102,28 +111,85 @@ pub struct ReplayReport {
     pub dropped_torn_line: Option<u64>,
 }
 
-/// An open journal file.
+/// Told whether a line reached the disk: `Ok` once it is durable, an error if it was not kept.
+pub type Durability = Result<(), JournalError>;
+
+/// A callback of [`Journal::when_durable`].
+type Callback = Box<dyn FnOnce(Durability) + Send + 'static>;
+
+/// An open journal file and its sync thread.
 #[derive(Debug)]
 pub struct Journal {
+    shared: Arc<Shared>,
+    syncer: Option<JoinHandle<()>>,
+}
+
+/// What the journal handle and the sync thread share.
+#[derive(Debug)]
+struct Shared {
     path: PathBuf,
     file: File,
     state: Mutex<State>,
-    durable: Condvar,
+    /// Wakes the sync thread when a line is queued (or the journal closes).
+    work: Condvar,
+    /// Wakes blocked waiters when a batch is settled and again when its callbacks have run.
+    settled: Condvar,
     _lock: File,
 }
 
-#[derive(Debug)]
+/// The group-commit bookkeeping. Sequence numbers count appended lines from 1.
 struct State {
-    /// Sequence number of the last line written.
-    written: u64,
-    /// Every line up to this sequence number is on disk.
-    synced: u64,
-    /// File length after the last written line, and after the last synced line.
-    len: u64,
-    synced_len: u64,
-    syncing: bool,
-    /// Lines whose sync failed and that were cut off the file again.
+    /// Encoded lines appended but not yet handed to the sync thread.
+    queued: Vec<u8>,
+    /// The last line appended.
+    appended: u64,
+    /// Every line up to this one is settled: durable, or failed (and then in `failed`).
+    settled: u64,
+    /// Every settled line's callbacks have run.
+    answered: u64,
+    /// File length after the last durable line.
+    durable_len: u64,
+    /// Batches whose write or sync failed and that were cut off the file again.
     failed: VecDeque<RangeInclusive<u64>>,
+    /// Callbacks waiting for lines not yet settled.
+    callbacks: Vec<(u64, Callback)>,
+    /// The sync thread is waiting for work (so an append must wake it).
+    syncer_idle: bool,
+    /// Threads blocked in [`Journal::wait_durable`] or [`Journal::sync`].
+    blocked: usize,
+    /// The journal is being dropped: write what is queued, then stop.
+    closing: bool,
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State")
+            .field("queued_bytes", &self.queued.len())
+            .field("appended", &self.appended)
+            .field("settled", &self.settled)
+            .field("answered", &self.answered)
+            .field("durable_len", &self.durable_len)
+            .field("failed", &self.failed)
+            .field("callbacks", &self.callbacks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl State {
+    /// Whether line `seq` is settled, and if so how.
+    fn outcome(&self, seq: u64) -> Option<Durability> {
+        if self.failed.iter().any(|r| r.contains(&seq)) {
+            return Some(Err(not_kept()));
+        }
+        (self.settled >= seq).then_some(Ok(()))
+    }
+}
+
+/// The error every line of a failed batch is given (the cause is reported once, on stderr).
+fn not_kept() -> JournalError {
+    JournalError::NotDurable(io::Error::other(
+        "the write or sync of this line's batch failed",
+    ))
 }
 
 impl Journal {
@@ -183,109 +249,215 @@ impl Journal {
                 .and_then(|()| file.sync_all())
                 .map_err(io_err("cut the torn last line of", &path))?;
         }
-        let journal = Journal {
+        let shared = Arc::new(Shared {
             path,
             file,
             state: Mutex::new(State {
-                written: 0,
-                synced: 0,
-                len: good_len,
-                synced_len: good_len,
-                syncing: false,
+                queued: Vec::new(),
+                appended: 0,
+                settled: 0,
+                answered: 0,
+                durable_len: good_len,
                 failed: VecDeque::new(),
+                callbacks: Vec::new(),
+                syncer_idle: false,
+                blocked: 0,
+                closing: false,
             }),
-            durable: Condvar::new(),
+            work: Condvar::new(),
+            settled: Condvar::new(),
             _lock: lock,
+        });
+        let syncer = {
+            let for_thread = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("journal-sync".into())
+                .spawn(move || for_thread.run_syncer())
+                .map_err(io_err("start the sync thread for", &shared.path))?
+        };
+        let journal = Journal {
+            shared,
+            syncer: Some(syncer),
         };
         Ok((journal, report))
     }
 
     /// The journal file's path.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
     }
 
-    /// Writes `record` as one line and returns its sequence number for [`Journal::wait_durable`].
+    /// Queues `record` as one line and returns its sequence number for
+    /// [`Journal::when_durable`] or [`Journal::wait_durable`].
     ///
-    /// Lines are written in the order of calls; callers that must keep their in-memory state in
-    /// the same order as the file call this while holding their own state lock.
+    /// Lines reach the file in the order of calls; callers that must keep their in-memory state
+    /// in the same order as the file call this while holding their own state lock. The only error
+    /// here is a record that cannot be encoded; the disk's answer comes with durability.
     pub fn append<T: Serialize>(&self, record: &T) -> Result<u64, JournalError> {
         let line = encode_line(record)?;
-        let mut state = self.lock_state();
-        if let Err(e) = (&self.file).write_all(&line) {
-            // Cut the partial line so the next write starts on a line boundary.
-            let _ = self.file.set_len(state.len);
-            return Err(JournalError::NotDurable(e));
+        let mut state = self.shared.lock_state();
+        state.queued.extend_from_slice(&line);
+        state.appended += 1;
+        if state.syncer_idle {
+            state.syncer_idle = false;
+            self.shared.work.notify_one();
         }
-        state.len += line.len() as u64;
-        state.written += 1;
-        Ok(state.written)
+        Ok(state.appended)
     }
 
-    /// Blocks until line `seq` is on disk; an error means it was not kept.
-    pub fn wait_durable(&self, seq: u64) -> Result<(), JournalError> {
-        let mut state = self.lock_state();
+    /// Runs `callback` once line `seq` is settled: `Ok` when it is durable, an error when it was
+    /// not kept.
+    ///
+    /// A line that is settled already runs `callback` at once, on the calling thread; otherwise
+    /// it runs on the sync thread after the sync of the line's batch, so it must be quick (send an
+    /// answer, undo a change in memory) and must not wait for the journal. A panic in it is
+    /// caught and ends only that callback.
+    pub fn when_durable(&self, seq: u64, callback: impl FnOnce(Durability) + Send + 'static) {
+        let mut state = self.shared.lock_state();
+        match state.outcome(seq) {
+            Some(outcome) => {
+                drop(state);
+                callback(outcome);
+            }
+            None => state.callbacks.push((seq, Box::new(callback))),
+        }
+    }
+
+    /// Blocks until line `seq` is settled; an error means it was not kept.
+    pub fn wait_durable(&self, seq: u64) -> Durability {
+        let mut state = self.shared.lock_state();
         loop {
-            if state.failed.iter().any(|r| r.contains(&seq)) {
-                return Err(JournalError::NotDurable(io::Error::other(
-                    "the sync of this write failed",
-                )));
+            if let Some(outcome) = state.outcome(seq) {
+                return outcome;
             }
-            if state.synced >= seq {
-                return Ok(());
-            }
-            if state.syncing {
-                state = self
-                    .durable
-                    .wait(state)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                continue;
-            }
-            state.syncing = true;
-            let (target, target_len) = (state.written, state.len);
-            drop(state);
-            let result = self.file.sync_data();
-            state = self.lock_state();
-            state.syncing = false;
-            match result {
-                Ok(()) => {
-                    state.synced = target;
-                    state.synced_len = target_len;
-                }
-                Err(_) => {
-                    let failed = state.synced + 1..=state.written;
-                    let _ = self.file.set_len(state.synced_len);
-                    state.len = state.synced_len;
-                    state.synced = state.written;
-                    if state.failed.len() == REMEMBERED_FAILURES {
-                        state.failed.pop_front();
-                    }
-                    state.failed.push_back(failed);
-                }
-            }
-            self.durable.notify_all();
+            state = self.shared.wait_settled(state);
         }
     }
 
     /// Appends `record` and waits until it is durable.
-    pub fn append_durable<T: Serialize>(&self, record: &T) -> Result<(), JournalError> {
+    pub fn append_durable<T: Serialize>(&self, record: &T) -> Durability {
         let seq = self.append(record)?;
         self.wait_durable(seq)
     }
 
-    /// Makes everything written so far durable (used at shutdown).
-    pub fn sync(&self) -> Result<(), JournalError> {
-        let written = self.lock_state().written;
-        if written == 0 {
+    /// Makes every line appended so far durable and waits until the callbacks waiting for them
+    /// have run (used at shutdown, so every deferred answer is sent before the process exits).
+    pub fn sync(&self) -> Durability {
+        let mut state = self.shared.lock_state();
+        let last = state.appended;
+        while state.answered < last {
+            state = self.shared.wait_settled(state);
+        }
+        if last == 0 {
             return Ok(());
         }
-        self.wait_durable(written)
+        state.outcome(last).unwrap_or(Ok(()))
     }
+}
 
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.shared.lock_state().closing = true;
+        self.shared.work.notify_one();
+        // A callback holding the last handle drops it on the sync thread, which then stops by
+        // itself once the queue is empty; a thread cannot wait for itself.
+        if let Some(syncer) = self.syncer.take() {
+            if syncer.thread().id() != thread::current().id() {
+                let _ = syncer.join();
+            }
+        }
+    }
+}
+
+impl Shared {
     fn lock_state(&self) -> MutexGuard<'_, State> {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits, as a blocked waiter, until the sync thread settles or answers a batch.
+    fn wait_settled<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        state.blocked += 1;
+        let mut state = self
+            .settled
+            .wait(state)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.blocked -= 1;
+        state
+    }
+
+    /// The sync thread: takes everything queued, writes and syncs it as one batch, settles it,
+    /// runs its callbacks; until the journal closes with nothing queued.
+    fn run_syncer(&self) {
+        let mut batch = Vec::new();
+        let mut state = self.lock_state();
+        loop {
+            if state.queued.is_empty() {
+                if state.closing {
+                    return;
+                }
+                state.syncer_idle = true;
+                state = self
+                    .work
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                state.syncer_idle = false;
+                continue;
+            }
+            batch.clear();
+            std::mem::swap(&mut batch, &mut state.queued);
+            let last = state.appended;
+            drop(state);
+
+            let written = (&self.file)
+                .write_all(&batch)
+                .and_then(|()| self.file.sync_data());
+
+            state = self.lock_state();
+            let first = state.settled + 1;
+            let outcome = match written {
+                Ok(()) => {
+                    state.durable_len += batch.len() as u64;
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!(
+                        "journal {}: lines {first}..={last} were not kept: {e}",
+                        self.path.display()
+                    );
+                    // Whatever part of the batch reached the file is cut off again.
+                    let _ = self.file.set_len(state.durable_len);
+                    if state.failed.len() == REMEMBERED_FAILURES {
+                        state.failed.pop_front();
+                    }
+                    state.failed.push_back(first..=last);
+                    Err(())
+                }
+            };
+            state.settled = last;
+            let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut state.callbacks)
+                .into_iter()
+                .partition(|(seq, _)| *seq <= last);
+            state.callbacks = waiting;
+            self.wake_blocked(&state);
+            drop(state);
+
+            for (_, callback) in ready {
+                let outcome = outcome.map_err(|()| not_kept());
+                let _ = catch_unwind(AssertUnwindSafe(|| callback(outcome)));
+            }
+
+            state = self.lock_state();
+            state.answered = last;
+            self.wake_blocked(&state);
+        }
+    }
+
+    fn wake_blocked(&self, state: &State) {
+        if state.blocked > 0 {
+            self.settled.notify_all();
+        }
     }
 }
 
@@ -488,6 +660,88 @@ mod tests {
         let (_first, _) = Journal::open(&dir, "j.log", |_: Rec| Ok(())).unwrap();
         let second = Journal::open(&dir, "j.log", |_: Rec| Ok(()));
         assert!(matches!(second, Err(JournalError::Locked { .. })));
+    }
+
+    #[test]
+    fn callbacks_run_once_their_line_is_on_disk() {
+        let dir = temp_dir("callbacks");
+        let (j, _) = Journal::open(&dir, "j.log", |_: Rec| Ok(())).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        for n in 0..20 {
+            let seq = j.append(&Rec { n }).unwrap();
+            let (tx, path) = (tx.clone(), dir.join("j.log"));
+            j.when_durable(seq, move |durable| {
+                let on_disk = std::fs::read_to_string(path).unwrap();
+                tx.send((
+                    n,
+                    durable.is_ok(),
+                    on_disk.contains(&format!("{{\"n\":{n}}}")),
+                ))
+                .unwrap();
+            });
+        }
+        drop(tx);
+        let mut heard: Vec<_> = rx.iter().collect();
+        heard.sort_unstable();
+        assert_eq!(heard, (0..20).map(|n| (n, true, true)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_settled_line_runs_its_callback_at_once() {
+        let dir = temp_dir("settled");
+        let (j, _) = Journal::open(&dir, "j.log", |_: Rec| Ok(())).unwrap();
+        let seq = j.append(&Rec { n: 1 }).unwrap();
+        j.wait_durable(seq).unwrap();
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        j.when_durable(seq, move |durable| {
+            durable.unwrap();
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[test]
+    fn sync_returns_after_the_callbacks_have_run() {
+        let dir = temp_dir("sync-callbacks");
+        let (j, _) = Journal::open(&dir, "j.log", |_: Rec| Ok(())).unwrap();
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seq = j.append(&Rec { n: 1 }).unwrap();
+        let flag = Arc::clone(&ran);
+        j.when_durable(seq, move |_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        j.sync().unwrap();
+        assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_panicking_callback_does_not_stop_the_journal() {
+        let dir = temp_dir("panic");
+        let (j, _) = Journal::open(&dir, "j.log", |_: Rec| Ok(())).unwrap();
+        let seq = j.append(&Rec { n: 1 }).unwrap();
+        j.when_durable(seq, |_| panic!("a callback's bug"));
+        j.append_durable(&Rec { n: 2 }).unwrap();
+        drop(j);
+        assert_eq!(reopen(&dir).unwrap().0, vec![Rec { n: 1 }, Rec { n: 2 }]);
+    }
+
+    #[test]
+    fn drop_writes_what_is_queued_and_answers_its_callbacks() {
+        let dir = temp_dir("drop");
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let (j, _) = Journal::open(&dir, "j.log", |_: Rec| Ok(())).unwrap();
+            for n in 0..3 {
+                let seq = j.append(&Rec { n }).unwrap();
+                let tx = tx.clone();
+                j.when_durable(seq, move |durable| tx.send(durable.is_ok()).unwrap());
+            }
+        }
+        drop(tx);
+        assert_eq!(rx.iter().collect::<Vec<_>>(), vec![true; 3]);
+        assert_eq!(reopen(&dir).unwrap().0.len(), 3);
     }
 
     #[test]

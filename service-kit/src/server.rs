@@ -30,12 +30,52 @@ pub const EXIT_ACCEPT_LOOP_DIED: i32 = 70;
 /// Work to run on the offload pool; it returns the response to send.
 pub type Job = Box<dyn FnOnce() -> Response + Send + 'static>;
 
+/// Arranges a later answer: it is given the request's [`Responder`] right after the handler
+/// returns and hands it to whatever will produce the answer.
+pub type Deferred = Box<dyn FnOnce(Responder) + Send + 'static>;
+
 /// A handler's answer.
 pub enum Reply {
     /// Send this response now.
     Now(Response),
     /// Run this on the offload pool and send what it returns.
     Offload(Job),
+    /// Answer later, from whichever thread has the answer (for example once a journal line is
+    /// durable); the request worker goes on to the next request meanwhile.
+    Later(Deferred),
+}
+
+/// Sends the answer to a request whose reply was [`Reply::Later`], from any thread.
+///
+/// Dropped without an answer (a lost callback, a panic), it answers 500, so no client is ever
+/// left waiting.
+pub struct Responder {
+    send: Option<Box<dyn FnOnce(Response) + Send + 'static>>,
+}
+
+impl Responder {
+    /// A responder that hands the answer to `send` (the server's sends it on the connection;
+    /// tests and fuzz targets keep it).
+    pub fn new(send: impl FnOnce(Response) + Send + 'static) -> Responder {
+        Responder {
+            send: Some(Box::new(send)),
+        }
+    }
+
+    /// Sends `response`.
+    pub fn send(mut self, response: Response) {
+        if let Some(send) = self.send.take() {
+            send(response);
+        }
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        if let Some(send) = self.send.take() {
+            send(Response::detail(500, "Internal Server Error"));
+        }
+    }
 }
 
 impl From<Response> for Reply {
@@ -259,7 +299,11 @@ struct Exchange {
 }
 
 impl<S: Service> Context<S> {
-    fn handle(&self, mut request: tiny_http::Request, offload: Option<&SyncSender<Task>>) {
+    fn handle(
+        self: &Arc<Self>,
+        mut request: tiny_http::Request,
+        offload: Option<&SyncSender<Task>>,
+    ) {
         let exchange = self.exchange(&request);
         let reply = match self.to_request(&mut request) {
             Ok(parsed)
@@ -273,6 +317,14 @@ impl<S: Service> Context<S> {
         };
         match (reply, offload) {
             (Reply::Now(response), _) => self.respond(request, exchange, response),
+            (Reply::Later(deferred), _) => {
+                let context = Arc::clone(self);
+                let responder = Responder::new(move |response| {
+                    context.respond(request, exchange, response);
+                });
+                // A panic here drops the responder, which answers 500.
+                let _ = catch_unwind(AssertUnwindSafe(|| deferred(responder)));
+            }
             (Reply::Offload(job), None) => {
                 let response = run_job(job);
                 self.respond(request, exchange, response);
@@ -599,6 +651,17 @@ pub fn log_line(line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_responder_sends_once_and_answers_500_when_dropped_unsent() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sent = tx.clone();
+        Responder::new(move |r: Response| sent.send(r.status).unwrap())
+            .send(Response::detail(201, "made"));
+        let dropped = Responder::new(move |r: Response| tx.send(r.status).unwrap());
+        drop(dropped);
+        assert_eq!(rx.iter().collect::<Vec<_>>(), vec![201, 500]);
+    }
 
     #[test]
     fn request_ids_are_checked() {
