@@ -151,6 +151,65 @@ fn idle_keep_alive_500_connections() {
     }
 }
 
+/// Opens `count` connections at once, then sends one keep-alive `GET /health` on each; returns
+/// how long the slowest answer took, or which connection got none within `limit`.
+fn burst(addr: SocketAddr, count: usize, limit: Duration) -> Result<Duration, String> {
+    let mut conns: Vec<TcpStream> = (0..count).map(|_| connect(addr)).collect();
+    let started = Instant::now();
+    for c in &mut conns {
+        c.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .map_err(|e| format!("write: {e}"))?;
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let left = limit.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Err(format!(
+                    "connection {i} of {count}: no answer within {limit:?}"
+                ));
+            }
+            c.set_read_timeout(Some(left)).unwrap();
+            match c.read(&mut buf) {
+                Ok(0) => return Err(format!("connection {i} of {count}: closed")),
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+                Err(e) => return Err(format!("connection {i} of {count}: {e}")),
+            }
+        }
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200 "),
+            "{}",
+            status_line(&answer)
+        );
+    }
+    Ok(started.elapsed())
+}
+
+/// Bursts of new keep-alive connections: tiny_http's pool queues some of them behind threads
+/// that are busy for good (see service-kit's `stranded` module); every one must be answered
+/// within the normal limit anyway. First on a fresh service (four idle pool threads), then after
+/// closing 64 connections (64 idle threads) with a burst of 128.
+#[test]
+fn bursts_of_new_connections_are_all_answered() {
+    let pair = Pair::start("burst");
+    for target in TARGETS {
+        let addr = target.addr(&pair);
+        let first = burst(addr, 64, NORMAL_LIMIT).unwrap();
+        thread::sleep(Duration::from_millis(300));
+        let second = burst(addr, 128, NORMAL_LIMIT).unwrap();
+        println!(
+            "RESULT burst {}: 64 new connections on a fresh service, slowest answer {:.0} ms; \
+             128 more after 64 closed, slowest {:.0} ms",
+            target.name(),
+            first.as_secs_f64() * 1000.0,
+            second.as_secs_f64() * 1000.0
+        );
+    }
+}
+
 /// More unfinished bodies than the service has request workers (at most 64): announced and
 /// never completed, in every shape tiny_http reads differently.
 #[test]

@@ -11,6 +11,7 @@
 //! - [`journal`]: the append-only, checksummed, group-committed journal of SPEC §7;
 //! - [`server`]: the tiny_http worker loop, request ids, access log, CORS, panic isolation, the
 //!   offload pool for expensive work and graceful shutdown;
+//! - [`stranded`]: the watcher that frees connections tiny_http's pool leaves waiting;
 //! - [`cli`]: `--help`, `--version` and the `healthcheck` subcommand;
 //! - [`clock`]: timestamps in the RFC 3339 form the API uses.
 #![forbid(unsafe_code)]
@@ -25,3 +26,4 @@ pub mod http;
 pub mod journal;
 pub mod routing;
 pub mod server;
+pub mod stranded;

@@ -15,6 +15,7 @@
 use crate::body::MAX_BODY_BYTES;
 use crate::clock::now_timestamp;
 use crate::http::{Method, Request, Response};
+use crate::stranded;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -156,6 +157,7 @@ pub fn serve<S: Service>(service: Arc<S>, options: ServerOptions) -> Result<(), 
     );
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(Arc::clone(&server), Arc::clone(&stopping), options.workers)?;
+    stranded::watch(local, Arc::clone(&stopping), options.name);
 
     let context = Arc::new(Context {
         service,
