@@ -104,11 +104,16 @@ pub fn verify_signature(token: &str, key: &Key) -> Result<Vec<u8>, Error> {
     ) else {
         return Err(Malformed::SegmentCount.into());
     };
-    let header = decode_segment(header_b64)?;
+    // The header every token of ours carries is known good; any other is decoded and read.
+    let header = (header_b64 != HEADER_B64)
+        .then(|| decode_segment(header_b64))
+        .transpose()?;
     let payload = decode_segment(payload_b64)?;
     let signature = decode_segment(signature_b64)?;
 
-    check_header(&header)?;
+    if let Some(header) = header {
+        check_header(&header)?;
+    }
 
     let signed_len = header_b64.len() + 1 + payload_b64.len();
     let mut mac = key.mac();

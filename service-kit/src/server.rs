@@ -13,7 +13,7 @@
 //! and SIGINT stop the workers after the requests already received are answered.
 
 use crate::body::MAX_BODY_BYTES;
-use crate::clock::now_timestamp;
+use crate::clock::{format_micros, now_micros, now_timestamp};
 use crate::http::{Method, Request, Response};
 use crate::stranded;
 use std::io::{self, Read, Write};
@@ -294,7 +294,7 @@ struct Context<S> {
 /// A request's facts kept for the response and the access log.
 struct Exchange {
     started: Instant,
-    method: String,
+    method: tiny_http::Method,
     path: String,
     request_id: String,
     origin: Option<String>,
@@ -360,7 +360,7 @@ impl<S: Service> Context<S> {
         let url = request.url();
         Exchange {
             started: Instant::now(),
-            method: request.method().as_str().to_owned(),
+            method: request.method().clone(),
             path: printable(url.split('?').next().unwrap_or(url)),
             request_id,
             origin: header("Origin"),
@@ -436,10 +436,9 @@ impl<S: Service> Context<S> {
         let _ = catch_unwind(AssertUnwindSafe(|| request.respond(out)));
         let micros = exchange.started.elapsed().as_micros();
         access_log(format_args!(
-            "{} {} {} {} {status} {}.{:03}ms rid={}",
-            now_timestamp(),
+            " {} {} {} {status} {}.{:03}ms rid={}",
             self.name,
-            exchange.method,
+            exchange.method.as_str(),
             exchange.path,
             micros / 1000,
             micros % 1000,
@@ -563,6 +562,11 @@ fn valid_request_id(id: &str) -> bool {
 
 /// Makes client-controlled text safe for a log line: escapes non-printables, caps the length.
 fn printable(text: &str) -> String {
+    // What `char::escape_default` leaves alone; the usual path is all of it.
+    let plain = |b: u8| (b' '..=b'~').contains(&b) && !matches!(b, b'\\' | b'\'' | b'"');
+    if text.len() <= 256 && text.bytes().all(plain) {
+        return text.to_owned();
+    }
     let mut out: String = text
         .chars()
         .take(256)
@@ -595,9 +599,14 @@ fn access_log_buffer() -> MutexGuard<'static, Vec<u8>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Queues one access-log line (see [`ACCESS_LOG`]).
+/// Queues one access-log line, the current time followed by `line` (see [`ACCESS_LOG`]).
 fn access_log(line: std::fmt::Arguments<'_>) {
     let mut text = Vec::with_capacity(160);
+    let mut stamp = [0u8; 32];
+    match format_micros(now_micros(), &mut stamp) {
+        Some(now) => text.extend_from_slice(now.as_bytes()),
+        None => text.extend_from_slice(now_timestamp().as_bytes()),
+    }
     let _ = text.write_fmt(line);
     text.push(b'\n');
     let mut buffer = access_log_buffer();
@@ -684,6 +693,8 @@ mod tests {
     #[test]
     fn log_text_is_escaped_and_capped() {
         assert_eq!(printable("/a\nb"), "/a\\nb");
+        assert_eq!(printable("/a'b\"c\\d"), "/a\\'b\\\"c\\\\d");
+        assert_eq!(printable("/attendance/evt-1?x=1"), "/attendance/evt-1?x=1");
         assert!(printable(&"x".repeat(1000)).len() < 300);
     }
 }
