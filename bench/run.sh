@@ -20,7 +20,6 @@ cd "$ROOT"
 
 DURATION=${BENCH_DURATION:-10}        # seconds per throughput case
 CONNS=64                              # connections unless a case says otherwise
-WARMUP=${BENCH_WARMUP:-2}             # seconds of discarded load before each 64-connection case
 OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
 BCRYPT_COST=${BENCH_BCRYPT_COST:-12}  # the services' default
 CEILING_PORT=18190
@@ -102,18 +101,21 @@ stop() {
 }
 
 # bench <url> <connections> <seconds> [env...]: runs wrk; sets RPS P50 P99 REQS NON2XX SOCKERR.
-# A case with $CONNS connections first runs a discarded ${WARMUP}-second warm-up: tiny_http's
+# A case with $CONNS connections is first warmed up by two discarded 1-second runs: tiny_http's
 # connection pool only grows threads as connections arrive, and a burst of new connections on a
 # pool with few idle threads leaves some queued (service-kit's stranded-connection watcher frees
-# them within about 0.3 s in the services; the bare ceiling has no watcher), so without it the
-# first case after a start would measure a few connections instead of all of them.
+# them within about 0.3 s in the services; the bare ceiling has no watcher, and each new burst
+# grows its pool), so without it the first case after a start would measure a few connections
+# instead of all of them.
 bench() {
-    local url=$1 conns=$2 seconds=$3 threads=2 line
+    local url=$1 conns=$2 seconds=$3 threads=2 line round
     shift 3
     [ "$conns" -ge 2 ] || threads=1
     if [ "$conns" -ge "$CONNS" ]; then
-        env "$@" RUN_TAG="warmup-$RANDOM" wrk -t"$threads" -c"$conns" -d"${WARMUP}s" --timeout 5s \
-            -s "$LUA" "$url" >/dev/null || die "wrk failed on $url (warm-up)"
+        for round in 1 2; do
+            env "$@" RUN_TAG="warmup$round-$RANDOM" wrk -t"$threads" -c"$conns" -d1s --timeout 5s \
+                -s "$LUA" "$url" >/dev/null || die "wrk failed on $url (warm-up)"
+        done
     fi
     line=$(env "$@" wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 5s -s "$LUA" "$url" |
         grep '^RESULT ') || die "wrk failed on $url"

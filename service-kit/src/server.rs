@@ -10,7 +10,8 @@
 //!
 //! tiny_http's accept thread ends for good on an `accept()` error, after which `recv()` fails;
 //! then the process exits with [`EXIT_ACCEPT_LOOP_DIED`] so its supervisor restarts it. SIGTERM
-//! and SIGINT stop the workers after the requests already received are answered.
+//! and SIGINT stop the workers after the requests already received are answered; requests that
+//! arrive after that are answered 503 until the process exits.
 
 use crate::body::MAX_BODY_BYTES;
 use crate::clock::{format_micros, now_micros, now_timestamp};
@@ -201,9 +202,33 @@ pub fn serve<S: Service>(service: Arc<S>, options: ServerOptions) -> Result<(), 
     for worker in workers {
         let _ = worker.join();
     }
+    answer_late_requests(server, Arc::clone(&context));
     offload.finish();
     flush_access_log();
     Ok(())
+}
+
+/// After the request workers have stopped, answers every request that still arrives with 503
+/// (`Retry-After: 1`), on one thread, until the process exits.
+///
+/// tiny_http keeps reading requests from open connections into its queue; one that is dropped
+/// unanswered (when the last of its connection threads lets the queue go) gets a bare 500 from
+/// tiny_http. Keeping the server alive here means no request is dropped: it is answered, or
+/// still queued when the process exits.
+fn answer_late_requests<S: Service>(server: Arc<tiny_http::Server>, context: Arc<Context<S>>) {
+    let spawned = thread::Builder::new()
+        .name("late-requests".into())
+        .spawn(move || {
+            while let Ok(request) = server.recv() {
+                let exchange = context.exchange(&request);
+                let busy =
+                    Response::unavailable("The service is shutting down; please retry shortly", 1);
+                context.respond(request, exchange, busy);
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("cannot start the thread that answers late requests: {e}");
+    }
 }
 
 /// The largest body tiny_http reads on the connection's own thread, before the request is
