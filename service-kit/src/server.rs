@@ -17,6 +17,7 @@ use crate::body::MAX_BODY_BYTES;
 use crate::clock::{format_micros, now_micros, now_timestamp};
 use crate::http::{Method, Request, Response};
 use crate::stranded;
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -129,13 +130,20 @@ impl std::fmt::Display for ServerError {
 
 impl std::error::Error for ServerError {}
 
-/// Binds the listener with `TCP_NODELAY` (inherited by every accepted connection, so small
-/// responses are not held back by Nagle's algorithm on keep-alive connections).
+/// How long writing an answer may block on a client that does not read (tiny_http has no
+/// timeouts of its own); the same as the edge's `send_timeout`.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Binds the listener with `TCP_NODELAY` and a [`WRITE_TIMEOUT`], both inherited by every
+/// accepted connection: small responses are not held back by Nagle's algorithm on keep-alive
+/// connections, and a client that stops reading holds the thread writing to it for at most the
+/// timeout. (A read timeout cannot be set the same way: it would also end tiny_http's `accept`.)
 fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     socket.set_nodelay(true)?;
+    socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
     if addr.is_ipv6() {
         socket.set_only_v6(false)?;
     }
@@ -165,6 +173,7 @@ pub fn serve<S: Service>(service: Arc<S>, options: ServerOptions) -> Result<(), 
         cors_origins: options.cors_origins.clone(),
         name: options.name,
         ids: RequestIds::new(),
+        outstanding: Outstanding::default(),
     });
     let offload = OffloadPool::start(
         Arc::clone(&context),
@@ -181,7 +190,7 @@ pub fn serve<S: Service>(service: Arc<S>, options: ServerOptions) -> Result<(), 
             let context = Arc::clone(&context);
             let offload = offload.sender();
             thread::spawn(move || loop {
-                match server.recv() {
+                match context.outstanding.receive(&server) {
                     Ok(request) if body_is_buffered(&request) => {
                         context.handle(request, offload.as_ref())
                     }
@@ -219,7 +228,7 @@ fn answer_late_requests<S: Service>(server: Arc<tiny_http::Server>, context: Arc
     let spawned = thread::Builder::new()
         .name("late-requests".into())
         .spawn(move || {
-            while let Ok(request) = server.recv() {
+            while let Ok(request) = context.outstanding.receive(&server) {
                 let exchange = context.exchange(&request);
                 let busy =
                     Response::unavailable("The service is shutting down; please retry shortly", 1);
@@ -314,11 +323,70 @@ struct Context<S> {
     cors_origins: Vec<String>,
     name: &'static str,
     ids: RequestIds,
+    outstanding: Outstanding,
+}
+
+/// The requests received and not yet answered, counted per connection (by the client's
+/// address), so that a deferred answer is sent by another thread only when it cannot have to wait
+/// for another answer.
+///
+/// tiny_http reads a connection's next request before the previous one is answered (HTTP
+/// pipelining) and writes a connection's answers in order: writing the answer to a later request
+/// blocks until the earlier one is written. The thread that sends deferred answers (the journal's
+/// sync thread) must never block that way, since it may be the one that owes the earlier answer,
+/// or that a worker waits for before it can give it. So a request gets the [`Reply::Later`]
+/// treatment only when it is its connection's only outstanding request; any other waits for its
+/// answer on its worker and writes it there, like a [`Reply::Now`].
+#[derive(Default)]
+struct Outstanding {
+    /// Held while taking a request from tiny_http's queue and counting it, so requests are
+    /// counted in the order tiny_http delivered them.
+    receiving: Mutex<()>,
+    by_client: Mutex<HashMap<SocketAddr, u32>>,
+}
+
+impl Outstanding {
+    /// The next request from tiny_http, counted.
+    fn receive(&self, server: &tiny_http::Server) -> io::Result<tiny_http::Request> {
+        let _turn = self
+            .receiving
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let request = server.recv()?;
+        if let Some(client) = request.remote_addr() {
+            *self.counts().entry(*client).or_default() += 1;
+        }
+        Ok(request)
+    }
+
+    /// Whether `client`'s connection has no other request outstanding.
+    fn alone(&self, client: Option<SocketAddr>) -> bool {
+        client.is_some_and(|client| self.counts().get(&client) == Some(&1))
+    }
+
+    /// Counts an answer to `client` as written.
+    fn answered(&self, client: Option<SocketAddr>) {
+        let Some(client) = client else { return };
+        let mut counts = self.counts();
+        if let Some(count) = counts.get_mut(&client) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&client);
+            }
+        }
+    }
+
+    fn counts(&self) -> MutexGuard<'_, HashMap<SocketAddr, u32>> {
+        self.by_client
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// A request's facts kept for the response and the access log.
 struct Exchange {
     started: Instant,
+    client: Option<SocketAddr>,
     method: tiny_http::Method,
     path: String,
     request_id: String,
@@ -344,13 +412,25 @@ impl<S: Service> Context<S> {
         };
         match (reply, offload) {
             (Reply::Now(response), _) => self.respond(request, exchange, response),
-            (Reply::Later(deferred), _) => {
+            (Reply::Later(deferred), _) if self.outstanding.alone(exchange.client) => {
                 let context = Arc::clone(self);
                 let responder = Responder::new(move |response| {
                     context.respond(request, exchange, response);
                 });
                 // A panic here drops the responder, which answers 500.
                 let _ = catch_unwind(AssertUnwindSafe(|| deferred(responder)));
+            }
+            (Reply::Later(deferred), _) => {
+                // Pipelined: wait for the answer here and write it in turn (see `Outstanding`).
+                let (sent, answer) = std::sync::mpsc::channel();
+                let responder = Responder::new(move |response| {
+                    let _ = sent.send(response);
+                });
+                let _ = catch_unwind(AssertUnwindSafe(|| deferred(responder)));
+                let response = answer
+                    .recv()
+                    .unwrap_or_else(|_| Response::detail(500, "Internal Server Error"));
+                self.respond(request, exchange, response);
             }
             (Reply::Offload(job), None) => {
                 let response = run_job(job);
@@ -385,6 +465,7 @@ impl<S: Service> Context<S> {
         let url = request.url();
         Exchange {
             started: Instant::now(),
+            client: request.remote_addr().copied(),
             method: request.method().clone(),
             path: printable(url.split('?').next().unwrap_or(url)),
             request_id,
@@ -459,6 +540,7 @@ impl<S: Service> Context<S> {
         // tiny_http reads and drops an unread body when the request is dropped; for an absurd
         // `Content-Length` that panics (capacity overflow). Keep this worker alive if it does.
         let _ = catch_unwind(AssertUnwindSafe(|| request.respond(out)));
+        self.outstanding.answered(exchange.client);
         let micros = exchange.started.elapsed().as_micros();
         access_log(format_args!(
             " {} {} {} {status} {}.{:03}ms rid={}",
