@@ -44,7 +44,9 @@ pub enum Reply {
     /// Run this on the offload pool and send what it returns.
     Offload(Job),
     /// Answer later, from whichever thread has the answer (for example once a journal line is
-    /// durable); the request worker goes on to the next request meanwhile.
+    /// durable); the request worker goes on to the next request meanwhile. When another request
+    /// of the same connection is outstanding (pipelining), the worker waits for the answer and
+    /// writes it itself instead, since tiny_http writes a connection's answers in order.
     Later(Deferred),
 }
 
