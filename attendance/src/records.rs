@@ -3,7 +3,7 @@
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
-use service_kit::clock::{format_micros, micros_timestamp, now_micros};
+use service_kit::clock::{format_micros, micros_timestamp, now_micros, write_timestamp};
 use std::fmt;
 use std::sync::Arc;
 use time::{Date, Month, PrimitiveDateTime, Time};
@@ -132,11 +132,7 @@ impl Stamp {
 
     /// Appends the API form of this time to `out`.
     pub fn write_api(self, out: &mut Vec<u8>) {
-        let mut buffer = [0u8; 32];
-        match format_micros(self.0, &mut buffer) {
-            Some(text) => out.extend_from_slice(text.as_bytes()),
-            None => out.extend_from_slice(self.to_api().as_bytes()),
-        }
+        write_timestamp(self.0, out);
     }
 }
 

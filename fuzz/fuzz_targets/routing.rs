@@ -18,7 +18,7 @@ use jwt_lite::Role;
 use libfuzzer_sys::fuzz_target;
 use service_kit::http::{Method, Request};
 use service_kit::server::{Reply, Responder, Service};
-use std::sync::{mpsc, Arc, OnceLock};
+use std::sync::{Arc, OnceLock};
 use tixgo_fuzz::{authenticator, check_answer, scratch_dir, token};
 
 #[derive(Arbitrary, Debug)]
@@ -101,10 +101,8 @@ fuzz_target!(|input: Input| {
         Reply::Now(response) => response,
         Reply::Offload(job) => job(),
         Reply::Later(deferred) => {
-            let (sent, answer) = mpsc::channel();
-            deferred(Responder::new(move |response| {
-                let _ = sent.send(response);
-            }));
+            let (responder, answer) = Responder::channel();
+            deferred(responder);
             answer.recv().expect("a deferred answer is always sent")
         }
     };

@@ -38,6 +38,16 @@ pub fn micros_timestamp(micros: i64) -> String {
     }
 }
 
+/// Appends the API timestamp of `micros` microseconds since the Unix epoch to `out`, without
+/// allocating for the years 0000..=9999.
+pub fn write_timestamp(micros: i64, out: &mut Vec<u8>) {
+    let mut buffer = [0u8; 32];
+    match format_micros(micros, &mut buffer) {
+        Some(text) => out.extend_from_slice(text.as_bytes()),
+        None => out.extend_from_slice(micros_timestamp(micros).as_bytes()),
+    }
+}
+
 /// Writes the API timestamp of `micros` microseconds since the Unix epoch into `buffer`, by hand
 /// (the civil-from-days algorithm of H. Hinnant) and without allocating, for the years
 /// 0000..=9999 (`None` for others, which [`micros_timestamp`] formats with the `time` crate).
@@ -121,6 +131,11 @@ mod tests {
             assert_eq!(micros_timestamp(micros), slow(micros));
         }
         assert_eq!(format_micros(end + 1, &mut [0u8; 32]), None);
+        for micros in [0, end, end + 1] {
+            let mut out = b"x".to_vec();
+            write_timestamp(micros, &mut out);
+            assert_eq!(out, [b"x", micros_timestamp(micros).as_bytes()].concat());
+        }
     }
 
     #[test]

@@ -436,10 +436,10 @@ impl Shared {
                 }
             };
             state.settled = last;
-            let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut state.callbacks)
-                .into_iter()
-                .partition(|(seq, _)| *seq <= last);
-            state.callbacks = waiting;
+            let ready: Vec<_> = state
+                .callbacks
+                .extract_if(.., |(seq, _)| *seq <= last)
+                .collect();
             self.wake_blocked(&state);
             drop(state);
 

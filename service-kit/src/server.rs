@@ -14,7 +14,7 @@
 //! arrive after that are answered 503 until the process exits.
 
 use crate::body::MAX_BODY_BYTES;
-use crate::clock::{format_micros, now_micros, now_timestamp};
+use crate::clock::{now_micros, write_timestamp};
 use crate::http::{Method, Request, Response};
 use crate::stranded;
 use std::collections::HashMap;
@@ -65,6 +65,16 @@ impl Responder {
         Responder {
             send: Some(Box::new(send)),
         }
+    }
+
+    /// A responder whose answer arrives on the returned receiver, for a caller that waits for it
+    /// on its own thread.
+    pub fn channel() -> (Responder, Receiver<Response>) {
+        let (sent, answer) = std::sync::mpsc::channel();
+        let responder = Responder::new(move |response| {
+            let _ = sent.send(response);
+        });
+        (responder, answer)
     }
 
     /// Sends `response`.
@@ -424,10 +434,7 @@ impl<S: Service> Context<S> {
             }
             (Reply::Later(deferred), _) => {
                 // Pipelined: wait for the answer here and write it in turn (see `Outstanding`).
-                let (sent, answer) = std::sync::mpsc::channel();
-                let responder = Responder::new(move |response| {
-                    let _ = sent.send(response);
-                });
+                let (responder, answer) = Responder::channel();
                 let _ = catch_unwind(AssertUnwindSafe(|| deferred(responder)));
                 let response = answer
                     .recv()
@@ -711,11 +718,7 @@ fn access_log_buffer() -> MutexGuard<'static, Vec<u8>> {
 /// Queues one access-log line, the current time followed by `line` (see [`ACCESS_LOG`]).
 fn access_log(line: std::fmt::Arguments<'_>) {
     let mut text = Vec::with_capacity(160);
-    let mut stamp = [0u8; 32];
-    match format_micros(now_micros(), &mut stamp) {
-        Some(now) => text.extend_from_slice(now.as_bytes()),
-        None => text.extend_from_slice(now_timestamp().as_bytes()),
-    }
+    write_timestamp(now_micros(), &mut text);
     let _ = text.write_fmt(line);
     text.push(b'\n');
     let mut buffer = access_log_buffer();
