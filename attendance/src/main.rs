@@ -2,10 +2,12 @@
 
 use attendance::ledger::Ledger;
 use attendance::routes::Attendance;
+use service_kit::app::App;
 use service_kit::auth::Authenticator;
 use service_kit::cli::{self, Command};
 use service_kit::config::{CommonConfig, Env, EXIT_CONFIG};
-use service_kit::server::{self, log_line, ServerOptions};
+use service_kit::log_line;
+use service_kit::server::{self, ServerOptions};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -76,21 +78,20 @@ fn serve() -> ExitCode {
         ledger.journal_path().display(),
         started.elapsed().as_millis()
     ));
-    let service = Arc::new(Attendance::new(Authenticator::new(config.jwt_key), ledger));
+    let service = Attendance::new(Authenticator::new(config.jwt_key), ledger);
+    let app = Arc::new(App::new(service, config.cors_origins));
     let options = ServerOptions {
-        name: NAME,
         bind: config.bind,
         workers: config.workers,
-        offload_threads: 0,
-        offload_queue: 0,
-        cors_origins: config.cors_origins,
+        body_readers: 4,
+        body_queue: 16,
     };
-    if let Err(e) = server::serve(Arc::clone(&service), options) {
+    if let Err(e) = server::serve(Arc::clone(&app), &options) {
         eprintln!("{NAME}: {e}");
         return ExitCode::FAILURE;
     }
     // Waits for the check-ins still on their way to disk, and sends their answers.
-    if let Err(e) = service.ledger().sync() {
+    if let Err(e) = app.service().ledger().sync() {
         eprintln!("{NAME}: {e}");
         return ExitCode::FAILURE;
     }

@@ -1,7 +1,7 @@
-//! The HTTP API of SPEC §5: one hand-written router over the percent-decoded path.
+//! The HTTP API of SPEC §5: the route table and its handlers.
 //!
-//! Every authenticated route checks the token first (401), then the role (403), then the
-//! request's shape (422), and only then looks at the data.
+//! The router checks the token (401) and the role (403) of the signed routes; each handler then
+//! checks the request's shape (422), and only then looks at the data.
 
 use crate::csv;
 use crate::ledger::{CheckIn, CheckInRequest, Ledger};
@@ -9,12 +9,13 @@ use crate::openapi;
 use crate::records::Record;
 use crate::store::{write_json_str, JsonPage};
 use crate::validate::{self, Format, IDEMPOTENCY_KEY};
-use jwt_lite::Role;
+use jwt_lite::Claims;
 use serde::Serialize;
+use service_kit::app::Service;
 use service_kit::auth::Authenticator;
-use service_kit::http::{FieldError, Method, Request, Response};
+use service_kit::http::{FieldError, Method, Response};
 use service_kit::journal::JournalError;
-use service_kit::server::{Reply, Service};
+use service_kit::router::{Call, Route};
 use std::sync::Arc;
 
 /// The `/health` body: what serde_json wrote for `{"status":"ok","service":"attendance"}`
@@ -70,112 +71,95 @@ impl Attendance {
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
-
-    /// Answers one request (a check-in once it is durable, without holding the worker).
-    pub fn route(&self, request: &Request) -> Reply {
-        let response = match (request.method, request.path().as_slice()) {
-            (Method::Get, ["health"]) => {
-                Response::with_body(200, "application/json", HEALTH.to_vec())
-            }
-            (Method::Get, ["openapi.json"]) => openapi::response(),
-            (Method::Post, ["checkins"]) => return self.check_in(request),
-            (Method::Delete, ["checkins", event_id, ticket_id]) => {
-                self.undo(request, event_id, ticket_id)
-            }
-            (Method::Get, ["attendance", event_id]) => self.attendance(request, event_id),
-            (method, path) => match allowed_methods(path) {
-                None => Response::not_found(),
-                Some(allowed) if method == Method::Options => {
-                    let mut answer = Response::with_body(204, "text/plain", Vec::new());
-                    answer.headers = Response::method_not_allowed(allowed).headers;
-                    answer
-                }
-                Some(allowed) => Response::method_not_allowed(allowed),
-            },
-        };
-        Reply::Now(response)
-    }
-
-    /// A check-in is answered once its outcome is durable: the ledger hands the answer to the
-    /// journal's sync thread, which sends it, and the request worker moves on meanwhile.
-    fn check_in(&self, request: &Request) -> Reply {
-        let claims = match self.auth.authenticate(request) {
-            Ok(claims) => claims,
-            Err(answer) => return Reply::Now(answer),
-        };
-        let input = match validate::check_in(request) {
-            Ok(input) => input,
-            Err(answer) => return Reply::Now(answer),
-        };
-        let ledger = Arc::clone(&self.ledger);
-        Reply::Later(Box::new(move |responder| {
-            let request = CheckInRequest {
-                event: &input.event_id,
-                ticket: &input.ticket_id,
-                by: &claims.sub,
-                key: input.idempotency_key.as_deref(),
-            };
-            ledger.check_in(request, move |outcome| {
-                responder.send(check_in_answer(outcome));
-            });
-        }))
-    }
-
-    fn undo(&self, request: &Request, event_id: &str, ticket_id: &str) -> Response {
-        let claims = match self.auth.authenticate(request) {
-            Ok(claims) => claims,
-            Err(answer) => return answer,
-        };
-        if claims.role != Role::Admin {
-            return Response::detail(403, "Admin role required");
-        }
-        let errors: Vec<FieldError> = [("event_id", event_id), ("ticket_id", ticket_id)]
-            .into_iter()
-            .filter_map(|(name, value)| validate::path_id(name, value).err())
-            .collect();
-        if !errors.is_empty() {
-            return Response::validation(&errors);
-        }
-        match self.ledger.undo(event_id, ticket_id, &claims.sub) {
-            Ok(Some(record)) => Response::json(
-                200,
-                &RecordAnswer {
-                    status: "removed",
-                    record: &record,
-                },
-            ),
-            Ok(None) => Response::detail(404, "Check-in not found"),
-            Err(e) => unavailable("the removal could not be saved", &e),
-        }
-    }
-
-    fn attendance(&self, request: &Request, event_id: &str) -> Response {
-        if let Err(answer) = self.auth.authenticate(request) {
-            return answer;
-        }
-        let input = match validate::listing(request, event_id) {
-            Ok(input) => input,
-            Err(answer) => return answer,
-        };
-        if input.format == Format::Json {
-            return match self.ledger.list_json(event_id, input.offset, input.limit) {
-                Ok(page) => listing(event_id, &page),
-                Err(e) => unavailable("the check-ins could not be read", &e),
-            };
-        }
-        match self.ledger.list(event_id, input.offset, input.limit) {
-            Ok(page) => {
-                Response::with_body(200, csv::CONTENT_TYPE, csv::render(event_id, &page.rows))
-                    .with_header("X-Total-Count", &page.total.to_string())
-            }
-            Err(e) => unavailable("the check-ins could not be read", &e),
-        }
-    }
 }
 
 impl Service for Attendance {
-    fn handle(&self, request: &Request) -> Reply {
-        self.route(request)
+    const NAME: &'static str = "attendance";
+
+    fn routes() -> Vec<Route<Self>> {
+        vec![
+            Route::public(Method::Get, "/health", health),
+            Route::public(Method::Get, "/openapi.json", |_, _| openapi::response()),
+            Route::any_role(Method::Post, "/checkins", check_in),
+            Route::admin(Method::Delete, "/checkins/{event_id}/{ticket_id}", undo),
+            Route::any_role(Method::Get, "/attendance/{event_id}", attendance),
+        ]
+    }
+
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+}
+
+/// `GET /health`.
+fn health(_: &Attendance, _: &Call<'_>) -> Response {
+    Response::with_body(200, "application/json", HEALTH.to_vec())
+}
+
+/// `POST /checkins`: answered once the outcome is durable; the worker waits for its journal
+/// batch, which it shares with every other check-in waiting at the same time.
+fn check_in(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Response {
+    let input = match validate::check_in(call) {
+        Ok(input) => input,
+        Err(answer) => return answer,
+    };
+    let request = CheckInRequest {
+        event: &input.event_id,
+        ticket: &input.ticket_id,
+        by: &claims.sub,
+        key: input.idempotency_key.as_deref(),
+    };
+    let (outcome, wait) = std::sync::mpsc::channel();
+    attendance.ledger.check_in(request, move |result| {
+        let _ = outcome.send(result);
+    });
+    match wait.recv() {
+        Ok(result) => check_in_answer(result),
+        Err(_) => Response::detail(500, "Internal Server Error"),
+    }
+}
+
+/// `DELETE /checkins/{event_id}/{ticket_id}` (admins).
+fn undo(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Response {
+    let (event_id, ticket_id) = (call.param("event_id"), call.param("ticket_id"));
+    let errors: Vec<FieldError> = [("event_id", event_id), ("ticket_id", ticket_id)]
+        .into_iter()
+        .filter_map(|(name, value)| validate::path_id(name, value).err())
+        .collect();
+    if !errors.is_empty() {
+        return Response::validation(&errors);
+    }
+    match attendance.ledger.undo(event_id, ticket_id, &claims.sub) {
+        Ok(Some(record)) => Response::json(
+            200,
+            &RecordAnswer {
+                status: "removed",
+                record: &record,
+            },
+        ),
+        Ok(None) => Response::detail(404, "Check-in not found"),
+        Err(e) => unavailable("the removal could not be saved", &e),
+    }
+}
+
+/// `GET /attendance/{event_id}`: JSON or CSV, paged.
+fn attendance(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
+    let event_id = call.param("event_id");
+    let input = match validate::listing(call, event_id) {
+        Ok(input) => input,
+        Err(answer) => return answer,
+    };
+    let ledger = &attendance.ledger;
+    if input.format == Format::Json {
+        return match ledger.list_json(event_id, input.offset, input.limit) {
+            Ok(page) => listing(event_id, &page),
+            Err(e) => unavailable("the check-ins could not be read", &e),
+        };
+    }
+    match ledger.list(event_id, input.offset, input.limit) {
+        Ok(page) => Response::with_body(200, csv::CONTENT_TYPE, csv::render(event_id, &page.rows))
+            .with_header("X-Total-Count", &page.total.to_string()),
+        Err(e) => unavailable("the check-ins could not be read", &e),
     }
 }
 
@@ -222,16 +206,6 @@ fn checked_in(record: &Record) -> Response {
     )
 }
 
-/// The methods a known path answers; `None` for an unknown path.
-fn allowed_methods(path: &[&str]) -> Option<&'static [Method]> {
-    match path {
-        ["health"] | ["openapi.json"] | ["attendance", _] => Some(&[Method::Get]),
-        ["checkins"] => Some(&[Method::Post]),
-        ["checkins", _, _] => Some(&[Method::Delete]),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,17 +218,8 @@ mod tests {
     }
 
     #[test]
-    fn allowed_methods_agree_with_the_router() {
-        for (path, method) in [
-            (&["health"][..], Method::Get),
-            (&["openapi.json"][..], Method::Get),
-            (&["attendance", "e"][..], Method::Get),
-            (&["checkins"][..], Method::Post),
-            (&["checkins", "e", "t"][..], Method::Delete),
-        ] {
-            assert_eq!(allowed_methods(path), Some(&[method][..]), "{path:?}");
-        }
-        assert_eq!(allowed_methods(&["attendance"]), None);
-        assert_eq!(allowed_methods(&["checkins", "e"]), None);
+    fn the_openapi_document_lists_exactly_the_route_table() {
+        let router = service_kit::router::Router::new(Attendance::routes());
+        testkit::openapi::assert_lists_operations(openapi::DOCUMENT, router.operations());
     }
 }

@@ -8,16 +8,16 @@ use identity::seed::{self, SeedError};
 use identity::settings::{Settings, DEFAULT_PORT};
 use identity::throttle::{Throttle, LOGIN_POLICY};
 use identity::users::UserStore;
+use service_kit::app::App;
 use service_kit::auth::Authenticator;
 use service_kit::cli::{self, Command};
 use service_kit::config::{Env, EXIT_CONFIG};
 use service_kit::journal::JournalError;
-use service_kit::server::{self, log_line, ServerError, ServerOptions};
+use service_kit::log_line;
+use service_kit::pool::Pool;
+use service_kit::server::{self, ServerError, ServerOptions};
 use std::fmt;
 use std::sync::Arc;
-
-/// How many bcrypt jobs may wait for the offload pool before logins are answered 503.
-const OFFLOAD_QUEUE: usize = 64;
 
 fn main() {
     std::process::exit(run(cli::parse_args(std::env::args().skip(1))));
@@ -116,23 +116,24 @@ fn serve(mut settings: Settings) -> Result<(), Failure> {
     .map_err(Failure::Seed)?;
 
     let common = settings.common;
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let service = Identity::new(Parts {
         users: Arc::clone(&users),
         passwords,
+        bcrypt: Pool::new(cores, common.workers / 2),
         throttle: Throttle::new(LOGIN_POLICY),
         auth: Authenticator::new(common.jwt_key),
         token_lifetime_secs: common.token_lifetime_secs,
         registration: settings.registration,
     });
     let options = ServerOptions {
-        name: "identity",
         bind: common.bind,
         workers: common.workers,
-        offload_threads: std::thread::available_parallelism().map_or(2, usize::from),
-        offload_queue: OFFLOAD_QUEUE,
-        cors_origins: common.cors_origins,
+        body_readers: 4,
+        body_queue: 16,
     };
-    server::serve(Arc::new(service), options).map_err(Failure::Server)?;
+    let app = Arc::new(App::new(service, common.cors_origins));
+    server::serve(app, &options).map_err(Failure::Server)?;
     users.sync().map_err(Failure::Journal)?;
     log_line("identity: stopped");
     Ok(())

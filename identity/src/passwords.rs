@@ -1,7 +1,7 @@
 //! bcrypt hashing and verification at the configured cost.
 //!
-//! Both are slow on purpose (about 2^cost rounds), so the routes run them on the offload pool,
-//! never on a request worker.
+//! Both are slow on purpose (about 2^cost rounds), so the routes run them in turns of the bcrypt
+//! [`service_kit::pool::Pool`], never more at once than the pool allows.
 //!
 //! An unknown username must cost as much as a wrong password, or the answer time tells an
 //! attacker which names exist. [`Passwords::verify`] therefore checks an unknown user's password
@@ -76,7 +76,7 @@ pub fn is_bcrypt_hash(hash: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn hash_then_verify() {
@@ -102,12 +102,18 @@ mod tests {
     fn an_unknown_user_costs_about_as_much_as_a_known_one() {
         let passwords = Passwords::new(10);
         let hash = passwords.hash("pw-pw").unwrap();
-        let started = Instant::now();
-        passwords.verify("nope", Some(&hash));
-        let known = started.elapsed();
-        let started = Instant::now();
-        passwords.verify("nope", None);
-        let unknown = started.elapsed();
+        // The fastest of several interleaved runs each: other work on the machine only ever
+        // adds time, so the minimum is what the work itself costs.
+        let timed = |stored: Option<&str>| {
+            let started = Instant::now();
+            passwords.verify("nope", stored);
+            started.elapsed()
+        };
+        let (mut known, mut unknown) = (Duration::MAX, Duration::MAX);
+        for _ in 0..5 {
+            known = known.min(timed(Some(&hash)));
+            unknown = unknown.min(timed(None));
+        }
         assert!(
             unknown * 2 > known && known * 2 > unknown,
             "known {known:?}, unknown {unknown:?}"

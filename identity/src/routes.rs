@@ -1,21 +1,23 @@
-//! The HTTP routes of SPEC §4, as a [`Service`].
+//! The HTTP API of SPEC §4: the route table and its handlers.
 //!
-//! Cheap work (validation, the throttle, token checks) is answered on the request worker; bcrypt
-//! (hashing at registration, verifying at login) is returned as [`Reply::Offload`] so it runs on
-//! the bounded offload pool and a flood of logins never holds up `/health` or `/auth/me`.
+//! bcrypt (hashing at registration, verifying at login) runs on its bounded [`Pool`] of turns,
+//! so a flood of logins holds at most that pool's capacity of request workers and never holds up
+//! `/health` or `/auth/me`; past it, a login is answered 503 at once.
 
 use crate::credentials::{check_password, check_username};
 use crate::openapi;
 use crate::passwords::Passwords;
 use crate::settings::Registration;
-use crate::throttle::{Attempt, Refusal, Throttle};
+use crate::throttle::{Refusal, Throttle};
 use crate::users::{AddError, UserStore};
-use jwt_lite::Role;
+use jwt_lite::{Claims, Role};
 use serde_json::json;
+use service_kit::app::Service;
 use service_kit::auth::Authenticator;
 use service_kit::body::Fields;
-use service_kit::http::{Method, Request, Response};
-use service_kit::server::{Reply, Service};
+use service_kit::http::{Method, Response};
+use service_kit::pool::Pool;
+use service_kit::router::{Call, Route};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,53 +32,16 @@ struct Me<'a> {
     role: Role,
 }
 
-/// The paths identity serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    Health,
-    OpenApi,
-    Register,
-    Login,
-    Me,
-}
-
-impl Route {
-    /// The route of a percent-decoded path.
-    fn find(path: &[&str]) -> Option<Route> {
-        match path {
-            ["health"] => Some(Route::Health),
-            ["openapi.json"] => Some(Route::OpenApi),
-            ["auth", "register"] => Some(Route::Register),
-            ["auth", "login"] => Some(Route::Login),
-            ["auth", "me"] => Some(Route::Me),
-            _ => None,
-        }
-    }
-
-    /// The one method each route answers (besides `OPTIONS`, and `HEAD` for `GET`).
-    fn method(self) -> Method {
-        match self {
-            Route::Health | Route::OpenApi | Route::Me => Method::Get,
-            Route::Register | Route::Login => Method::Post,
-        }
-    }
-}
-
-/// What the routes need, shared with the jobs they hand to the offload pool.
+/// The identity service: its state, and its routes as a table.
 #[derive(Debug)]
-struct Inner {
+pub struct Identity {
     users: Arc<UserStore>,
     passwords: Passwords,
+    bcrypt: Pool,
     throttle: Arc<Throttle>,
     auth: Authenticator,
     token_lifetime_secs: u64,
     registration: Registration,
-}
-
-/// The identity service.
-#[derive(Debug)]
-pub struct Identity {
-    inner: Arc<Inner>,
 }
 
 /// What [`Identity`] is made of.
@@ -86,6 +51,9 @@ pub struct Parts {
     pub users: Arc<UserStore>,
     /// bcrypt at the configured cost.
     pub passwords: Passwords,
+    /// The turns for bcrypt work: it runs on the request worker that asked, at most as many at
+    /// once as the pool allows.
+    pub bcrypt: Pool,
     /// The login throttle.
     pub throttle: Throttle,
     /// Token validation and issuing with the shared secret.
@@ -100,82 +68,132 @@ impl Identity {
     /// The service over these parts.
     pub fn new(parts: Parts) -> Identity {
         Identity {
-            inner: Arc::new(Inner {
-                users: parts.users,
-                passwords: parts.passwords,
-                throttle: Arc::new(parts.throttle),
-                auth: parts.auth,
-                token_lifetime_secs: parts.token_lifetime_secs,
-                registration: parts.registration,
-            }),
-        }
-    }
-
-    fn register(&self, request: &Request) -> Reply {
-        let form = match RegisterForm::parse(&request.body) {
-            Ok(form) => form,
-            Err(response) => return response.into(),
-        };
-        if let Err(response) = self.inner.authorize_registration(request, form.role) {
-            return response.into();
-        }
-        if self.inner.users.contains(&form.username) {
-            return username_taken().into();
-        }
-        let inner = Arc::clone(&self.inner);
-        Reply::Offload(Box::new(move || inner.create_user(form)))
-    }
-
-    fn login(&self, request: &Request) -> Reply {
-        let form = match LoginForm::parse(&request.body) {
-            Ok(form) => form,
-            Err(response) => return response.into(),
-        };
-        let attempt = match self.inner.throttle.begin(&form.username, Instant::now()) {
-            Ok(attempt) => attempt,
-            Err(refusal) => return too_many_attempts(refusal).into(),
-        };
-        let inner = Arc::clone(&self.inner);
-        Reply::Offload(Box::new(move || inner.log_in(form, attempt)))
-    }
-
-    fn me(&self, request: &Request) -> Response {
-        match self.inner.auth.authenticate(request) {
-            Ok(claims) => Response::json(
-                200,
-                &Me {
-                    username: &claims.sub,
-                    role: claims.role,
-                },
-            ),
-            Err(response) => response,
+            users: parts.users,
+            passwords: parts.passwords,
+            bcrypt: parts.bcrypt,
+            throttle: Arc::new(parts.throttle),
+            auth: parts.auth,
+            token_lifetime_secs: parts.token_lifetime_secs,
+            registration: parts.registration,
         }
     }
 }
 
 impl Service for Identity {
-    fn handle(&self, request: &Request) -> Reply {
-        let Some(route) = Route::find(&request.path()) else {
-            return Response::not_found().into();
-        };
-        match (route, request.method) {
-            (Route::Health, Method::Get) => {
-                Response::with_body(200, "application/json", HEALTH.to_vec()).into()
-            }
-            (Route::OpenApi, Method::Get) => openapi::document().into(),
-            (Route::Register, Method::Post) => self.register(request),
-            (Route::Login, Method::Post) => self.login(request),
-            (Route::Me, Method::Get) => self.me(request).into(),
-            (route, Method::Options) => allowed_methods(route).into(),
-            (route, _) => Response::method_not_allowed(&[route.method()]).into(),
+    const NAME: &'static str = "identity";
+
+    fn routes() -> Vec<Route<Self>> {
+        vec![
+            Route::public(Method::Get, "/health", health),
+            Route::public(Method::Get, "/openapi.json", |_, _| openapi::document()),
+            Route::public(Method::Post, "/auth/register", register),
+            Route::public(Method::Post, "/auth/login", login),
+            Route::any_role(Method::Get, "/auth/me", me),
+        ]
+    }
+
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+}
+
+/// `GET /health`.
+fn health(_: &Identity, _: &Call<'_>) -> Response {
+    Response::with_body(200, "application/json", HEALTH.to_vec())
+}
+
+/// `POST /auth/register`: validation, the registration rules, then bcrypt on its pool.
+fn register(identity: &Identity, call: &Call<'_>) -> Response {
+    let form = match RegisterForm::parse(&call.body) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    if let Err(response) = identity.authorize_registration(call, form.role) {
+        return response;
+    }
+    if identity.users.contains(&form.username) {
+        return username_taken();
+    }
+    let hashed = identity
+        .bcrypt
+        .run(|| identity.passwords.hash(&form.password));
+    let hash = match hashed {
+        Ok(Ok(hash)) => hash,
+        Ok(Err(e)) => {
+            eprintln!("identity: {e}");
+            return Response::unavailable("Could not register the user; please retry", 5);
+        }
+        Err(busy) => return busy.into(),
+    };
+    match identity.users.add(&form.username, hash, form.role) {
+        Ok(()) => Response::json(
+            200,
+            &json!({ "username": form.username, "role": form.role }),
+        ),
+        Err(AddError::Taken) => username_taken(),
+        Err(AddError::Journal(e)) => {
+            eprintln!("identity: registration not saved: {e}");
+            Response::unavailable("Could not save the user; please retry", 5)
         }
     }
 }
 
-impl Inner {
+/// `POST /auth/login`: the throttle, then the password check on the bcrypt pool, then a token.
+fn login(identity: &Identity, call: &Call<'_>) -> Response {
+    let form = match LoginForm::parse(&call.body) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let attempt = match identity.throttle.begin(&form.username, Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(refusal) => return too_many_attempts(refusal),
+    };
+    let account = identity.users.account(&form.username);
+    let checked = identity.bcrypt.run(|| {
+        identity
+            .passwords
+            .verify(&form.password, account.as_ref().map(|a| a.hash.as_str()))
+    });
+    // A busy pool ends the attempt undecided (dropping it), so it counts neither way.
+    let matches = match checked {
+        Ok(matches) => matches,
+        Err(busy) => return busy.into(),
+    };
+    match account {
+        Some(account) if matches => {
+            attempt.succeeded();
+            let token =
+                identity
+                    .auth
+                    .issue(&form.username, account.role, identity.token_lifetime_secs);
+            Response::json(
+                200,
+                &json!({ "access_token": token, "token_type": "bearer" }),
+            )
+        }
+        _ => {
+            attempt.failed(Instant::now());
+            Response::detail(401, "Invalid username/password")
+                .with_header("WWW-Authenticate", "Bearer")
+        }
+    }
+}
+
+/// `GET /auth/me`.
+fn me(_: &Identity, _: &Call<'_>, claims: &Claims) -> Response {
+    Response::json(
+        200,
+        &Me {
+            username: &claims.sub,
+            role: claims.role,
+        },
+    )
+}
+
+impl Identity {
     /// Registering an admin, and any registration while registration is closed, needs an admin
     /// token: no `Authorization` header is 403, a bad token 401, a committee token 403.
-    fn authorize_registration(&self, request: &Request, role: Role) -> Result<(), Response> {
+    fn authorize_registration(&self, request: &Call<'_>, role: Role) -> Result<(), Response> {
         let refusal = match (role, self.registration) {
             (Role::Admin, _) => "Only an admin can register an admin",
             (Role::Committee, Registration::Closed) => {
@@ -191,53 +209,6 @@ impl Inner {
             Ok(())
         } else {
             Err(Response::detail(403, refusal))
-        }
-    }
-
-    /// Hashes the password and saves the user (on the offload pool).
-    fn create_user(&self, form: RegisterForm) -> Response {
-        let hash = match self.passwords.hash(&form.password) {
-            Ok(hash) => hash,
-            Err(e) => {
-                eprintln!("identity: {e}");
-                return Response::unavailable("Could not register the user; please retry", 5);
-            }
-        };
-        match self.users.add(&form.username, hash, form.role) {
-            Ok(()) => Response::json(
-                200,
-                &json!({ "username": form.username, "role": form.role }),
-            ),
-            Err(AddError::Taken) => username_taken(),
-            Err(AddError::Journal(e)) => {
-                eprintln!("identity: registration not saved: {e}");
-                Response::unavailable("Could not save the user; please retry", 5)
-            }
-        }
-    }
-
-    /// Checks the password (on the offload pool) and issues a token.
-    fn log_in(&self, form: LoginForm, attempt: Attempt) -> Response {
-        let account = self.users.account(&form.username);
-        let matches = self
-            .passwords
-            .verify(&form.password, account.as_ref().map(|a| a.hash.as_str()));
-        match account {
-            Some(account) if matches => {
-                attempt.succeeded();
-                let token = self
-                    .auth
-                    .issue(&form.username, account.role, self.token_lifetime_secs);
-                Response::json(
-                    200,
-                    &json!({ "access_token": token, "token_type": "bearer" }),
-                )
-            }
-            _ => {
-                attempt.failed(Instant::now());
-                Response::detail(401, "Invalid username/password")
-                    .with_header("WWW-Authenticate", "Bearer")
-            }
         }
     }
 }
@@ -322,13 +293,6 @@ fn too_many_attempts(refusal: Refusal) -> Response {
         .with_header("Retry-After", &refusal.retry_after_secs().to_string())
 }
 
-/// `204` to `OPTIONS` with the same `Allow` list a 405 gives.
-fn allowed_methods(route: Route) -> Response {
-    let not_allowed = Response::method_not_allowed(&[route.method()]);
-    let allow = not_allowed.header("Allow").unwrap_or("OPTIONS");
-    Response::with_body(204, "text/plain", Vec::new()).with_header("Allow", allow)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,41 +304,10 @@ mod tests {
         assert_eq!(HEALTH, serde_json::to_vec(&value).unwrap());
     }
 
-    const ROUTES: [(Route, &str); 5] = [
-        (Route::Health, "/health"),
-        (Route::OpenApi, "/openapi.json"),
-        (Route::Register, "/auth/register"),
-        (Route::Login, "/auth/login"),
-        (Route::Me, "/auth/me"),
-    ];
-
     #[test]
-    fn every_route_is_found_by_its_path() {
-        for (route, path) in ROUTES {
-            let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-            assert_eq!(Route::find(&segments), Some(route));
-        }
-        assert_eq!(Route::find(&["auth"]), None);
-        assert_eq!(Route::find(&["auth", "me", "x"]), None);
-    }
-
-    #[test]
-    fn the_openapi_document_lists_exactly_the_routes_and_methods() {
-        let doc: Value = serde_json::from_str(openapi::DOCUMENT).unwrap();
-        let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), ROUTES.len());
-        for (route, path) in ROUTES {
-            let item = paths[path].as_object().unwrap();
-            let method = match route.method() {
-                Method::Get => "get",
-                _ => "post",
-            };
-            let mut documented: Vec<&str> = item.keys().map(String::as_str).collect();
-            documented.sort_unstable();
-            let mut expected = vec![method, "options"];
-            expected.sort_unstable();
-            assert_eq!(documented, expected, "{path}");
-        }
+    fn the_openapi_document_lists_exactly_the_route_table() {
+        let router = service_kit::router::Router::new(Identity::routes());
+        testkit::openapi::assert_lists_operations(openapi::DOCUMENT, router.operations());
     }
 
     #[test]

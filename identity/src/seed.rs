@@ -7,7 +7,7 @@ use crate::passwords::{HashError, Passwords};
 use crate::settings::BootstrapAdmin;
 use crate::users::{AddError, UserStore};
 use jwt_lite::Role;
-use service_kit::server::log_line;
+use service_kit::log_line;
 use std::fmt;
 
 /// The demo users of the original service: name, password and role.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use testkit::{Launch, Service, TempDir};
 
 /// bcrypt cost 13 makes a login take roughly 2 s in a debug build (0.5 s optimised): long
-/// enough to still be running when the signal arrives 200 ms after it started.
+/// enough to still be running when the signal arrives 500 ms after it started.
 const SLOW_COST: &str = "13";
 
 /// How long the process may take to exit after SIGTERM.
@@ -20,7 +20,7 @@ fn slow_launch(dir: &TempDir) -> Launch {
     Launch::new(common::BIN, dir.path()).env("BCRYPT_COST", SLOW_COST)
 }
 
-/// Starts a login, sends SIGTERM (via `terminate`) 200 ms later, and checks that the login is
+/// Starts a login, sends SIGTERM (via `terminate`) 500 ms later, and checks that the login is
 /// still answered 200 after the signal and that the process then exits 0 within the limit.
 fn login_survives_sigterm(mut service: Service, terminate: impl FnOnce(&Service)) {
     assert_eq!(
@@ -39,7 +39,7 @@ fn login_survives_sigterm(mut service: Service, terminate: impl FnOnce(&Service)
         let raw = testkit::send_raw(addr, request.as_bytes());
         (testkit::HttpResponse::parse(&raw), Instant::now())
     });
-    thread::sleep(Duration::from_millis(200));
+    thread::sleep(Duration::from_millis(500));
     let signalled = Instant::now();
     terminate(&service);
 

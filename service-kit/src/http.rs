@@ -14,6 +14,10 @@ pub enum Method {
     Get,
     /// `POST`.
     Post,
+    /// `PUT`.
+    Put,
+    /// `PATCH`.
+    Patch,
     /// `DELETE`.
     Delete,
     /// `OPTIONS` (CORS preflight).
@@ -28,9 +32,24 @@ impl Method {
         match method {
             "GET" | "HEAD" => Method::Get,
             "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
             "DELETE" => Method::Delete,
             "OPTIONS" => Method::Options,
             _ => Method::Other,
+        }
+    }
+
+    /// The method's name as a request line spells it; `None` for [`Method::Other`].
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Method::Get => Some("GET"),
+            Method::Post => Some("POST"),
+            Method::Put => Some("PUT"),
+            Method::Patch => Some("PATCH"),
+            Method::Delete => Some("DELETE"),
+            Method::Options => Some("OPTIONS"),
+            Method::Other => None,
         }
     }
 }
@@ -63,9 +82,9 @@ impl Request {
         body: Vec<u8>,
     ) -> Result<Request, Response> {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let segments = crate::routing::path_segments(path)
+        let segments = crate::percent::path_segments(path)
             .map_err(|e| Response::detail(400, &format!("Invalid request path: {e}")))?;
-        let query = crate::routing::query_pairs(query)
+        let query = crate::percent::query_pairs(query)
             .map_err(|e| Response::detail(400, &format!("Invalid query string: {e}")))?;
         Ok(Request {
             method,
@@ -142,18 +161,8 @@ impl Response {
 
     /// 405 `{"detail":"Method Not Allowed"}` with an `Allow` header naming `allowed`.
     pub fn method_not_allowed(allowed: &[Method]) -> Response {
-        let names: Vec<&str> = allowed
-            .iter()
-            .flat_map(|m| match m {
-                Method::Get => &["GET", "HEAD"][..],
-                Method::Post => &["POST"][..],
-                Method::Delete => &["DELETE"][..],
-                Method::Options | Method::Other => &[][..],
-            })
-            .copied()
-            .chain(std::iter::once("OPTIONS"))
-            .collect();
-        Response::detail(405, "Method Not Allowed").with_header("Allow", &names.join(", "))
+        Response::detail(405, "Method Not Allowed")
+            .with_header("Allow", &crate::router::allow_header(allowed))
     }
 
     /// 503 with `Retry-After`, for when a resource is exhausted (a full queue, a full disk).

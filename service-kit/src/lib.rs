@@ -2,21 +2,21 @@
 //!
 //! Each module holds one job:
 //!
-//! - [`config`]: reading and checking the environment, with start-up errors that name the variable;
+//! - [`app`]: a [`app::Service`] and its route table answering requests without a socket;
+//! - [`router`]: routes as data, and dispatch with 404, 405, `OPTIONS` and the role checks;
 //! - [`http`]: the request and response types handlers see, and the JSON error shapes of SPEC §3;
-//! - [`routing`]: percent-decoding of the path and query;
-//! - [`body`]: reading a JSON body under the 64 KiB cap and validating its fields into FastAPI-shaped
-//!   422 answers;
+//! - [`body`]: JSON bodies and field-by-field validation into FastAPI-shaped 422 answers;
 //! - [`auth`]: Bearer-token extraction and validation with `jwt-lite`;
-//! - [`journal`]: the append-only, checksummed, group-committed journal of SPEC §7;
-//! - [`server`]: the tiny_http worker loop, request ids, access log, CORS, panic isolation, the
-//!   offload pool for expensive work and graceful shutdown;
-//! - [`stranded`]: the watcher that frees connections tiny_http's pool leaves waiting;
+//! - [`pool`]: the bounded pool of turns for expensive work (bcrypt);
+//! - [`server`]: the tiny_http listener, request workers, body readers and graceful stop;
+//! - [`config`]: reading and checking the environment, with start-up errors that name the variable;
 //! - [`cli`]: `--help`, `--version` and the `healthcheck` subcommand;
 //! - [`clock`]: timestamps in the RFC 3339 form the API uses.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod access_log;
+pub mod app;
 pub mod auth;
 pub mod body;
 pub mod cli;
@@ -24,6 +24,11 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod journal;
-pub mod routing;
+mod percent;
+pub mod pool;
+mod request_id;
+pub mod router;
 pub mod server;
-pub mod stranded;
+mod stranded;
+
+pub use access_log::{flush as flush_access_log, log_line};

@@ -1,9 +1,16 @@
-//! Test-only helpers for the black-box suites: start a real service binary on a free loopback
-//! port with a fresh data directory, and speak plain HTTP/1.1 to it over TCP.
+//! Test-only helpers.
 //!
-//! The binary is started with an empty environment plus what the test passes, `PORT=0` and
-//! `BIND_ADDR=127.0.0.1`; the port it really got is read from its `listening on` line.
+//! - [`call`] answers a request in-process, through a service's route table, exactly as the
+//!   server does minus the socket: the contract tests (statuses, bodies, headers) use it.
+//! - [`Launch`] starts a real service binary on a free loopback port with a fresh data
+//!   directory, and [`Service`] speaks plain HTTP/1.1 to it over TCP: the black-box suites
+//!   (durability, `kill -9`, concurrency, shutdown, start-up refusals, HTTP parsing) use it. The
+//!   binary is started with an empty environment plus what the test passes, `PORT=0` and
+//!   `BIND_ADDR=127.0.0.1`; the port it really got is read from its `listening on` line.
+//! - [`openapi`] checks a service's OpenAPI document against its route table.
 #![forbid(unsafe_code)]
+
+pub mod openapi;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -157,6 +164,40 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
         }
         out.extend_from_slice(data.get(..size)?);
         data = data.get(size + 2..)?;
+    }
+}
+
+/// Answers one request in-process through `app` (its route table and handlers), as the server
+/// would answer it on a socket: the same status, headers and body, plus the `Content-Type` and
+/// `Content-Length` the server writes, and no body for `HEAD`.
+pub fn call<S: service_kit::app::Service>(
+    app: &service_kit::app::App<S>,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> HttpResponse {
+    let headers = headers
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    let answer = app.answer(
+        method,
+        target,
+        headers,
+        Ok(body.unwrap_or_default().to_vec()),
+    );
+    let mut headers = answer.headers.clone();
+    headers.push(("Content-Type".to_owned(), answer.content_type.to_owned()));
+    headers.push(("Content-Length".to_owned(), answer.body.len().to_string()));
+    HttpResponse {
+        status: answer.status,
+        headers,
+        body: if method == "HEAD" {
+            Vec::new()
+        } else {
+            answer.body
+        },
     }
 }
 

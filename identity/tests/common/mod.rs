@@ -317,7 +317,13 @@ impl Checked {
 /// empty segments dropped.
 fn route_of(path: &str) -> String {
     let path = path.split('?').next().unwrap_or(path);
-    let segments = service_kit::routing::path_segments(path).expect("a decodable path");
+    let request = service_kit::http::Request::new(
+        service_kit::http::Method::Get,
+        path,
+        Vec::new(),
+        Vec::new(),
+    );
+    let segments = request.expect("a decodable path").segments;
     if segments.iter().any(|s| s.contains('/')) {
         // An escaped slash stays inside its segment, so no documented path can match.
         return path.to_owned();

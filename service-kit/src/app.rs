@@ -1,0 +1,291 @@
+//! A service and its route table, answering requests without a socket.
+//!
+//! [`App::answer`] is everything between reading a request and writing its answer: building the
+//! handler's [`Request`], the CORS preflight, dispatch through the route table (a panic is a 500
+//! for that request only), and the headers every answer carries (`X-Request-Id`, `Server`, the
+//! CORS headers). The server calls it for each request it reads; tests and fuzz targets call it
+//! directly (`testkit::call`), so an endpoint's statuses, bodies and headers are tested as
+//! function calls.
+
+use crate::auth::Authenticator;
+use crate::http::{Method, Request, Response};
+use crate::request_id::RequestIds;
+use crate::router::{Route, Router};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// A service: its state, its route table and the token validation its signed routes use.
+pub trait Service: Send + Sync + Sized + 'static {
+    /// The service's name, in the `Server` header and in log lines.
+    const NAME: &'static str;
+
+    /// Every route the service answers, tried in order.
+    fn routes() -> Vec<Route<Self>>;
+
+    /// Validates the Bearer tokens of the signed routes.
+    fn authenticator(&self) -> &Authenticator;
+}
+
+/// The headers a browser front end may send cross-origin (the preflight's answer).
+const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, Idempotency-Key, X-Request-Id";
+
+/// The response headers a cross-origin front end may read.
+const CORS_EXPOSE_HEADERS: &str = "X-Request-Id, Retry-After, WWW-Authenticate";
+
+/// A service ready to answer requests.
+#[derive(Debug)]
+pub struct App<S> {
+    service: S,
+    router: Router<S>,
+    cors_origins: Vec<String>,
+    ids: RequestIds,
+}
+
+impl<S: Service> App<S> {
+    /// The app of `service`, sending CORS headers to the origins in `cors_origins` (exact
+    /// matches; empty: no CORS headers).
+    pub fn new(service: S, cors_origins: Vec<String>) -> App<S> {
+        App {
+            service,
+            router: Router::new(S::routes()),
+            cors_origins,
+            ids: RequestIds::new(),
+        }
+    }
+
+    /// The service.
+    pub fn service(&self) -> &S {
+        &self.service
+    }
+
+    /// The route table.
+    pub fn router(&self) -> &Router<S> {
+        &self.router
+    }
+
+    /// Answers one request: `method` and `target` (`/path?query`) as on the request line, its
+    /// headers, and its body (or the answer already decided while reading it, such as a 413).
+    pub fn answer(
+        &self,
+        method: &str,
+        target: &str,
+        headers: Vec<(String, String)>,
+        body: Result<Vec<u8>, Response>,
+    ) -> Response {
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        let request_id = find("X-Request-Id")
+            .filter(|id| crate::request_id::is_valid(id))
+            .map_or_else(|| self.ids.next(), str::to_owned);
+        let origin = find("Origin")
+            .filter(|o| self.cors_origins.iter().any(|allowed| allowed == o))
+            .map(str::to_owned);
+        let method = Method::parse(method);
+        let response = body
+            .and_then(|body| Request::new(method, target, headers, body))
+            .map_or_else(
+                |refused| refused,
+                |request| self.route(&request, origin.is_some()),
+            );
+        decorate(response, S::NAME, &request_id, origin.as_deref())
+    }
+
+    /// The preflight for a cross-origin `OPTIONS`, or the route table's answer.
+    fn route(&self, request: &Request, cross_origin: bool) -> Response {
+        if cross_origin && request.method == Method::Options {
+            let methods = self.router.methods_of(&request.segments);
+            if !methods.is_empty() {
+                return preflight(&methods);
+            }
+        }
+        let auth = self.service.authenticator();
+        catch_unwind(AssertUnwindSafe(|| {
+            self.router.dispatch(&self.service, auth, request)
+        }))
+        .unwrap_or_else(|_| Response::detail(500, "Internal Server Error"))
+    }
+}
+
+/// The headers every answer carries.
+fn decorate(
+    mut response: Response,
+    name: &'static str,
+    request_id: &str,
+    origin: Option<&str>,
+) -> Response {
+    response = response
+        .with_header("X-Request-Id", request_id)
+        .with_header("Server", name);
+    if let Some(origin) = origin {
+        response = response
+            .with_header("Access-Control-Allow-Origin", origin)
+            .with_header("Vary", "Origin")
+            .with_header("Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+    }
+    response
+}
+
+/// The answer to a CORS preflight for a path answering `methods`.
+fn preflight(methods: &[Method]) -> Response {
+    Response::with_body(204, "text/plain", Vec::new())
+        .with_header(
+            "Access-Control-Allow-Methods",
+            &crate::router::allow_header(methods),
+        )
+        .with_header("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS)
+        .with_header("Access-Control-Max-Age", "600")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::Call;
+    use jwt_lite::{Claims, Key};
+
+    #[derive(Debug)]
+    struct Tiny {
+        auth: Authenticator,
+    }
+
+    fn ok(_: &Tiny, call: &Call<'_>) -> Response {
+        Response::detail(200, &format!("{} bytes", call.body.len()))
+    }
+
+    fn boom(_: &Tiny, _: &Call<'_>, _: &Claims) -> Response {
+        panic!("a handler bug")
+    }
+
+    impl Service for Tiny {
+        const NAME: &'static str = "tiny";
+
+        fn routes() -> Vec<Route<Self>> {
+            vec![
+                Route::public(Method::Post, "/echo", ok),
+                Route::any_role(Method::Delete, "/echo", boom),
+            ]
+        }
+
+        fn authenticator(&self) -> &Authenticator {
+            &self.auth
+        }
+    }
+
+    fn app() -> App<Tiny> {
+        let auth = Authenticator::new(Key::new("0123456789abcdef0123456789abcdef"));
+        App::new(Tiny { auth }, vec!["https://gate.example".to_owned()])
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn every_answer_carries_a_request_id_and_the_server_name() {
+        let app = app();
+        let r = app.answer("POST", "/echo", Vec::new(), Ok(b"abc".to_vec()));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, br#"{"detail":"3 bytes"}"#);
+        assert_eq!(r.header("Server"), Some("tiny"));
+        let generated = r.header("X-Request-Id").unwrap().to_owned();
+        assert!(crate::request_id::is_valid(&generated));
+        let echoed = app.answer(
+            "POST",
+            "/echo",
+            headers(&[("x-request-id", "gate-7:42")]),
+            Ok(Vec::new()),
+        );
+        assert_eq!(echoed.header("X-Request-Id"), Some("gate-7:42"));
+        let replaced = app.answer(
+            "POST",
+            "/echo",
+            headers(&[("X-Request-Id", "has space")]),
+            Ok(Vec::new()),
+        );
+        let id = replaced.header("X-Request-Id").unwrap();
+        assert!(id != "has space" && id != generated && crate::request_id::is_valid(id));
+    }
+
+    #[test]
+    fn refusals_made_while_reading_and_bad_targets_are_decorated_too() {
+        let app = app();
+        let too_large = app.answer(
+            "POST",
+            "/echo",
+            Vec::new(),
+            Err(Response::detail(413, "too large")),
+        );
+        assert_eq!(too_large.status, 413);
+        assert!(too_large.header("X-Request-Id").is_some());
+        let bad = app.answer("POST", "/echo%zz", Vec::new(), Ok(Vec::new()));
+        assert_eq!(bad.status, 400);
+        assert_eq!(
+            bad.body,
+            br#"{"detail":"Invalid request path: '%' must be followed by two hex digits"}"#
+        );
+        assert!(bad.header("X-Request-Id").is_some());
+    }
+
+    #[test]
+    fn a_panicking_handler_is_a_500_for_that_request_only() {
+        let app = app();
+        let token = app.service().auth.issue("x", jwt_lite::Role::Admin, 60);
+        let auth = format!("Bearer {token}");
+        let r = app.answer(
+            "DELETE",
+            "/echo",
+            headers(&[("Authorization", &auth)]),
+            Ok(Vec::new()),
+        );
+        assert_eq!(r.status, 500);
+        assert_eq!(r.body, br#"{"detail":"Internal Server Error"}"#);
+        assert_eq!(
+            app.answer("POST", "/echo", Vec::new(), Ok(Vec::new()))
+                .status,
+            200
+        );
+    }
+
+    #[test]
+    fn cors_headers_and_the_preflight_only_for_allowed_origins() {
+        let app = app();
+        let allowed = headers(&[("Origin", "https://gate.example")]);
+        let r = app.answer("OPTIONS", "/echo", allowed.clone(), Ok(Vec::new()));
+        assert_eq!(r.status, 204);
+        assert_eq!(
+            r.header("Access-Control-Allow-Methods"),
+            Some("POST, DELETE, OPTIONS")
+        );
+        assert_eq!(
+            r.header("Access-Control-Allow-Origin"),
+            Some("https://gate.example")
+        );
+        assert_eq!(
+            r.header("Access-Control-Allow-Headers"),
+            Some(CORS_ALLOW_HEADERS)
+        );
+        let r = app.answer("POST", "/echo", allowed.clone(), Ok(Vec::new()));
+        assert_eq!(
+            r.header("Access-Control-Allow-Origin"),
+            Some("https://gate.example")
+        );
+        assert_eq!(r.header("Vary"), Some("Origin"));
+        assert_eq!(
+            app.answer("OPTIONS", "/nope", allowed, Ok(Vec::new()))
+                .status,
+            404
+        );
+
+        let other = headers(&[("Origin", "https://evil.example")]);
+        let r = app.answer("OPTIONS", "/echo", other, Ok(Vec::new()));
+        assert_eq!(r.status, 204);
+        assert_eq!(r.header("Allow"), Some("POST, DELETE, OPTIONS"));
+        assert_eq!(r.header("Access-Control-Allow-Origin"), None);
+        assert_eq!(r.header("Access-Control-Allow-Methods"), None);
+    }
+}

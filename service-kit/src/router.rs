@@ -1,0 +1,504 @@
+//! Routes as data: each service declares its routes once, in a table of [`Route`]s, and
+//! everything that depends on which routes exist comes from that table.
+//!
+//! From the table come dispatch (the first route whose method and path pattern match), `404`
+//! for a path no route has, `405` with `Allow` for a known path and another method, `204` with
+//! `Allow` to `OPTIONS`, the CORS preflight's `Access-Control-Allow-Methods`, and the list of
+//! operations that each service's OpenAPI document is tested against ([`Router::operations`]).
+//! A new endpoint is one row here, one handler, one entry in the document and one test.
+//!
+//! A route also says who may call it ([`Access`]). The router checks the Bearer token (401)
+//! and the role (403) before the handler runs, so a handler of a signed route is handed the
+//! token's [`Claims`] and never sees an unauthenticated request; validation (422) and the data
+//! (404, 409) are the handler's, which keeps the order of SPEC §3 in one place.
+
+use crate::auth::Authenticator;
+use crate::http::{Method, Request, Response};
+use jwt_lite::{Claims, Role};
+use std::fmt;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone; no token is looked at by the router.
+    Public,
+    /// Any valid token, of either role.
+    AnyRole,
+    /// A valid token of an admin; a committee token is answered 403.
+    Admin,
+}
+
+/// The detail of the 403 a committee token gets on an [`Access::Admin`] route.
+pub const ADMIN_REQUIRED: &str = "Admin role required";
+
+/// A public route's handler.
+pub type PublicHandler<S> = fn(&S, &Call<'_>) -> Response;
+
+/// A signed route's handler: it is given the validated token's claims.
+pub type SignedHandler<S> = fn(&S, &Call<'_>, &Claims) -> Response;
+
+#[derive(Clone, Copy)]
+enum Handler<S> {
+    Public(PublicHandler<S>),
+    Signed(SignedHandler<S>),
+}
+
+/// One row of a service's route table: method, path pattern, who may call it, handler.
+pub struct Route<S> {
+    method: Method,
+    pattern: Pattern,
+    access: Access,
+    handler: Handler<S>,
+}
+
+impl<S> fmt::Debug for Route<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Route")
+            .field("method", &self.method)
+            .field("pattern", &self.pattern.text)
+            .field("access", &self.access)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Route<S> {
+    /// A route anyone may call.
+    ///
+    /// `pattern` is a path such as `/checkins/{event_id}/{ticket_id}`: literal segments and
+    /// `{name}` parameters, which match any one percent-decoded segment and are read with
+    /// [`Call::param`].
+    ///
+    /// # Panics
+    /// On a malformed pattern (empty or unclosed `{}`, a parameter named twice): route tables
+    /// are static, so each service's tests build its router and catch this before a start.
+    pub fn public(method: Method, pattern: &'static str, handler: PublicHandler<S>) -> Route<S> {
+        Route::new(method, pattern, Access::Public, Handler::Public(handler))
+    }
+
+    /// A route for any valid token (either role). Panics as [`Route::public`] does.
+    pub fn any_role(method: Method, pattern: &'static str, handler: SignedHandler<S>) -> Route<S> {
+        Route::new(method, pattern, Access::AnyRole, Handler::Signed(handler))
+    }
+
+    /// A route for admins only. Panics as [`Route::public`] does.
+    pub fn admin(method: Method, pattern: &'static str, handler: SignedHandler<S>) -> Route<S> {
+        Route::new(method, pattern, Access::Admin, Handler::Signed(handler))
+    }
+
+    fn new(method: Method, pattern: &'static str, access: Access, handler: Handler<S>) -> Self {
+        let pattern = Pattern::parse(pattern).unwrap_or_else(|e| panic!("route {pattern}: {e}"));
+        Route {
+            method,
+            pattern,
+            access,
+            handler,
+        }
+    }
+}
+
+/// One operation of a route table, as an OpenAPI document must list it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// The method.
+    pub method: Method,
+    /// The path pattern, written as OpenAPI writes paths (`/attendance/{event_id}`).
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+/// A request as a handler sees it: the request, plus the values of its route's path
+/// parameters.
+#[derive(Debug)]
+pub struct Call<'a> {
+    /// The request.
+    pub request: &'a Request,
+    params: Vec<(&'static str, &'a str)>,
+}
+
+impl<'a> Call<'a> {
+    /// The percent-decoded value of the path parameter `{name}` of the matched route.
+    ///
+    /// The router fills in every parameter of the pattern; a name the pattern does not have is
+    /// a mistake in the route table, answered with an empty string (and caught in debug builds).
+    pub fn param(&self, name: &str) -> &'a str {
+        let value = self
+            .params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v);
+        debug_assert!(value.is_some(), "the route has no parameter {{{name}}}");
+        value.unwrap_or("")
+    }
+}
+
+impl std::ops::Deref for Call<'_> {
+    type Target = Request;
+
+    fn deref(&self) -> &Request {
+        self.request
+    }
+}
+
+/// A service's route table, ready to dispatch.
+pub struct Router<S> {
+    routes: Vec<Route<S>>,
+}
+
+impl<S> fmt::Debug for Router<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.routes).finish()
+    }
+}
+
+/// What the router found for a request's path.
+enum Match<'r, 'q, S> {
+    /// A route with this method and path, and its parameters.
+    Route(&'r Route<S>, Vec<(&'static str, &'q str)>),
+    /// Routes with this path, none with this method: their methods.
+    OtherMethods(Vec<Method>),
+    /// No route has this path.
+    NoPath,
+}
+
+impl<S> Router<S> {
+    /// The router over `routes`, tried in order (put a literal segment before a parameter
+    /// that would also match it).
+    pub fn new(routes: Vec<Route<S>>) -> Router<S> {
+        Router { routes }
+    }
+
+    /// Every operation of the table, in table order.
+    pub fn operations(&self) -> impl Iterator<Item = Operation> + '_ {
+        self.routes.iter().map(|r| Operation {
+            method: r.method,
+            path: r.pattern.text,
+            access: r.access,
+        })
+    }
+
+    /// The methods the path `segments` answers, in table order without repeats; empty when no
+    /// route has the path.
+    pub fn methods_of(&self, segments: &[String]) -> Vec<Method> {
+        let mut methods = Vec::new();
+        for route in &self.routes {
+            if route.pattern.matches(segments).is_some() && !methods.contains(&route.method) {
+                methods.push(route.method);
+            }
+        }
+        methods
+    }
+
+    fn find<'r, 'q>(&'r self, method: Method, segments: &'q [String]) -> Match<'r, 'q, S> {
+        let mut others = Vec::new();
+        for route in &self.routes {
+            let Some(params) = route.pattern.matches(segments) else {
+                continue;
+            };
+            if route.method == method {
+                return Match::Route(route, params);
+            }
+            if !others.contains(&route.method) {
+                others.push(route.method);
+            }
+        }
+        if others.is_empty() {
+            Match::NoPath
+        } else {
+            Match::OtherMethods(others)
+        }
+    }
+
+    /// Answers `request`: the matching route's handler (after its token and role checks), or
+    /// 404, 405 with `Allow`, or 204 with `Allow` to `OPTIONS`.
+    ///
+    /// The CORS preflight (an `OPTIONS` with an allowed `Origin`) is answered before this, by
+    /// the caller, from [`Router::methods_of`].
+    pub fn dispatch(&self, service: &S, auth: &Authenticator, request: &Request) -> Response {
+        match self.find(request.method, &request.segments) {
+            Match::Route(route, params) => {
+                let call = Call { request, params };
+                match route.handler {
+                    Handler::Public(handler) => handler(service, &call),
+                    Handler::Signed(handler) => match auth.authenticate(request) {
+                        Err(unauthorized) => unauthorized,
+                        Ok(claims)
+                            if route.access == Access::Admin && claims.role != Role::Admin =>
+                        {
+                            Response::detail(403, ADMIN_REQUIRED)
+                        }
+                        Ok(claims) => handler(service, &call, &claims),
+                    },
+                }
+            }
+            Match::OtherMethods(methods) if request.method == Method::Options => {
+                Response::with_body(204, "text/plain", Vec::new())
+                    .with_header("Allow", &allow_header(&methods))
+            }
+            Match::OtherMethods(methods) => Response::method_not_allowed(&methods),
+            Match::NoPath => Response::not_found(),
+        }
+    }
+}
+
+/// The `Allow` header for a path answering `methods`: each method (`GET` with `HEAD`), then
+/// `OPTIONS`.
+pub fn allow_header(methods: &[Method]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for method in methods {
+        if *method == Method::Get {
+            names.push("GET");
+            names.push("HEAD");
+        } else if let Some(name) = method.name().filter(|_| *method != Method::Options) {
+            names.push(name);
+        }
+    }
+    names.push("OPTIONS");
+    names.join(", ")
+}
+
+/// A parsed path pattern.
+#[derive(Debug, Clone)]
+struct Pattern {
+    text: &'static str,
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    Literal(&'static str),
+    Param(&'static str),
+}
+
+/// Why a route's path pattern is malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PatternError {
+    NotAbsolute,
+    EmptySegment,
+    BadParam(&'static str),
+    RepeatedParam(&'static str),
+}
+
+impl fmt::Display for PatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PatternError::NotAbsolute => f.write_str("a pattern starts with '/'"),
+            PatternError::EmptySegment => f.write_str("a pattern has no empty segments"),
+            PatternError::BadParam(s) => write!(f, "{s:?} is not a literal or a {{name}}"),
+            PatternError::RepeatedParam(s) => write!(f, "parameter {{{s}}} appears twice"),
+        }
+    }
+}
+
+impl Pattern {
+    fn parse(text: &'static str) -> Result<Pattern, PatternError> {
+        let rest = text.strip_prefix('/').ok_or(PatternError::NotAbsolute)?;
+        let mut segments = Vec::new();
+        for part in rest.split('/').filter(|_| !rest.is_empty()) {
+            if part.is_empty() {
+                return Err(PatternError::EmptySegment);
+            }
+            let segment = match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) if !name.is_empty() && !name.contains(['{', '}']) => {
+                    if segments.contains(&Segment::Param(name)) {
+                        return Err(PatternError::RepeatedParam(name));
+                    }
+                    Segment::Param(name)
+                }
+                Some(_) => return Err(PatternError::BadParam(part)),
+                None if part.contains(['{', '}']) => return Err(PatternError::BadParam(part)),
+                None => Segment::Literal(part),
+            };
+            segments.push(segment);
+        }
+        Ok(Pattern { text, segments })
+    }
+
+    /// The parameters, when `path` (percent-decoded segments) matches.
+    fn matches<'q>(&self, path: &'q [String]) -> Option<Vec<(&'static str, &'q str)>> {
+        if path.len() != self.segments.len() {
+            return None;
+        }
+        let mut params = Vec::new();
+        for (segment, value) in self.segments.iter().zip(path) {
+            match segment {
+                Segment::Literal(text) if text == value => {}
+                Segment::Literal(_) => return None,
+                Segment::Param(name) => params.push((*name, value.as_str())),
+            }
+        }
+        Some(params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jwt_lite::Key;
+
+    struct Echo;
+
+    fn health(_: &Echo, _: &Call<'_>) -> Response {
+        Response::detail(200, "health")
+    }
+
+    fn ticket(_: &Echo, call: &Call<'_>, claims: &Claims) -> Response {
+        let text = format!(
+            "{} {} {}",
+            call.param("event"),
+            call.param("ticket"),
+            claims.sub
+        );
+        Response::detail(200, &text)
+    }
+
+    fn generate(_: &Echo, call: &Call<'_>, _: &Claims) -> Response {
+        Response::detail(201, &format!("generate {}", call.param("event")))
+    }
+
+    fn router() -> Router<Echo> {
+        Router::new(vec![
+            Route::public(Method::Get, "/health", health),
+            Route::admin(Method::Post, "/events/{event}/tickets/generate", generate),
+            Route::any_role(Method::Get, "/events/{event}/tickets/{ticket}", ticket),
+            Route::admin(Method::Delete, "/events/{event}/tickets/{ticket}", ticket),
+        ])
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn auth() -> Authenticator {
+        Authenticator::new(Key::new(SECRET))
+    }
+
+    fn request(method: Method, target: &str, role: Option<Role>) -> Request {
+        let headers = role
+            .map(|role| {
+                let token = auth().issue("gate-7", role, 60);
+                vec![("Authorization".to_owned(), format!("Bearer {token}"))]
+            })
+            .unwrap_or_default();
+        Request::new(method, target, headers, Vec::new()).expect("a valid target")
+    }
+
+    fn answer(method: Method, target: &str, role: Option<Role>) -> Response {
+        router().dispatch(&Echo, &auth(), &request(method, target, role))
+    }
+
+    fn detail(response: &Response) -> String {
+        let value: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        value["detail"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn dispatches_to_the_handler_with_decoded_parameters() {
+        let r = answer(
+            Method::Get,
+            "/events/e%201/tickets/T%2F9",
+            Some(Role::Committee),
+        );
+        assert_eq!((r.status, detail(&r)), (200, "e 1 T/9 gate-7".to_owned()));
+        let r = answer(Method::Get, "/health", None);
+        assert_eq!((r.status, detail(&r)), (200, "health".to_owned()));
+    }
+
+    #[test]
+    fn a_literal_segment_wins_for_its_method_and_a_parameter_takes_the_rest() {
+        let r = answer(
+            Method::Post,
+            "/events/e/tickets/generate",
+            Some(Role::Admin),
+        );
+        assert_eq!((r.status, detail(&r)), (201, "generate e".to_owned()));
+        let r = answer(Method::Get, "/events/e/tickets/generate", Some(Role::Admin));
+        assert_eq!(
+            (r.status, detail(&r)),
+            (200, "e generate gate-7".to_owned())
+        );
+    }
+
+    #[test]
+    fn unknown_paths_are_404_and_other_methods_405_with_allow() {
+        for target in ["/", "/healthz", "/health/x", "/events/e/tickets"] {
+            let r = answer(Method::Get, target, None);
+            assert_eq!(
+                (r.status, detail(&r)),
+                (404, "Not Found".to_owned()),
+                "{target}"
+            );
+        }
+        let r = answer(Method::Post, "/health", None);
+        assert_eq!(
+            (r.status, detail(&r)),
+            (405, "Method Not Allowed".to_owned())
+        );
+        assert_eq!(r.header("Allow"), Some("GET, HEAD, OPTIONS"));
+        let r = answer(Method::Patch, "/events/e/tickets/t", None);
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header("Allow"), Some("GET, HEAD, DELETE, OPTIONS"));
+        let r = answer(Method::Other, "/events/e/tickets/generate", None);
+        assert_eq!(r.header("Allow"), Some("POST, GET, HEAD, DELETE, OPTIONS"));
+    }
+
+    #[test]
+    fn options_is_204_with_the_same_allow() {
+        let r = answer(Method::Options, "/events/e/tickets/t", None);
+        assert_eq!(r.status, 204);
+        assert!(r.body.is_empty());
+        assert_eq!(r.header("Allow"), Some("GET, HEAD, DELETE, OPTIONS"));
+        assert_eq!(answer(Method::Options, "/nope", None).status, 404);
+    }
+
+    #[test]
+    fn signed_routes_check_the_token_then_the_role() {
+        let r = answer(Method::Get, "/events/e/tickets/t", None);
+        assert_eq!(
+            (r.status, detail(&r)),
+            (401, "Missing Authorization header".to_owned())
+        );
+        assert_eq!(r.header("WWW-Authenticate"), Some("Bearer"));
+        let r = answer(Method::Delete, "/events/e/tickets/t", Some(Role::Committee));
+        assert_eq!((r.status, detail(&r)), (403, ADMIN_REQUIRED.to_owned()));
+        let r = answer(Method::Delete, "/events/e/tickets/t", Some(Role::Admin));
+        assert_eq!(r.status, 200);
+    }
+
+    #[test]
+    fn operations_and_methods_come_from_the_table() {
+        let ops: Vec<_> = router()
+            .operations()
+            .map(|o| (o.method, o.path, o.access))
+            .collect();
+        assert_eq!(ops[0], (Method::Get, "/health", Access::Public));
+        assert_eq!(
+            ops[3],
+            (
+                Method::Delete,
+                "/events/{event}/tickets/{ticket}",
+                Access::Admin
+            )
+        );
+        let path = |p: &str| p.split('/').skip(1).map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            router().methods_of(&path("/events/x/tickets/y")),
+            [Method::Get, Method::Delete]
+        );
+        assert!(router().methods_of(&path("/events/x")).is_empty());
+    }
+
+    #[test]
+    fn malformed_patterns_are_refused() {
+        for (text, error) in [
+            ("health", PatternError::NotAbsolute),
+            ("/a//b", PatternError::EmptySegment),
+            ("/a/", PatternError::EmptySegment),
+            ("/a/{}", PatternError::BadParam("{}")),
+            ("/a/{b", PatternError::BadParam("{b")),
+            ("/a/x{b}", PatternError::BadParam("x{b}")),
+            ("/{a}/{a}", PatternError::RepeatedParam("a")),
+        ] {
+            assert_eq!(Pattern::parse(text).unwrap_err(), error, "{text}");
+        }
+        assert!(Pattern::parse("/").unwrap().segments.is_empty());
+    }
+}

@@ -1,0 +1,153 @@
+//! The tiny_http server that runs an [`App`]: the listener, the request workers, the stop.
+//!
+//! A fixed pool of request workers calls tiny_http's `recv()`; each request is answered by
+//! [`App::answer`] and written back on the worker (see `workers` for the requests whose body is
+//! still on the wire). A handler that waits, for the journal or for a bcrypt turn, simply holds
+//! its worker, so there are many workers; the journal's group commit means the workers waiting
+//! on the disk at the same moment share one `fdatasync`.
+//!
+//! tiny_http's accept thread ends for good on an `accept()` error, after which `recv()` fails;
+//! then the process exits with [`EXIT_ACCEPT_LOOP_DIED`] so its supervisor restarts it. SIGTERM
+//! and SIGINT stop the workers after the requests already received are answered; requests that
+//! arrive after that are answered 503 until the process exits.
+
+mod listener;
+mod reading;
+mod workers;
+
+use crate::access_log::{self, log_line};
+use crate::app::{App, Service};
+use crate::http::Response;
+use crate::stranded;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use workers::BodyReaders;
+
+pub use listener::WRITE_TIMEOUT;
+
+/// The exit code when tiny_http's accept loop has died and the process must be restarted.
+pub const EXIT_ACCEPT_LOOP_DIED: i32 = 70;
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// Request worker threads.
+    pub workers: usize,
+    /// Threads that answer requests whose body is still on the wire.
+    pub body_readers: usize,
+    /// How many such requests may wait for a body reader before they are answered 503.
+    pub body_queue: usize,
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum ServerError {
+    /// The address could not be bound.
+    Bind(SocketAddr, io::Error),
+    /// tiny_http, a thread or the signal handler could not be set up.
+    Setup(String),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            ServerError::Setup(e) => write!(f, "cannot start the server: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// Turns an I/O error while setting up `what` into a [`ServerError::Setup`].
+fn setup(what: &'static str) -> impl Fn(io::Error) -> ServerError {
+    move |e| ServerError::Setup(format!("{what}: {e}"))
+}
+
+/// Serves `app` until SIGTERM or SIGINT; returns once every received request is answered.
+///
+/// Prints `<name> listening on <addr>` on stdout once ready (with the real port when asked for
+/// port 0).
+pub fn serve<S: Service>(app: Arc<App<S>>, options: &ServerOptions) -> Result<(), ServerError> {
+    let listener = listener::bind(options.bind).map_err(|e| ServerError::Bind(options.bind, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| ServerError::Bind(options.bind, e))?;
+    let server = Arc::new(
+        tiny_http::Server::from_listener(listener, None)
+            .map_err(|e| ServerError::Setup(e.to_string()))?,
+    );
+    let stopping = Arc::new(AtomicBool::new(false));
+    listener::watch_signals(Arc::clone(&server), Arc::clone(&stopping), options.workers)
+        .map_err(setup("cannot install signal handlers"))?;
+    stranded::watch(local, Arc::clone(&stopping), S::NAME);
+    let body_readers = Arc::new(
+        BodyReaders::start(&app, options.body_readers, options.body_queue)
+            .map_err(setup("cannot start the body readers"))?,
+    );
+    access_log::start_writer();
+    log_line(&format!("{} listening on {local}", S::NAME));
+
+    let mut threads = Vec::with_capacity(options.workers);
+    for _ in 0..options.workers {
+        let server = Arc::clone(&server);
+        let stopping = Arc::clone(&stopping);
+        let app = Arc::clone(&app);
+        let body_readers = Arc::clone(&body_readers);
+        let spawned = thread::Builder::new()
+            .name("request-worker".into())
+            .spawn(move || loop {
+                match server.recv() {
+                    Ok(request) => workers::work(&app, request, &body_readers),
+                    Err(_) if stopping.load(Ordering::SeqCst) => break,
+                    Err(e) => {
+                        eprintln!(
+                            "{}: the accept loop has died ({e}); exiting so the supervisor \
+                             restarts us",
+                            S::NAME
+                        );
+                        access_log::flush();
+                        std::process::exit(EXIT_ACCEPT_LOOP_DIED);
+                    }
+                }
+            });
+        threads.push(spawned.map_err(setup("cannot start the request workers"))?);
+    }
+    for thread in threads {
+        let _ = thread.join();
+    }
+    answer_late_requests(server, Arc::clone(&app));
+    if let Ok(body_readers) = Arc::try_unwrap(body_readers) {
+        body_readers.finish();
+    }
+    access_log::flush();
+    Ok(())
+}
+
+/// After the request workers have stopped, answers every request that still arrives with 503
+/// (`Retry-After: 1`), on one thread, until the process exits.
+///
+/// tiny_http keeps reading requests from open connections into its queue; one that is dropped
+/// unanswered (when the last of its connection threads lets the queue go) gets a bare 500 from
+/// tiny_http. Keeping the server alive here means no request is dropped: it is answered, or
+/// still queued when the process exits.
+fn answer_late_requests<S: Service>(server: Arc<tiny_http::Server>, app: Arc<App<S>>) {
+    let spawned = thread::Builder::new()
+        .name("late-requests".into())
+        .spawn(move || {
+            while let Ok(request) = server.recv() {
+                let busy =
+                    Response::unavailable("The service is shutting down; please retry shortly", 1);
+                workers::refuse(&app, request, busy);
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("cannot start the thread that answers late requests: {e}");
+    }
+}
