@@ -4,7 +4,8 @@
 //! code 2. No value is ever echoed, so a secret in the wrong variable cannot leak into a log.
 
 use jwt_lite::Key;
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -47,9 +48,13 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// A snapshot of the environment to read variables from.
+///
+/// It remembers which variables were asked for, so a test can check that `--help` lists every
+/// variable a binary reads ([`Env::names_read`]).
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
+    read: RefCell<BTreeSet<String>>,
 }
 
 impl Env {
@@ -59,6 +64,7 @@ impl Env {
             vars: std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),
+            read: RefCell::default(),
         }
     }
 
@@ -69,11 +75,18 @@ impl Env {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
+            read: RefCell::default(),
         }
+    }
+
+    /// Every variable asked for so far, set or not, in name order.
+    pub fn names_read(&self) -> Vec<String> {
+        self.read.borrow().iter().cloned().collect()
     }
 
     /// The value of `var`; an empty value counts as unset.
     pub fn get(&self, var: &str) -> Option<&str> {
+        self.read.borrow_mut().insert(var.to_owned());
         self.vars
             .get(var)
             .map(String::as_str)

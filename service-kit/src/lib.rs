@@ -9,6 +9,7 @@
 //! - [`auth`]: Bearer-token extraction and validation with `jwt-lite`;
 //! - [`pool`]: the bounded pool of turns for expensive work (bcrypt);
 //! - [`server`]: the tiny_http listener, request workers, body readers and graceful stop;
+//! - [`startup`]: the start-up both binaries share, from the command line to the exit code;
 //! - [`config`]: reading and checking the environment, with start-up errors that name the variable;
 //! - [`cli`]: `--help`, `--version` and the `healthcheck` subcommand;
 //! - [`clock`]: timestamps in the RFC 3339 form the API uses.
@@ -29,6 +30,7 @@ pub mod pool;
 mod request_id;
 pub mod router;
 pub mod server;
+pub mod startup;
 mod stranded;
 
 pub use access_log::{flush as flush_access_log, log_line};

@@ -189,6 +189,15 @@ impl<S> Router<S> {
         methods
     }
 
+    /// The pattern of the first route whose path matches `segments` (whatever its method), as
+    /// written in the table: the operation a documentation check looks up.
+    pub fn template_of(&self, segments: &[String]) -> Option<&'static str> {
+        self.routes
+            .iter()
+            .find(|r| r.pattern.matches(segments).is_some())
+            .map(|r| r.pattern.text)
+    }
+
     fn find<'r, 'q>(&'r self, method: Method, segments: &'q [String]) -> Match<'r, 'q, S> {
         let mut others = Vec::new();
         for route in &self.routes {
@@ -484,6 +493,15 @@ mod tests {
             [Method::Get, Method::Delete]
         );
         assert!(router().methods_of(&path("/events/x")).is_empty());
+        assert_eq!(
+            router().template_of(&path("/events/x/tickets/generate")),
+            Some("/events/{event}/tickets/generate")
+        );
+        assert_eq!(
+            router().template_of(&path("/events/x/tickets/y")),
+            Some("/events/{event}/tickets/{ticket}")
+        );
+        assert_eq!(router().template_of(&path("/events")), None);
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //!   (durability, `kill -9`, concurrency, shutdown, start-up refusals, HTTP parsing) use it. The
 //!   binary is started with an empty environment plus what the test passes, `PORT=0` and
 //!   `BIND_ADDR=127.0.0.1`; the port it really got is read from its `listening on` line.
-//! - [`openapi`] checks a service's OpenAPI document against its route table.
+//! - [`contract`] wraps [`call`] for contract tests: each answer is checked against the
+//!   service's OpenAPI document; [`openapi`] holds those checks, and the one that the document
+//!   and the route table list the same operations.
 #![forbid(unsafe_code)]
 
+pub mod contract;
 pub mod openapi;
 
 use serde_json::Value;

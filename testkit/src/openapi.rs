@@ -1,10 +1,13 @@
-//! Checks that a service's OpenAPI document and its route table describe the same API.
+//! Keeps each service's OpenAPI document true.
 //!
-//! Each service's unit tests call [`assert_lists_operations`] with its document and its
-//! router's operations, so a route added without its document entry (or the reverse), a signed
-//! route documented as public, or an admin route without its 403 fails the build's tests.
+//! - [`assert_lists_operations`]: the document and the route table describe the same API. Each
+//!   service's unit tests call it, so a route added without its document entry (or the
+//!   reverse), a signed route documented as public, or an admin route without its 403 fails.
+//! - [`Document::check`]: a real answer fits what the document declares for its operation
+//!   (status, headers, body schema); the in-process contract tests check every answer with it.
 
-use serde_json::Value;
+use crate::HttpResponse;
+use serde_json::{json, Value};
 use service_kit::http::Method;
 use service_kit::router::{Access, Operation};
 use std::collections::BTreeSet;
@@ -95,6 +98,168 @@ pub fn assert_lists_operations(document: &str, operations: impl IntoIterator<Ite
         "OpenAPI document:\n{}",
         problems.join("\n")
     );
+}
+
+/// A service's OpenAPI document, for checking real answers against it.
+#[derive(Debug, Clone)]
+pub struct Document {
+    doc: Value,
+}
+
+impl Document {
+    /// Parses the document's JSON text; panics unless it is an OpenAPI 3 document.
+    pub fn parse(text: &str) -> Document {
+        let doc: Value = serde_json::from_str(text).expect("the OpenAPI document is JSON");
+        assert!(
+            doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+            "not an OpenAPI 3 document"
+        );
+        Document { doc }
+    }
+
+    /// Checks that the document tells the truth about `response` to `method` on the path
+    /// `template` (the route's pattern, `None` for a path no route has):
+    ///
+    /// - for a documented operation, the status is declared, the body fits the declared schema
+    ///   (types, `required` properties, enums, array items, recursively through `$ref`s) and every
+    ///   declared response header is present;
+    /// - a 404 is for a path the document does not list (or answers a documented operation that
+    ///   declares a 404);
+    /// - a 405 is for a listed path whose method is not documented, and its `Allow` header lists
+    ///   exactly the documented methods (GET implying HEAD) and `OPTIONS`.
+    #[track_caller]
+    pub fn check(&self, method: &str, template: Option<&str>, response: &HttpResponse) {
+        let method = method.to_ascii_lowercase();
+        let item = template.and_then(|t| self.doc["paths"].get(t));
+        let operation = item.and_then(|i| i.get(&method));
+        let context = format!(
+            "{method} {} -> {}",
+            template.unwrap_or("(no route)"),
+            response.status
+        );
+        let error_shape = json!({ "$ref": "#/components/schemas/HTTPError" });
+        match (response.status, operation) {
+            (404, None) => {
+                assert!(item.is_none(), "{context}: 404 for a documented path");
+                self.check_schema(&error_shape, &response.json(), &context);
+            }
+            (405, None) => {
+                let item = item
+                    .and_then(Value::as_object)
+                    .unwrap_or_else(|| panic!("{context}: 405 for an undocumented path"));
+                let mut documented: Vec<String> = item
+                    .keys()
+                    .flat_map(|m| match m.as_str() {
+                        "get" => vec!["GET".to_owned(), "HEAD".to_owned()],
+                        "options" => vec![],
+                        other => vec![other.to_ascii_uppercase()],
+                    })
+                    .chain(std::iter::once("OPTIONS".to_owned()))
+                    .collect();
+                let mut allowed: Vec<String> = response
+                    .header("allow")
+                    .unwrap_or_else(|| panic!("{context}: no Allow header"))
+                    .split(',')
+                    .map(|m| m.trim().to_owned())
+                    .collect();
+                documented.sort();
+                allowed.sort();
+                assert_eq!(allowed, documented, "{context}: Allow disagrees");
+                self.check_schema(&error_shape, &response.json(), &context);
+            }
+            (_, None) => panic!("{context}: operation not documented"),
+            (status, Some(operation)) => {
+                let declared = operation["responses"]
+                    .get(status.to_string())
+                    .unwrap_or_else(|| panic!("{context}: status not documented"));
+                let declared = self.resolve(declared);
+                if let Some(headers) = declared.get("headers").and_then(Value::as_object) {
+                    for name in headers.keys() {
+                        assert!(
+                            response.header(name).is_some(),
+                            "{context}: documented header {name} missing"
+                        );
+                    }
+                }
+                let content_type = response
+                    .header("content-type")
+                    .and_then(|c| c.split(';').next())
+                    .unwrap_or_default()
+                    .trim();
+                match declared.get("content").and_then(Value::as_object) {
+                    Some(content) => {
+                        let media = content.get(content_type).unwrap_or_else(|| {
+                            panic!("{context}: no {content_type} body documented")
+                        });
+                        if content_type == "application/json" {
+                            self.check_schema(&media["schema"], &response.json(), &context);
+                        }
+                    }
+                    None => assert!(
+                        response.body.is_empty(),
+                        "{context}: body where none is documented"
+                    ),
+                }
+            }
+        }
+    }
+
+    fn resolve<'a>(&'a self, mut value: &'a Value) -> &'a Value {
+        while let Some(reference) = value.get("$ref").and_then(Value::as_str) {
+            let pointer = reference.strip_prefix('#').expect("local $ref");
+            value = self
+                .doc
+                .pointer(pointer)
+                .unwrap_or_else(|| panic!("dangling $ref {reference}"));
+        }
+        value
+    }
+
+    #[track_caller]
+    fn check_schema(&self, schema: &Value, value: &Value, at: &str) {
+        let schema = self.resolve(schema);
+        if let Some(kind) = schema.get("type").and_then(Value::as_str) {
+            let nullable = schema.get("nullable") == Some(&Value::Bool(true));
+            let fits = match kind {
+                _ if nullable && value.is_null() => true,
+                "object" => value.is_object(),
+                "array" => value.is_array(),
+                "string" => value.is_string(),
+                "integer" => value.is_u64() || value.is_i64(),
+                "number" => value.is_number(),
+                "boolean" => value.is_boolean(),
+                other => panic!("{at}: schema type {other} not understood by this checker"),
+            };
+            assert!(fits, "{at}: {value} is not of type {kind}");
+        }
+        if let Some(choices) = schema.get("enum").and_then(Value::as_array) {
+            assert!(choices.contains(value), "{at}: {value} not in {choices:?}");
+        }
+        if let Some(required) = schema.get("required").and_then(Value::as_array) {
+            for name in required {
+                let name = name.as_str().expect("required names are strings");
+                assert!(
+                    value.get(name).is_some(),
+                    "{at}: required property {name} missing from {value}"
+                );
+            }
+        }
+        if let (Some(properties), Some(object)) = (
+            schema.get("properties").and_then(Value::as_object),
+            value.as_object(),
+        ) {
+            for (name, property) in properties {
+                if let Some(member) = object.get(name) {
+                    self.check_schema(property, member, &format!("{at}.{name}"));
+                }
+            }
+        }
+        if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+            for (i, item) in array.iter().enumerate() {
+                self.check_schema(items, item, &format!("{at}[{i}]"));
+            }
+        }
+    }
 }
 
 fn method_key(method: Method) -> &'static str {
