@@ -1,7 +1,8 @@
 //! The service's OpenAPI 3 document (`openapi.json` next to this file), served as is.
 //!
-//! The black-box tests check the real answers against it; the unit tests here check that it
-//! parses, that its references resolve and that it declares every route.
+//! The contract tests check the real answers against it, and [`crate::routes`]' unit tests that
+//! it lists exactly the route table's operations; the tests here check that it parses and that
+//! it carries the crate version.
 
 /// The document's text.
 pub const DOCUMENT: &str = include_str!("openapi.json");
@@ -20,45 +21,10 @@ mod tests {
         serde_json::from_str(DOCUMENT).expect("openapi.json is JSON")
     }
 
-    fn refs(value: &Value, out: &mut Vec<String>) {
-        match value {
-            Value::Object(map) => {
-                if let Some(Value::String(target)) = map.get("$ref") {
-                    out.push(target.clone());
-                }
-                map.values().for_each(|v| refs(v, out));
-            }
-            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-            _ => {}
-        }
-    }
-
     #[test]
-    fn declares_every_route() {
+    fn is_openapi_3_with_the_crate_version() {
         let doc = document();
         assert_eq!(doc["openapi"], "3.0.3");
-        for (path, method) in [
-            ("/health", "get"),
-            ("/openapi.json", "get"),
-            ("/checkins", "post"),
-            ("/checkins/{event_id}/{ticket_id}", "delete"),
-            ("/attendance/{event_id}", "get"),
-        ] {
-            let operation = &doc["paths"][path][method];
-            assert!(operation["responses"].is_object(), "{method} {path}");
-        }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 5);
-    }
-
-    #[test]
-    fn every_reference_resolves() {
-        let doc = document();
-        let mut targets = Vec::new();
-        refs(&doc, &mut targets);
-        assert!(!targets.is_empty());
-        for target in targets {
-            let pointer = target.strip_prefix('#').expect("local reference");
-            assert!(doc.pointer(pointer).is_some(), "{target} does not resolve");
-        }
+        assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
     }
 }

@@ -59,8 +59,6 @@ impl Method {
 pub struct Request {
     /// The routed method.
     pub method: Method,
-    /// The raw path, without the query string (used for logs).
-    pub raw_path: String,
     /// Path segments, percent-decoded, without empty segments from a trailing `/`.
     pub segments: Vec<String>,
     /// Query pairs, percent-decoded, in order.
@@ -88,7 +86,6 @@ impl Request {
             .map_err(|e| Response::detail(400, &format!("Invalid query string: {e}")))?;
         Ok(Request {
             method,
-            raw_path: path.to_owned(),
             segments,
             query,
             headers,
@@ -288,6 +285,5 @@ mod tests {
         assert_eq!(req.header("x-thing"), Some("v"));
         assert_eq!(req.path(), vec!["a b", "c"]);
         assert_eq!(req.query_param("x"), Some("1"));
-        assert_eq!(req.raw_path, "/a%20b/c/");
     }
 }

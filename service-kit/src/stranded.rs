@@ -194,9 +194,43 @@ mod tests {
         assert_eq!(found, vec![101, 105]);
     }
 
+    /// `unread_connections(local)` once it has `wanted` entries, within two seconds (the
+    /// kernel moves sent bytes into the receiving socket's queue asynchronously).
+    fn unread_eventually(local: SocketAddr, wanted: usize) -> HashSet<u64> {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let unread = unread_connections(local).expect("the socket table can be read");
+            if unread.len() == wanted || Instant::now() > deadline {
+                return unread;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     #[test]
-    fn reads_this_machines_table() {
-        assert!(unread_connections("127.0.0.1:1".parse().unwrap()).is_ok());
+    fn finds_a_real_connection_with_unread_bytes_and_forgets_it_once_read() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        let mut quiet = TcpStream::connect(local).unwrap();
+        let mut talking = TcpStream::connect(local).unwrap();
+        let (_quiet_served, _) = listener.accept().unwrap();
+        let (mut talking_served, _) = listener.accept().unwrap();
+        assert!(unread_eventually(local, 0).is_empty(), "nothing sent yet");
+
+        talking.write_all(b"GET /health HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(
+            unread_eventually(local, 1).len(),
+            1,
+            "one connection has unread bytes"
+        );
+
+        let mut buffer = [0u8; 64];
+        let n = talking_served.read(&mut buffer).unwrap();
+        assert!(n > 0);
+        assert!(unread_eventually(local, 0).is_empty(), "read now");
+        quiet.write_all(b"x").unwrap();
+        assert_eq!(unread_eventually(local, 1).len(), 1);
     }
 
     #[test]
