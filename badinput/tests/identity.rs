@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use jwt_lite::Role;
 use serde_json::{json, Value};
+use service_kit::auth::Role;
 use std::collections::BTreeMap;
 use testkit::TempDir;
 

@@ -5,8 +5,9 @@
 mod common;
 
 use common::*;
-use jwt_lite::{Claims, Key, Role};
+use jwt_lite::Key;
 use serde_json::json;
+use service_kit::auth::{Claims, Role};
 use testkit::TempDir;
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -124,7 +125,8 @@ fn structured_mutations(valid: &str) -> Vec<String> {
     let forged = jwt_lite::encode(
         &Claims::new("tok-user", Role::Admin, now, 600),
         &Key::new("0".repeat(64)),
-    );
+    )
+    .unwrap();
     out.push(forged);
     out
 }

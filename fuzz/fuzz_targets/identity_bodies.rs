@@ -79,7 +79,10 @@ fuzz_target!(|input: Input| {
     match input.auth % 3 {
         1 => headers.push((
             "Authorization".into(),
-            format!("Bearer {}", token("fuzz-admin", jwt_lite::Role::Admin)),
+            format!(
+                "Bearer {}",
+                token("fuzz-admin", service_kit::auth::Role::Admin)
+            ),
         )),
         2 => headers.push(("Authorization".into(), input.text.clone())),
         _ => {}

@@ -7,7 +7,8 @@
 //! - [`routing`]: percent-decoding of the path and query;
 //! - [`body`]: reading a JSON body under the 64 KiB cap and validating its fields into FastAPI-shaped
 //!   422 answers;
-//! - [`auth`]: Bearer-token extraction and validation with `jwt-lite`;
+//! - [`auth`]: Bearer-token extraction and validation with `jwt-lite`, and what TixGo tokens carry
+//!   (claims and roles);
 //! - [`journal`]: the append-only, checksummed, group-committed journal of SPEC §7;
 //! - [`server`]: the tiny_http worker loop, request ids, access log, CORS, panic isolation, the
 //!   offload pool for expensive work and graceful shutdown;
