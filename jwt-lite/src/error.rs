@@ -110,10 +110,15 @@ pub enum Malformed {
     Base64,
     /// The header is not a JSON object with a string `alg`.
     Header,
+    /// The header has a member twice, as in `{"alg":"none","alg":"HS256"}`: JSON
+    /// readers differ on which one counts, so none is believed.
+    DuplicateHeaderKey,
     /// The header has a `crit` parameter; no extensions are understood.
     CriticalHeader,
     /// The payload is not a JSON object.
     Payload,
+    /// An object in the payload has a member twice, at any depth (`"sub"` twice, say).
+    DuplicatePayloadKey,
 }
 
 impl fmt::Display for Malformed {
@@ -124,8 +129,10 @@ impl fmt::Display for Malformed {
             Self::Padding => "base64 padding is not allowed",
             Self::Base64 => "segment is not unpadded base64url",
             Self::Header => "header is not a JSON object with a string `alg`",
+            Self::DuplicateHeaderKey => "header has a duplicate key",
             Self::CriticalHeader => "header has an unsupported `crit` parameter",
             Self::Payload => "payload is not a JSON object",
+            Self::DuplicatePayloadKey => "payload has a duplicate key",
         })
     }
 }

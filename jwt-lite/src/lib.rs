@@ -9,13 +9,18 @@
 //!
 //! [`decode`] rejects, in this order: tokens over [`MAX_TOKEN_LEN`] bytes;
 //! anything that is not exactly three non-empty, unpadded base64url segments;
-//! a header that is not a JSON object, has an `alg` other than exactly `HS256`
-//! (so `none`, `hs256` and `HS512` are refused) or has a `crit` parameter; a bad
-//! signature (compared in constant time); and then a payload that is not a JSON
-//! object, an `exp` that is missing or not a non-negative integer, a payload that does not fit the
+//! a header that is not a JSON object, has a key twice, has an `alg` other than
+//! exactly `HS256` (so `none`, `hs256` and `HS512` are refused) or has a `crit`
+//! parameter; a bad signature (compared in constant time); and then a payload
+//! that is not a JSON object or has a key twice at any depth, an `exp` that is
+//! missing or not a non-negative integer, a payload that does not fit the
 //! caller's type, and finally an `exp` that has passed. Unsigned input therefore
 //! never reaches claim parsing. Header parameters other than `alg` and `crit`
 //! (such as `typ`) are ignored.
+//!
+//! Duplicate keys are refused because JSON readers disagree on them: serde_json
+//! keeps the last `alg` of `{"alg":"none","alg":"HS256"}`, another library may
+//! keep the first.
 //!
 //! ```
 //! use jwt_lite::{decode, encode, Error, Key, Validation};
@@ -133,11 +138,12 @@ pub mod dangerous {
     use crate::{Error, Key};
 
     /// Checks a token's length, its shape (three non-empty unpadded base64url
-    /// segments), its header (a JSON object, `alg` exactly `HS256`, no `crit`)
-    /// and its HMAC-SHA256 signature (in constant time), and returns the decoded
-    /// payload bytes **without reading them**.
+    /// segments), its header (a JSON object without duplicate keys, `alg` exactly
+    /// `HS256`, no `crit`) and its HMAC-SHA256 signature (in constant time), and
+    /// returns the decoded payload bytes **without reading them**.
     ///
-    /// The payload may be expired or may not be JSON; nothing about it has been
+    /// The payload may be expired, may not be JSON, and may have a key twice,
+    /// which another JSON reader would take differently; nothing about it has been
     /// checked. Use [`decode`](crate::decode) for anything that grants access.
     /// This is for payloads that are not claims at all, such as the example of
     /// RFC 7515 appendix A.1 with its exact bytes.
@@ -194,10 +200,16 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, Malformed> {
         .map_err(|_| Malformed::Base64)
 }
 
-/// Accepts a header that is a JSON object with `alg` exactly `HS256` and no `crit`.
+/// Accepts a header that is a JSON object without duplicate keys, with `alg`
+/// exactly `HS256` and no `crit`.
 fn check_header(header: &[u8]) -> Result<(), Error> {
-    let header: serde_json::Map<String, Value> =
-        serde_json::from_slice(header).map_err(|_| Malformed::Header)?;
+    let header = match strict_json::value_from_slice(header) {
+        Ok(Value::Object(header)) => header,
+        Err(strict_json::Error::DuplicateKey(_)) => {
+            return Err(Malformed::DuplicateHeaderKey.into())
+        }
+        Ok(_) | Err(_) => return Err(Malformed::Header.into()),
+    };
     match header.get("alg") {
         Some(Value::String(alg)) if alg == "HS256" => {}
         Some(Value::String(alg)) => return Err(Error::unsupported_algorithm(alg)),

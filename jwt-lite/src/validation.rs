@@ -1,7 +1,6 @@
 //! The validation time, and reading a verified payload into the caller's claims.
 
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::error::{Error, Malformed};
 
@@ -30,7 +29,7 @@ impl Validation {
     }
 }
 
-/// Reads a verified payload: a JSON object with an integer `exp`, that
+/// Reads a verified payload: a JSON object without duplicate keys, with an integer `exp`, that
 /// deserializes into `C`; and only then compares `exp` with the time, so a token that is both
 /// expired and unreadable is reported as unreadable.
 ///
@@ -40,7 +39,10 @@ pub(crate) fn claims_from_payload<C: DeserializeOwned>(
     payload: &[u8],
     validation: &Validation,
 ) -> Result<C, Error> {
-    let value: Value = serde_json::from_slice(payload).map_err(|_| Malformed::Payload)?;
+    let value = strict_json::value_from_slice(payload).map_err(|e| match e {
+        strict_json::Error::DuplicateKey(_) => Malformed::DuplicatePayloadKey,
+        _ => Malformed::Payload,
+    })?;
     let object = value.as_object().ok_or(Malformed::Payload)?;
     let exp = object
         .get("exp")

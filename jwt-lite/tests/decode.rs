@@ -162,11 +162,12 @@ fn extra_claims_and_header_members_are_ignored() {
 
 #[test]
 fn verify_signature_only_returns_the_payload_unread() {
-    // Expired or not JSON: the signature is all that is checked.
+    // Expired, not JSON, or with a key twice: the signature is all that is checked.
     for payload in [
         good_payload().to_string(),
         json!({"exp": 1}).to_string(),
         "not json".to_owned(),
+        r#"{"sub":"a","sub":"b"}"#.to_owned(),
     ] {
         let token = raw_token(HS256_HEADER, &payload);
         assert_eq!(
@@ -368,6 +369,77 @@ fn payload_must_be_a_json_object() {
             "{payload}"
         );
     }
+}
+
+// ---- duplicate keys ----------------------------------------------------------
+
+#[test]
+fn a_header_with_a_key_twice_is_refused_however_well_signed() {
+    for header in [
+        r#"{"alg":"none","alg":"HS256"}"#,
+        r#"{"alg":"HS256","alg":"none"}"#,
+        r#"{"alg":"HS256","alg":"HS256"}"#,
+        r#"{"alg":"HS256","\u0061lg":"HS256"}"#,
+        r#"{"alg":"HS256","typ":"JWT","typ":"JWT"}"#,
+        r#"{"alg":"HS256","jwk":{"k":"a","k":"b"}}"#,
+    ] {
+        assert_eq!(
+            decode_now(&raw_token(header, &good_payload().to_string())),
+            Err(Error::Malformed(Malformed::DuplicateHeaderKey)),
+            "{header}"
+        );
+    }
+}
+
+#[test]
+fn a_header_with_a_key_twice_is_refused_before_the_signature_is_checked() {
+    let token = raw_token(r#"{"alg":"none","alg":"HS256"}"#, "{}");
+    let (signing_input, _) = token.rsplit_once('.').unwrap();
+    let unsigned = format!("{signing_input}.{}", b64([0u8; 32]));
+    assert_eq!(
+        decode_now(&unsigned),
+        Err(Error::Malformed(Malformed::DuplicateHeaderKey))
+    );
+}
+
+#[test]
+fn a_payload_with_a_key_twice_is_refused_however_well_signed() {
+    for payload in [
+        format!(
+            r#"{{"sub":"panitia1","sub":"admin1","role":"committee","iat":{NOW},"exp":{}}}"#,
+            NOW + 60
+        ),
+        format!(
+            r#"{{"sub":"panitia1","role":"committee","role":"admin","iat":{NOW},"exp":{}}}"#,
+            NOW + 60
+        ),
+        format!(
+            r#"{{"sub":"a","role":"committee","iat":{NOW},"exp":1,"exp":{}}}"#,
+            NOW + 60
+        ),
+        format!(
+            r#"{{"sub":"a","\u0073ub":"b","role":"committee","iat":{NOW},"exp":{}}}"#,
+            NOW + 60
+        ),
+        format!(
+            r#"{{"sub":"a","role":"committee","iat":{NOW},"exp":{},"x":[{{"y":1,"y":2}}]}}"#,
+            NOW + 60
+        ),
+    ] {
+        assert_eq!(
+            decode_now(&raw_token(HS256_HEADER, &payload)),
+            Err(Error::Malformed(Malformed::DuplicatePayloadKey)),
+            "{payload}"
+        );
+    }
+}
+
+#[test]
+fn a_payload_with_a_key_twice_is_read_only_after_the_signature() {
+    let token = raw_token(HS256_HEADER, r#"{"sub":"a","sub":"b"}"#);
+    let (signing_input, _) = token.rsplit_once('.').unwrap();
+    let unsigned = format!("{signing_input}.{}", b64([0u8; 32]));
+    assert_eq!(decode_now(&unsigned), Err(Error::InvalidSignature));
 }
 
 // ---- algorithm ---------------------------------------------------------------
@@ -686,6 +758,14 @@ fn every_error_says_what_it_is() {
         (
             Error::TooLong { len: 5000 },
             "token is 5000 bytes, over the 4096-byte limit",
+        ),
+        (
+            Error::Malformed(Malformed::DuplicateHeaderKey),
+            "malformed token: header has a duplicate key",
+        ),
+        (
+            Error::Malformed(Malformed::DuplicatePayloadKey),
+            "malformed token: payload has a duplicate key",
         ),
         (
             Error::UnsupportedAlgorithm("none".into()),

@@ -281,4 +281,21 @@ mod tests {
         }
         assert_eq!(with("exp", json!(NOW)), Err(Error::Expired));
     }
+
+    #[test]
+    fn a_member_twice_is_refused() {
+        for (name, second) in [
+            ("sub", json!("admin1")),
+            ("role", json!("admin")),
+            ("exp", json!(u64::MAX)),
+        ] {
+            let mut members = good_members();
+            members.push((name, second));
+            assert_eq!(
+                read(&members),
+                Err(Error::Malformed(jwt_lite::Malformed::DuplicatePayloadKey)),
+                "{name}"
+            );
+        }
+    }
 }
