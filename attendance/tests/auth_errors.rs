@@ -4,8 +4,9 @@
 mod common;
 
 use common::*;
-use jwt_lite::{Claims, Key, Role};
+use jwt_lite::Key;
 use serde_json::{json, Value};
+use service_kit::auth::{Claims, Role};
 
 /// Every protected operation: (method, target, template, body).
 const ROUTES: [(&str, &str, &str, Option<&[u8]>); 3] = [
@@ -39,11 +40,13 @@ fn bad_authorization_is_401_with_a_challenge_on_every_route() {
     let expired = jwt_lite::encode(
         &Claims::new("panitia1", Role::Admin, now - 7200, 60),
         &Key::new(SECRET),
-    );
+    )
+    .unwrap();
     let other_secret = jwt_lite::encode(
         &Claims::new("panitia1", Role::Admin, now, 600),
         &Key::new("another-secret-another-secret-another-secret"),
-    );
+    )
+    .unwrap();
     let none_header = json!({"alg": "none", "typ": "JWT"});
     let unsigned = {
         let signed = signed(&none_header, &claims_json("admin"), SECRET);

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use jwt_lite::Role;
 use serde_json::Value;
+use service_kit::auth::Role;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Barrier};

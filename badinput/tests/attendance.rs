@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use jwt_lite::Role;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
+use service_kit::auth::Role;
 use std::collections::BTreeMap;
 use testkit::TempDir;
 
@@ -137,16 +137,13 @@ fn attendance_answers_every_bad_input_with_a_4xx_and_keeps_only_valid_writes() {
         } else if !authorized {
             401
         } else {
-            let ids = match serde_json::from_slice::<Value>(&body) {
-                Ok(Value::Object(map)) => {
-                    let id = |name: &str| match map.get(name) {
-                        Some(Value::String(s)) if id_ok(s) => Some(s.clone()),
-                        _ => None,
-                    };
-                    id("event_id").zip(id("ticket_id"))
-                }
-                _ => None,
-            };
+            let ids = object(&body).and_then(|map| {
+                let id = |name: &str| match map.get(name) {
+                    Some(Value::String(s)) if id_ok(s) => Some(s.clone()),
+                    _ => None,
+                };
+                id("event_id").zip(id("ticket_id"))
+            });
             let used = key.as_deref().and_then(|k| model.keys.get(k)).cloned();
             match ids {
                 Some(_) if key.as_deref().is_some_and(|k| !key_ok(k)) => 422,
@@ -401,4 +398,71 @@ fn attendance_answers_every_bad_input_with_a_4xx_and_keeps_only_valid_writes() {
         );
     }
     println!("badinput attendance: {} inputs tried in all", tally.sent);
+}
+
+/// A check-in body with a key twice is a 422 naming the key, also with a valid
+/// `Idempotency-Key`, and writes nothing: neither the first nor the last `event_id` gets a record.
+#[test]
+fn a_check_in_with_a_duplicate_key_is_a_422_and_writes_nothing() {
+    let dir = TempDir::new("badinput-attendance-duplicates");
+    let service = launch("attendance", &dir).start();
+    let addr = service.addr;
+    let committee = token("gate-committee", Role::Committee);
+    let mut tally = Tally::default();
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            r#"{"event_id":"dup-e","ticket_id":"T1","event_id":"dup-f"}"#,
+            &["event_id"],
+        ),
+        (
+            r#"{"event_id":"dup-e","ticket_id":"T1","ticket_id":"T2"}"#,
+            &["ticket_id"],
+        ),
+        (
+            r#"{"event_id":"dup-e","ticket_id":"T1","\u0065vent_id":"dup-f"}"#,
+            &["event_id"],
+        ),
+        (
+            r#"{"event_id":"dup-e","ticket_id":"T1","gate":"g","gate":"h"}"#,
+            &["gate"],
+        ),
+        (
+            r#"{"event_id":"dup-e","ticket_id":"T1","meta":{"a":[{"b":1,"b":1}]}}"#,
+            &["meta", "a", "0", "b"],
+        ),
+    ];
+    for (body, loc) in cases {
+        let key = loc.last().unwrap();
+        let mut loc_json = vec!["body"];
+        loc_json.extend_from_slice(loc);
+        let expected = json!({"detail":[{
+            "loc": loc_json,
+            "msg": format!("Duplicate key '{key}' in the JSON object"),
+            "type": "json_duplicate_key",
+        }]});
+        for idempotency_key in [None, Some("dup-key-1")] {
+            let mut case = Case::new("POST", "/checkins", Some(body.as_bytes().to_vec()))
+                .header("Content-Type", "application/json")
+                .bearer(&committee);
+            if let Some(k) = idempotency_key {
+                case = case.header("Idempotency-Key", k);
+            }
+            let response = tally.send(addr, &case, &[422]);
+            assert_eq!(response.json(), expected, "{body}");
+        }
+    }
+    for event in ["dup-e", "dup-f"] {
+        let listing = Case::new("GET", format!("/attendance/{event}"), None).bearer(&committee);
+        let response = tally.send(addr, &listing, &[200]);
+        assert_eq!(
+            response.json(),
+            json!({"event_id": event, "total_checkins": 0, "records": []})
+        );
+    }
+    // The same check-in without the duplicate is accepted: the refusals were about the key.
+    let body = json!({"event_id":"dup-e","ticket_id":"T1"}).to_string();
+    let case = Case::new("POST", "/checkins", Some(body.into_bytes())).bearer(&committee);
+    let response = tally.send(addr, &case, &[201]);
+    assert_eq!(response.json()["record"]["event_id"], "dup-e");
+    assert_eq!(response.json()["record"]["ticket_id"], "T1");
 }

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use jwt_lite::Role;
-use serde_json::{Map, Value};
+use serde_json::{json, Value};
+use service_kit::auth::Role;
 use std::collections::BTreeMap;
 use testkit::TempDir;
 
@@ -23,14 +23,6 @@ enum Auth {
     None,
     Admin,
     Committee,
-}
-
-/// A body parsed as the services parse it: `None` when it is not a JSON object.
-fn object(body: &[u8]) -> Option<Map<String, Value>> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Some(map),
-        _ => None,
-    }
 }
 
 fn username_ok(name: &str) -> bool {
@@ -341,7 +333,7 @@ fn identity_answers_every_bad_input_with_a_4xx_and_keeps_only_valid_writes() {
             "POST",
             "/auth/login",
             Some(
-                serde_json::json!({"username": username, "password": password})
+                json!({"username": username, "password": password})
                     .to_string()
                     .into_bytes(),
             ),
@@ -349,7 +341,7 @@ fn identity_answers_every_bad_input_with_a_4xx_and_keeps_only_valid_writes() {
         tally.send(service.addr, &case, &[200]);
     }
     for username in users.keys() {
-        let body = serde_json::json!({"username": username, "password": "another1"});
+        let body = json!({"username": username, "password": "another1"});
         let case = Case::new(
             "POST",
             "/auth/register",
@@ -358,4 +350,85 @@ fn identity_answers_every_bad_input_with_a_4xx_and_keeps_only_valid_writes() {
         tally.send(service.addr, &case, &[409]);
     }
     println!("badinput identity: {} inputs tried in all", tally.sent);
+}
+
+/// A body with a key twice is a 422 naming the key, for register and login alike, with or without
+/// an admin token, and it neither registers anyone nor counts as a login attempt: a reader that
+/// keeps the first `role` of `{"role":"committee","role":"admin"}` and one that keeps the last must
+/// never be asked to agree.
+#[test]
+fn a_body_with_a_duplicate_key_is_a_422_and_writes_nothing() {
+    let dir = TempDir::new("badinput-identity-duplicates");
+    let service = launch("identity", &dir).start();
+    let addr = service.addr;
+    let mut tally = Tally::default();
+    let admin = token("badinput-admin", Role::Admin);
+    let cases: [(&str, &str, &[&str]); 7] = [
+        (
+            "/auth/register",
+            r#"{"username":"dup-user","password":"secret12","username":"dup-other"}"#,
+            &["username"],
+        ),
+        (
+            "/auth/register",
+            r#"{"username":"dup-user","password":"secret12","role":"committee","role":"admin"}"#,
+            &["role"],
+        ),
+        (
+            "/auth/register",
+            r#"{"username":"dup-user","\u0072ole":"admin","password":"secret12","role":"committee"}"#,
+            &["role"],
+        ),
+        (
+            "/auth/register",
+            r#"{"username":"dup-user","password":"secret12","profile":[{"x":1,"x":2}]}"#,
+            &["profile", "0", "x"],
+        ),
+        (
+            "/auth/login",
+            r#"{"username":"dup-user","password":"wrong","password":"secret12"}"#,
+            &["password"],
+        ),
+        (
+            "/auth/login",
+            r#"{"username":"dup-user","username":"dup-user","password":"secret12"}"#,
+            &["username"],
+        ),
+        (
+            "/auth/login",
+            r#"{"username":"dup-user","password":"secret12","x":{"y":{"":1,"":2}}}"#,
+            &["x", "y", ""],
+        ),
+    ];
+    for (path, body, loc) in cases {
+        let key = loc.last().unwrap();
+        let mut loc_json = vec!["body"];
+        loc_json.extend_from_slice(loc);
+        let expected = json!({"detail":[{
+            "loc": loc_json,
+            "msg": format!("Duplicate key '{key}' in the JSON object"),
+            "type": "json_duplicate_key",
+        }]});
+        for with_admin in [false, true] {
+            let mut case = Case::new("POST", path, Some(body.as_bytes().to_vec()))
+                .header("Content-Type", "application/json");
+            if with_admin {
+                case = case.bearer(&admin);
+            }
+            let response = tally.send(addr, &case, &[422]);
+            assert_eq!(response.json(), expected, "{path} {body}");
+        }
+    }
+    // Nobody was registered, and no login counted as a failure: the name is free, and more than
+    // five failed logins' worth of duplicate bodies did not throttle it.
+    let body = json!({"username": "dup-user", "password": "secret12"}).to_string();
+    let register = Case::new("POST", "/auth/register", Some(body.clone().into_bytes()));
+    let response = tally.send(addr, &register, &[200]);
+    assert_eq!(
+        response.json(),
+        json!({"username":"dup-user","role":"committee"})
+    );
+    let login = Case::new("POST", "/auth/login", Some(body.into_bytes()));
+    let response = tally.send(addr, &login, &[200]);
+    assert_eq!(response.json()["token_type"], "bearer");
 }

@@ -5,8 +5,9 @@
 mod common;
 
 use common::*;
-use jwt_lite::{Claims, Key, Role};
+use jwt_lite::Key;
 use serde_json::json;
+use service_kit::auth::{Claims, Role};
 use testkit::TempDir;
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -70,6 +71,8 @@ fn structured_mutations(valid: &str) -> Vec<String> {
         r#"{"alg":"HS256""#,
         "",
         "\u{feff}{\"alg\":\"HS256\"}",
+        r#"{"alg":"none","alg":"HS256"}"#,
+        r#"{"alg":"HS256","alg":"HS256"}"#,
     ] {
         out.push(signed_raw(header.as_bytes(), claims.as_bytes(), secret));
     }
@@ -124,7 +127,8 @@ fn structured_mutations(valid: &str) -> Vec<String> {
     let forged = jwt_lite::encode(
         &Claims::new("tok-user", Role::Admin, now, 600),
         &Key::new("0".repeat(64)),
-    );
+    )
+    .unwrap();
     out.push(forged);
     out
 }
@@ -210,6 +214,98 @@ fn every_mutated_token_is_a_401_with_a_spec_detail() {
         headers.len(),
         tally.sent,
         tally.by_status
+    );
+}
+
+/// A correctly signed token with a key twice in its header or its claims is a 401 `Invalid token`
+/// from both services, whichever of the two values a reader would believe; the same token without
+/// the repetition is accepted, so the refusal is about the duplicate.
+#[test]
+fn a_token_with_a_key_twice_is_invalid_in_both_services() {
+    let id_dir = TempDir::new("badinput-dup-tokens-identity");
+    let att_dir = TempDir::new("badinput-dup-tokens-attendance");
+    let identity = launch("identity", &id_dir).start();
+    let attendance = launch("attendance", &att_dir).start();
+    let secret = testkit::SECRET;
+    let now = unix_now();
+    let (iat, exp) = (now, now + 600);
+    let good_claims = format!(r#"{{"sub":"tok-user","role":"committee","iat":{iat},"exp":{exp}}}"#);
+    let header = jwt_lite::HEADER_JSON;
+    let mut cases: Vec<(String, String)> = [
+        r#"{"alg":"none","alg":"HS256"}"#,
+        r#"{"alg":"HS256","alg":"none"}"#,
+        r#"{"alg":"HS256","alg":"HS256"}"#,
+        r#"{"alg":"HS256","typ":"JWT","\u0061lg":"HS256"}"#,
+        r#"{"alg":"HS256","typ":"JWT","typ":"JWT"}"#,
+    ]
+    .into_iter()
+    .map(|h| (h.to_owned(), good_claims.clone()))
+    .collect();
+    for claims in [
+        format!(
+            r#"{{"sub":"tok-user","sub":"admin1","role":"committee","iat":{iat},"exp":{exp}}}"#
+        ),
+        format!(
+            r#"{{"sub":"tok-user","role":"committee","role":"admin","iat":{iat},"exp":{exp}}}"#
+        ),
+        format!(r#"{{"sub":"tok-user","role":"committee","iat":{iat},"exp":1,"exp":{exp}}}"#),
+        format!(
+            r#"{{"sub":"tok-user","\u0073ub":"x","role":"committee","iat":{iat},"exp":{exp}}}"#
+        ),
+        format!(
+            r#"{{"sub":"tok-user","role":"committee","iat":{iat},"exp":{exp},"x":{{"a":1,"a":1}}}}"#
+        ),
+    ] {
+        cases.push((header.to_owned(), claims));
+    }
+    let check_in = json!({"event_id":"dup-tok-evt","ticket_id":"T1"}).to_string();
+    let mut tally = Tally::default();
+    for (header, claims) in &cases {
+        let token = signed_raw(header.as_bytes(), claims.as_bytes(), secret);
+        let me = Case::new("GET", "/auth/me", None).bearer(&token);
+        let post =
+            Case::new("POST", "/checkins", Some(check_in.clone().into_bytes())).bearer(&token);
+        for (service, case) in [(&identity, me), (&attendance, post)] {
+            let response = tally.send(service.addr, &case, &[401]);
+            assert_eq!(
+                response.json(),
+                json!({"detail": "Invalid token"}),
+                "{header} {claims}"
+            );
+            assert_eq!(
+                response.header("www-authenticate"),
+                Some("Bearer error=\"invalid_token\""),
+                "{header} {claims}"
+            );
+        }
+    }
+    // Controls: the same header and claims without the repetition are accepted.
+    for header in [
+        r#"{"alg":"HS256"}"#,
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        header,
+    ] {
+        let token = signed_raw(header.as_bytes(), good_claims.as_bytes(), secret);
+        let response = tally.send(
+            identity.addr,
+            &Case::new("GET", "/auth/me", None).bearer(&token),
+            &[200],
+        );
+        assert_eq!(
+            response.json(),
+            json!({"username": "tok-user", "role": "committee"})
+        );
+    }
+    let valid = token("tok-user", Role::Committee);
+    let listing = tally.send(
+        attendance.addr,
+        &Case::new("GET", "/attendance/dup-tok-evt", None).bearer(&valid),
+        &[200],
+    );
+    assert_eq!(
+        listing.json()["total_checkins"],
+        0,
+        "no check-in was written"
     );
 }
 

@@ -79,13 +79,17 @@ fuzz_target!(|input: Input| {
     match input.auth % 3 {
         1 => headers.push((
             "Authorization".into(),
-            format!("Bearer {}", token("fuzz-admin", jwt_lite::Role::Admin)),
+            format!(
+                "Bearer {}",
+                token("fuzz-admin", service_kit::auth::Role::Admin)
+            ),
         )),
         2 => headers.push(("Authorization".into(), input.text.clone())),
         _ => {}
     }
     let request = Request::new(Method::Post, path, headers, input.body.clone()).unwrap();
-    let value: Option<serde_json::Map<String, Value>> = match serde_json::from_slice(&input.body) {
+    // A JSON object without a key twice (SPEC §3); anything else must be a 422.
+    let value = match strict_json::value_from_slice(&input.body) {
         Ok(Value::Object(map)) => Some(map),
         _ => None,
     };

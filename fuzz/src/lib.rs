@@ -1,8 +1,8 @@
 //! What the fuzz targets share: a scratch data directory, services built over it, tokens, and
 //! the checks every answer must pass.
 
-use jwt_lite::{Claims, Key, Role};
-use service_kit::auth::Authenticator;
+use jwt_lite::Key;
+use service_kit::auth::{Authenticator, Claims, Role};
 use service_kit::http::Response;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,6 +34,7 @@ pub fn token(sub: &str, role: Role) -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     jwt_lite::encode(&Claims::new(sub, role, now, 86_400), &Key::new(SECRET))
+        .expect("TixGo's claims always serialize")
 }
 
 /// Every answer: not a 5xx; a 4xx carries a JSON `detail` (a string or a non-empty list).

@@ -6,7 +6,7 @@
 use crate::passwords::{HashError, Passwords};
 use crate::settings::BootstrapAdmin;
 use crate::users::{AddError, UserStore};
-use jwt_lite::Role;
+use service_kit::auth::Role;
 use service_kit::log_line;
 use std::fmt;
 

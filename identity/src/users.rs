@@ -5,8 +5,8 @@
 //! no token is ever issued for a user that a failed sync could still take back.
 
 use crate::passwords::is_bcrypt_hash;
-use jwt_lite::Role;
 use serde::{Deserialize, Serialize};
+use service_kit::auth::Role;
 use service_kit::clock::now_timestamp;
 use service_kit::journal::{Journal, JournalError, ReplayReport};
 use std::collections::HashMap;

@@ -4,8 +4,9 @@
 mod common;
 
 use common::{assert_unauthorized, unix_now, Checked};
-use jwt_lite::{Key, Role, Validation};
+use jwt_lite::{Key, Validation};
 use serde_json::{json, Value};
+use service_kit::auth::{Claims, Role};
 use std::time::{Duration, Instant};
 
 /// The `type`s and `loc`s of a 422 answer, in order.
@@ -69,7 +70,7 @@ fn register_login_and_me() {
     let body = response.json();
     assert_eq!(body["token_type"], "bearer");
     let token = body["access_token"].as_str().unwrap();
-    let claims = jwt_lite::decode(
+    let claims: Claims = jwt_lite::decode(
         token,
         &Key::new(testkit::SECRET),
         &Validation::at(unix_now()),

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{assert_unauthorized, signed_token, unix_now, valid_token, Checked};
-use jwt_lite::Role;
 use serde_json::json;
+use service_kit::auth::Role;
 
 /// `{"alg":"none","typ":"JWT"}` in base64url.
 const NONE_HEADER: &str = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";

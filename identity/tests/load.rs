@@ -3,8 +3,8 @@
 
 mod common;
 
-use jwt_lite::Role;
 use serde_json::json;
+use service_kit::auth::Role;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};

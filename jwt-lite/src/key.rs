@@ -15,7 +15,9 @@ pub(crate) type HmacSha256 = Hmac<Sha256>;
 /// is `Key(<redacted, N bytes>)`; there is deliberately no `Display`.
 ///
 /// Any length is accepted, as RFC 2104 allows; callers enforce their own
-/// minimum (the services require at least 32 bytes).
+/// minimum (the services require at least 32 bytes). As with every HMAC, a
+/// secret and the same secret followed by zero bytes (within the 64-byte block)
+/// are one key, and so are a secret over 64 bytes and its SHA-256 digest.
 #[derive(Clone)]
 pub struct Key {
     mac: HmacSha256,
@@ -25,11 +27,7 @@ pub struct Key {
 impl Key {
     /// Makes a key from secret bytes (a `String`, `&str`, `Vec<u8>`, `&[u8]`, ...).
     pub fn new(secret: impl AsRef<[u8]>) -> Self {
-        Self::from_bytes(secret.as_ref())
-    }
-
-    /// Makes a key from a byte slice of secret.
-    pub fn from_bytes(secret: &[u8]) -> Self {
+        let secret = secret.as_ref();
         // HMAC accepts keys of every length (longer ones are hashed first), so
         // `new_from_slice` never returns `Err` for `Hmac<Sha256>`; the hmac crate's
         // own `KeyInit::new` unwraps this same call.

@@ -2,7 +2,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jwt_lite::{decode, verify_signature, Error, Key, Validation};
+use jwt_lite::dangerous::verify_signature_only;
+use jwt_lite::{decode, Error, Key, Validation};
+use serde::Deserialize;
 
 /// The compact serialization from A.1.4.
 const TOKEN: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9\
@@ -29,7 +31,7 @@ fn key() -> Key {
 
 #[test]
 fn the_example_token_verifies_and_yields_the_payload() {
-    assert_eq!(verify_signature(TOKEN, &key()).as_deref(), Ok(PAYLOAD));
+    assert_eq!(verify_signature_only(TOKEN, &key()).as_deref(), Ok(PAYLOAD));
 }
 
 #[test]
@@ -45,7 +47,7 @@ fn the_example_header_and_signature_are_as_printed() {
 
 #[test]
 fn the_example_payload_is_the_expected_json() {
-    let payload = verify_signature(TOKEN, &key()).unwrap();
+    let payload = verify_signature_only(TOKEN, &key()).unwrap();
     let json: serde_json::Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(
         json,
@@ -58,12 +60,41 @@ fn the_example_payload_is_the_expected_json() {
 }
 
 #[test]
-fn decode_verifies_the_example_but_wants_our_claims() {
-    // The signature is good, so claim checking is reached; A.1 has no `sub`.
+fn decode_reads_the_example_into_the_callers_type() {
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Example {
+        iss: String,
+        exp: u64,
+        #[serde(rename = "http://example.com/is_root")]
+        is_root: bool,
+    }
     let before_expiry = Validation::at(1_300_819_379);
     assert_eq!(
         decode(TOKEN, &key(), &before_expiry),
-        Err(Error::MissingClaim("sub"))
+        Ok(Example {
+            iss: "joe".into(),
+            exp: 1_300_819_380,
+            is_root: true
+        })
+    );
+    assert_eq!(
+        decode::<Example>(TOKEN, &key(), &Validation::at(1_300_819_380)),
+        Err(Error::Expired)
+    );
+}
+
+#[test]
+fn decode_wants_what_the_callers_type_wants() {
+    // The signature is good, so claim checking is reached; A.1 has no `sub`.
+    #[derive(Debug, Deserialize)]
+    struct WithSub {
+        #[serde(rename = "sub")]
+        _sub: String,
+    }
+    let before_expiry = Validation::at(1_300_819_379);
+    assert_eq!(
+        decode::<WithSub>(TOKEN, &key(), &before_expiry).unwrap_err(),
+        Error::InvalidClaims("missing field `sub`".into())
     );
 }
 
@@ -78,7 +109,7 @@ fn a_one_byte_change_anywhere_in_the_payload_or_signature_fails() {
         // Swap for another base64url character, so the shape stays valid.
         bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
         let changed = String::from_utf8(bytes).unwrap();
-        let result = verify_signature(&changed, &key());
+        let result = verify_signature_only(&changed, &key());
         assert!(
             matches!(
                 result,
@@ -91,7 +122,7 @@ fn a_one_byte_change_anywhere_in_the_payload_or_signature_fails() {
     let tampered = TOKEN.replacen("eyJpc3MiOiJqb2Ui", "eyJpc3MiOiJqb2Yi", 1);
     assert_ne!(tampered, TOKEN);
     assert_eq!(
-        verify_signature(&tampered, &key()),
+        verify_signature_only(&tampered, &key()),
         Err(Error::InvalidSignature)
     );
 }
@@ -101,7 +132,7 @@ fn the_example_fails_with_another_key() {
     let mut k = URL_SAFE_NO_PAD.decode(JWK_K).unwrap();
     k[0] ^= 1;
     assert_eq!(
-        verify_signature(TOKEN, &Key::new(k)),
+        verify_signature_only(TOKEN, &Key::new(k)),
         Err(Error::InvalidSignature)
     );
 }

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use jwt_lite::Role;
 use serde_json::{json, Value};
+use service_kit::auth::Role;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Command;

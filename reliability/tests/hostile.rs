@@ -10,8 +10,8 @@
 mod common;
 
 use common::*;
-use jwt_lite::Role;
 use serde_json::json;
+use service_kit::auth::Role;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;

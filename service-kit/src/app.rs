@@ -142,8 +142,9 @@ fn preflight(methods: &[Method]) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::{Claims, Role};
     use crate::router::Call;
-    use jwt_lite::{Claims, Key};
+    use jwt_lite::Key;
 
     #[derive(Debug)]
     struct Tiny {
@@ -234,7 +235,7 @@ mod tests {
     #[test]
     fn a_panicking_handler_is_a_500_for_that_request_only() {
         let app = app();
-        let token = app.service().auth.issue("x", jwt_lite::Role::Admin, 60);
+        let token = app.service().auth.issue("x", Role::Admin, 60);
         let auth = format!("Bearer {token}");
         let r = app.answer(
             "DELETE",

@@ -1,11 +1,16 @@
-//! Bearer tokens: extraction from the `Authorization` header and validation with `jwt-lite`.
+//! Bearer tokens: extraction from the `Authorization` header, validation with `jwt-lite`, and
+//! what TixGo's tokens carry ([`Claims`], [`Role`]).
 //!
 //! Both services answer a missing or bad token with the same four 401 messages of SPEC §3 and an
 //! RFC 6750 `WWW-Authenticate` challenge.
 
+mod claims;
+
+pub use claims::{Claims, Role, UnknownRole};
+
 use crate::clock::unix_now;
 use crate::http::{Request, Response};
-use jwt_lite::{Claims, Key, Role, Validation};
+use jwt_lite::{Key, Validation};
 use std::fmt;
 
 /// Why a request is not authenticated.
@@ -62,10 +67,11 @@ impl Authenticator {
             .map_err(Response::from)
     }
 
-    /// Validates an `Authorization` header value as of `now` (Unix seconds).
+    /// Validates an `Authorization` header value as of `now` (Unix seconds): `Token expired` only
+    /// for a token that is otherwise valid, `Invalid token` for every other fault.
     pub fn claims_at(&self, header: Option<&str>, now: u64) -> Result<Claims, AuthError> {
         let token = bearer_token(header)?;
-        jwt_lite::decode(token, &self.key, &Validation::at(now)).map_err(|e| {
+        jwt_lite::decode::<Claims>(token, &self.key, &Validation::at(now)).map_err(|e| {
             if matches!(e, jwt_lite::Error::Expired) {
                 AuthError::Expired
             } else {
@@ -76,10 +82,10 @@ impl Authenticator {
 
     /// Signs a token for `sub` with `role`, valid `lifetime_secs` from now.
     pub fn issue(&self, sub: &str, role: Role, lifetime_secs: u64) -> String {
-        jwt_lite::encode(
-            &Claims::new(sub, role, unix_now(), lifetime_secs),
-            &self.key,
-        )
+        let claims = Claims::new(sub, role, unix_now(), lifetime_secs);
+        // serde_json fails only on a failing `Serialize` or non-string map keys; `Claims` is
+        // strings, a unit enum and integers.
+        jwt_lite::encode(&claims, &self.key).expect("TixGo's claims always serialize")
     }
 }
 
@@ -140,6 +146,26 @@ mod tests {
         assert_eq!(
             auth().claims_at(Some("Bearer a.b.c"), 0),
             Err(AuthError::Invalid)
+        );
+    }
+
+    #[test]
+    fn only_an_otherwise_valid_token_is_expired() {
+        let a = auth();
+        let now = unix_now();
+        let claims = |sub: &str, role: &str, exp: u64| serde_json::json!({"sub": sub, "role": role, "iat": now - 100, "exp": exp});
+        let header = |payload: &serde_json::Value| {
+            format!("Bearer {}", jwt_lite::encode(payload, &a.key).unwrap())
+        };
+        let at = |payload| a.claims_at(Some(&header(&payload)), now);
+        assert_eq!(at(claims("u", "admin", now - 1)), Err(AuthError::Expired));
+        // Expired and unreadable: the fault that matters is the one that never goes away.
+        assert_eq!(at(claims("", "admin", now - 1)), Err(AuthError::Invalid));
+        assert_eq!(at(claims("u", "root", now - 1)), Err(AuthError::Invalid));
+        assert_eq!(at(claims("u", "root", now + 60)), Err(AuthError::Invalid));
+        assert_eq!(
+            at(claims("u", "admin", now + 60)).map(|c| c.role),
+            Ok(Role::Admin)
         );
     }
 

@@ -19,7 +19,8 @@ pub struct Fields {
 }
 
 impl Fields {
-    /// Parses `body` as a JSON object; malformed JSON, an empty body or a non-object is a 422.
+    /// Parses `body` as a JSON object; malformed JSON, an empty body, a non-object or an object with
+    /// a duplicate key at any depth is a 422.
     pub fn parse(body: &[u8]) -> Result<Fields, Response> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(Response::validation(&[FieldError {
@@ -28,7 +29,7 @@ impl Fields {
                 kind: "missing",
             }]));
         }
-        match serde_json::from_slice::<Value>(body) {
+        match strict_json::value_from_slice(body) {
             Ok(Value::Object(object)) => Ok(Fields {
                 object,
                 errors: Vec::new(),
@@ -39,6 +40,9 @@ impl Fields {
                     .to_owned(),
                 kind: "model_attributes_type",
             }])),
+            Err(strict_json::Error::DuplicateKey(duplicate)) => {
+                Err(Response::validation(&[duplicate_key(duplicate)]))
+            }
             Err(e) => Err(Response::validation(&[FieldError {
                 loc: vec!["body".to_owned()],
                 msg: format!("JSON decode error: {e}"),
@@ -97,6 +101,27 @@ impl Fields {
     }
 }
 
+/// The 422 entry for an object with the same key twice: `loc` is the path to the key (array
+/// indices as decimal strings), so `{"event_id":"e","event_id":"f"}` is `["body","event_id"]`.
+///
+/// serde_json would quietly keep the last value where another reader of the same bytes might keep
+/// the first, so such a body is refused rather than guessed at (SPEC §3).
+fn duplicate_key(duplicate: strict_json::DuplicateKey) -> FieldError {
+    let msg = format!("Duplicate key '{}' in the JSON object", duplicate.key);
+    let mut loc = Vec::with_capacity(duplicate.path.len() + 2);
+    loc.push("body".to_owned());
+    loc.extend(duplicate.path.into_iter().map(|step| match step {
+        strict_json::Step::Key(key) => key,
+        strict_json::Step::Index(index) => index.to_string(),
+    }));
+    loc.push(duplicate.key);
+    FieldError {
+        loc,
+        msg,
+        kind: "json_duplicate_key",
+    }
+}
+
 /// Checks a text value against a length range (in characters) and forbids control characters;
 /// returns the problem as `(type, message)` for [`Fields::reject`].
 pub fn check_text(
@@ -141,6 +166,36 @@ mod tests {
         assert_eq!(r.status, 422);
         assert_eq!(body_of(&r)["detail"][0]["type"], "json_invalid");
         assert_eq!(body_of(&r)["detail"][0]["loc"], json!(["body"]));
+    }
+
+    #[test]
+    fn a_duplicate_key_is_422_naming_it() {
+        let r = Fields::parse(br#"{"event_id":"e","ticket_id":"t","event_id":"f"}"#).unwrap_err();
+        assert_eq!(r.status, 422);
+        assert_eq!(
+            body_of(&r),
+            json!({"detail":[{
+                "loc":["body","event_id"],
+                "msg":"Duplicate key 'event_id' in the JSON object",
+                "type":"json_duplicate_key"
+            }]})
+        );
+    }
+
+    #[test]
+    fn a_duplicate_key_is_found_at_any_depth_and_through_escapes() {
+        let r = Fields::parse(br#"{"a":[{"b":1},{"c":{"d":1,"\u0064":2}}]}"#).unwrap_err();
+        assert_eq!(r.status, 422);
+        assert_eq!(
+            body_of(&r),
+            json!({"detail":[{
+                "loc":["body","a","1","c","d"],
+                "msg":"Duplicate key 'd' in the JSON object",
+                "type":"json_duplicate_key"
+            }]})
+        );
+        // The same key in different objects is fine.
+        assert!(Fields::parse(br#"{"a":{"a":1},"b":[{"a":2},{"a":3}]}"#).is_ok());
     }
 
     #[test]

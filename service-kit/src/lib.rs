@@ -6,7 +6,8 @@
 //! - [`router`]: routes as data, and dispatch with 404, 405, `OPTIONS` and the role checks;
 //! - [`http`]: the request and response types handlers see, and the JSON error shapes of SPEC §3;
 //! - [`body`]: JSON bodies and field-by-field validation into FastAPI-shaped 422 answers;
-//! - [`auth`]: Bearer-token extraction and validation with `jwt-lite`;
+//! - [`auth`]: Bearer-token extraction and validation with `jwt-lite`, and what TixGo tokens carry
+//!   (claims and roles);
 //! - [`pool`]: the bounded pool of turns for expensive work (bcrypt);
 //! - [`server`]: the tiny_http listener, request workers, body readers and graceful stop;
 //! - [`startup`]: the start-up both binaries share, from the command line to the exit code;

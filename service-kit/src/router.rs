@@ -13,8 +13,8 @@
 //! (404, 409) are the handler's, which keeps the order of SPEC §3 in one place.
 
 use crate::auth::Authenticator;
+use crate::auth::{Claims, Role};
 use crate::http::{Method, Request, Response};
-use jwt_lite::{Claims, Role};
 use std::fmt;
 
 /// Who may call a route.

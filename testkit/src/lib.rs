@@ -16,6 +16,7 @@ pub mod contract;
 pub mod openapi;
 
 use serde_json::Value;
+use service_kit::auth::{Claims, Role};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -40,11 +41,12 @@ pub fn unix_now() -> u64 {
 }
 
 /// A valid token for `sub` with `role`, signed with [`SECRET`], good for an hour.
-pub fn token(sub: &str, role: jwt_lite::Role) -> String {
+pub fn token(sub: &str, role: Role) -> String {
     jwt_lite::encode(
-        &jwt_lite::Claims::new(sub, role, unix_now(), 3600),
+        &Claims::new(sub, role, unix_now(), 3600),
         &jwt_lite::Key::new(SECRET),
     )
+    .expect("TixGo's claims always serialize")
 }
 
 /// A directory under the system temp dir, removed on drop.

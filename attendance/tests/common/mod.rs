@@ -6,8 +6,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use jwt_lite::Role;
 use serde_json::{json, Value};
+use service_kit::auth::Role;
 use sha2::Sha256;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
 #[allow(unused_imports)] // re-exported for the suites that need them
 pub use testkit::{token, unix_now};
@@ -156,6 +156,17 @@ impl Case {
             body.len(),
             String::from_utf8_lossy(shown)
         )
+    }
+}
+
+/// A body read as the services read it: `None` when it is not a JSON object, or when some object
+/// in it has a key twice (SPEC §3). Duplicates are found with the services' own `strict-json`,
+/// whose unit tests pin down what counts as one; the explicit duplicate-key cases of the suites
+/// check the answers themselves.
+pub fn object(body: &[u8]) -> Option<Map<String, Value>> {
+    match strict_json::value_from_slice(body) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
     }
 }
 
@@ -447,7 +458,7 @@ pub fn junk_body(rng: &mut Rng) -> Vec<u8> {
 }
 
 /// A JSON object with `fields`, each absent, valid (from `valid`), or junk, sometimes with
-/// extra or repeated members; returns the text.
+/// extra or repeated (duplicate) members; returns the text.
 pub fn structured_body(
     rng: &mut Rng,
     fields: &[&str],
@@ -460,7 +471,7 @@ pub fn structured_body(
             1..=5 => members.push(format!("{}:{}", json!(field), json!(valid(rng, field)))),
             6..=8 => members.push(format!("{}:{}", json!(field), junk_value(rng, 2))),
             _ => {
-                // Repeated: the last one counts.
+                // Repeated: a duplicate key, which makes the whole body a 422.
                 members.push(format!("{}:{}", json!(field), junk_value(rng, 1)));
                 members.push(format!("{}:{}", json!(field), json!(valid(rng, field))));
             }

@@ -4,8 +4,9 @@
 //! Each suite uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use jwt_lite::{Claims, Key, Role};
+use jwt_lite::Key;
 use serde_json::{json, Value};
+use service_kit::auth::{Claims, Role};
 use std::time::{Duration, Instant};
 #[allow(unused_imports)] // re-exported for the suites that need them
 pub use testkit::unix_now;
@@ -57,7 +58,7 @@ pub fn signed_token(secret: &str, sub: &str, role: Role, iat: u64, exp: u64) -> 
         iat,
         exp,
     };
-    jwt_lite::encode(&claims, &Key::new(secret))
+    jwt_lite::encode(&claims, &Key::new(secret)).unwrap()
 }
 
 /// A valid token for `sub`/`role`, signed with the tests' shared secret.

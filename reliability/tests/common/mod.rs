@@ -3,8 +3,8 @@
 //! normal client checks in.
 #![allow(dead_code)]
 
-use jwt_lite::Role;
 use serde_json::Value;
+use service_kit::auth::Role;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
