@@ -2,12 +2,11 @@
 //!
 //! # Check-in
 //! Under the store lock: decide (new, repeated, duplicate), append the journal line and insert the
-//! record, which is then *pending durable* under its line's sequence number. The outcome is handed
-//! to the caller's callback only once that line is on disk (on the journal's sync thread, so no
-//! request worker waits for the disk and concurrent check-ins share one `fdatasync`). Only then is
-//! the 201 given; if the sync failed, the record is removed again (if it is still the one
-//! inserted) and the caller answers 503. The lock makes "exactly one 201 per ticket" and "memory
-//! in the order of the file" hold.
+//! record, which is then *pending durable* under its line's sequence number. Then, with the lock
+//! released, the caller's thread waits until that line is on disk; concurrent check-ins wait at
+//! the same time, so they share one `fdatasync`. Only then is the 201 given; if the batch was not
+//! kept, the record is removed again (if it is still the one inserted) and the caller answers
+//! 503. The lock makes "exactly one 201 per ticket" and "memory in the order of the file" hold.
 //!
 //! # Showing a record
 //! A 409, a repeated 201 and a listing may name a record whose line is still pending; each waits
@@ -19,9 +18,9 @@
 
 use crate::records::{CheckInLine, JournalLine, Record, Stamp, UndoLine};
 use crate::store::{Admission, Found, JsonPage, NewCheckIn, Page, Store};
-use service_kit::journal::{Journal, JournalError, ReplayReport};
+use journal::{Journal, JournalError, ReplayReport};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The journal's file name inside `DATA_DIR`.
 pub const JOURNAL_FILE: &str = "checkins.jsonl";
@@ -29,7 +28,7 @@ pub const JOURNAL_FILE: &str = "checkins.jsonl";
 /// The check-ins, in memory and on disk.
 #[derive(Debug)]
 pub struct Ledger {
-    store: Arc<Mutex<Store>>,
+    store: Mutex<Store>,
     journal: Journal,
 }
 
@@ -68,53 +67,37 @@ impl Ledger {
             store.apply(line).map_err(|e| e.to_string())
         })?;
         let ledger = Ledger {
-            store: Arc::new(Mutex::new(store)),
+            store: Mutex::new(store),
             journal,
         };
         Ok((ledger, report))
     }
 
-    /// The journal file.
-    pub fn journal_path(&self) -> &Path {
-        self.journal.path()
-    }
-
-    /// Checks a ticket in (see the module documentation) and hands the outcome to `done`: at once
-    /// when nothing has to reach the disk first, otherwise on the journal's sync thread once the
-    /// record it names is durable (so `done` must be quick and must not wait for the ledger).
-    pub fn check_in(
-        &self,
-        request: CheckInRequest<'_>,
-        done: impl FnOnce(Result<CheckIn, JournalError>) + Send + 'static,
-    ) {
+    /// Checks a ticket in (see the module documentation); returns once the record it answers
+    /// with is durable.
+    pub fn check_in(&self, request: CheckInRequest<'_>) -> Result<CheckIn, JournalError> {
         let store = self.lock();
         match store.admit(request.event, request.ticket, request.by, request.key) {
-            Admission::Free => self.write_check_in(store, request, done),
-            Admission::KeyReused => {
-                drop(store);
-                done(Ok(CheckIn::KeyReused));
-            }
+            Admission::Free => self.write_check_in(store, request),
+            Admission::KeyReused => Ok(CheckIn::KeyReused),
             Admission::Repeated(found) => {
                 drop(store);
-                self.when_durable(found, move |record| done(record.map(CheckIn::Repeated)));
+                self.durable(found).map(CheckIn::Repeated)
             }
             Admission::Taken(found) => {
                 drop(store);
-                self.when_durable(found, move |record| {
-                    done(record.map(CheckIn::AlreadyCheckedIn));
-                });
+                self.durable(found).map(CheckIn::AlreadyCheckedIn)
             }
         }
     }
 
-    /// Writes and inserts an admitted check-in; `done` hears of it once it is durable, or after
-    /// it was removed again because it could not be kept.
+    /// Writes and inserts an admitted check-in and waits, without the store lock, until it is
+    /// durable; if it is not kept, it is removed again.
     fn write_check_in(
         &self,
         mut store: MutexGuard<'_, Store>,
         request: CheckInRequest<'_>,
-        done: impl FnOnce(Result<CheckIn, JournalError>) + Send + 'static,
-    ) {
+    ) -> Result<CheckIn, JournalError> {
         let at = Stamp::now();
         let line = JournalLine::CheckIn(CheckInLine {
             event_id: request.event.to_owned(),
@@ -123,13 +106,7 @@ impl Ledger {
             checked_in_at: at,
             idempotency_key: request.key.map(str::to_owned),
         });
-        let seq = match self.journal.append(&line) {
-            Ok(seq) => seq,
-            Err(e) => {
-                drop(store);
-                return done(Err(e));
-            }
-        };
+        let seq = self.journal.append(&line)?;
         let new = NewCheckIn {
             event: request.event,
             ticket: request.ticket,
@@ -141,26 +118,20 @@ impl Ledger {
             .insert(new, seq)
             .expect("admitted under this same lock, so nothing can be in the way");
         drop(store);
-        let store = Arc::clone(&self.store);
-        self.journal
-            .when_durable(seq, move |durable| match durable {
-                Ok(()) => done(Ok(CheckIn::Created(record))),
-                Err(e) => {
-                    lock(&store).remove(&record.event_id, &record.ticket_id, Some(seq));
-                    done(Err(e));
-                }
-            });
+        match self.journal.wait_durable(seq) {
+            Ok(()) => Ok(CheckIn::Created(record)),
+            Err(e) => {
+                self.lock()
+                    .remove(&record.event_id, &record.ticket_id, Some(seq));
+                Err(e)
+            }
+        }
     }
 
-    /// Hands the record of `found` to `done` once its journal line is durable.
-    fn when_durable(
-        &self,
-        found: Found,
-        done: impl FnOnce(Result<Record, JournalError>) + Send + 'static,
-    ) {
-        let Found { record, seq } = found;
-        self.journal
-            .when_durable(seq, move |durable| done(durable.map(|()| record)));
+    /// The record of `found`, once its journal line is durable.
+    fn durable(&self, found: Found) -> Result<Record, JournalError> {
+        self.journal.wait_durable(found.seq)?;
+        Ok(found.record)
     }
 
     /// Removes the check-in of `ticket` at `event` on behalf of admin `by`; `None` when there
@@ -210,16 +181,12 @@ impl Ledger {
         Ok(page)
     }
 
-    /// Makes every line written so far durable (at shutdown).
-    pub fn sync(&self) -> Result<(), JournalError> {
-        self.journal.sync()
+    /// Waits until every line written so far is settled (the final sync at shutdown).
+    pub fn settle(&self) -> Result<(), JournalError> {
+        self.journal.settle()
     }
 
     fn lock(&self) -> MutexGuard<'_, Store> {
-        lock(&self.store)
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -67,13 +67,13 @@ fn serve() -> ExitCode {
     if let Some(line) = report.dropped_torn_line {
         eprintln!(
             "{NAME}: warning: dropped the torn last line {}:{line} (left by a crash mid-write)",
-            ledger.journal_path().display()
+            report.path.display()
         );
     }
     log_line(&format!(
         "{NAME} replayed {} journal records from {} in {} ms",
         report.records,
-        ledger.journal_path().display(),
+        report.path.display(),
         started.elapsed().as_millis()
     ));
     let service = Arc::new(Attendance::new(Authenticator::new(config.jwt_key), ledger));
@@ -89,8 +89,8 @@ fn serve() -> ExitCode {
         eprintln!("{NAME}: {e}");
         return ExitCode::FAILURE;
     }
-    // Waits for the check-ins still on their way to disk, and sends their answers.
-    if let Err(e) = service.ledger().sync() {
+    // The workers answered every check-in they took; this is the final sync.
+    if let Err(e) = service.ledger().settle() {
         eprintln!("{NAME}: {e}");
         return ExitCode::FAILURE;
     }

@@ -9,11 +9,11 @@ use crate::openapi;
 use crate::records::Record;
 use crate::store::{write_json_str, JsonPage};
 use crate::validate::{self, Format, IDEMPOTENCY_KEY};
+use journal::JournalError;
 use jwt_lite::Role;
 use serde::Serialize;
 use service_kit::auth::Authenticator;
 use service_kit::http::{FieldError, Method, Request, Response};
-use service_kit::journal::JournalError;
 use service_kit::server::{Reply, Service};
 use std::sync::Arc;
 
@@ -71,7 +71,7 @@ impl Attendance {
         &self.ledger
     }
 
-    /// Answers one request (a check-in once it is durable, without holding the worker).
+    /// Answers one request (a check-in once it is durable).
     pub fn route(&self, request: &Request) -> Reply {
         let response = match (request.method, request.path().as_slice()) {
             (Method::Get, ["health"]) => {
@@ -96,8 +96,7 @@ impl Attendance {
         Reply::Now(response)
     }
 
-    /// A check-in is answered once its outcome is durable: the ledger hands the answer to the
-    /// journal's sync thread, which sends it, and the request worker moves on meanwhile.
+    /// A check-in is answered once its outcome is durable: the worker waits for its batch.
     fn check_in(&self, request: &Request) -> Reply {
         let claims = match self.auth.authenticate(request) {
             Ok(claims) => claims,
@@ -107,18 +106,13 @@ impl Attendance {
             Ok(input) => input,
             Err(answer) => return Reply::Now(answer),
         };
-        let ledger = Arc::clone(&self.ledger);
-        Reply::Later(Box::new(move |responder| {
-            let request = CheckInRequest {
-                event: &input.event_id,
-                ticket: &input.ticket_id,
-                by: &claims.sub,
-                key: input.idempotency_key.as_deref(),
-            };
-            ledger.check_in(request, move |outcome| {
-                responder.send(check_in_answer(outcome));
-            });
-        }))
+        let outcome = self.ledger.check_in(CheckInRequest {
+            event: &input.event_id,
+            ticket: &input.ticket_id,
+            by: &claims.sub,
+            key: input.idempotency_key.as_deref(),
+        });
+        Reply::Now(check_in_answer(outcome))
     }
 
     fn undo(&self, request: &Request, event_id: &str, ticket_id: &str) -> Response {

@@ -8,10 +8,10 @@ use identity::seed::{self, SeedError};
 use identity::settings::{Settings, DEFAULT_PORT};
 use identity::throttle::{Throttle, LOGIN_POLICY};
 use identity::users::UserStore;
+use journal::JournalError;
 use service_kit::auth::Authenticator;
 use service_kit::cli::{self, Command};
 use service_kit::config::{Env, EXIT_CONFIG};
-use service_kit::journal::JournalError;
 use service_kit::server::{self, log_line, ServerError, ServerOptions};
 use std::fmt;
 use std::sync::Arc;
@@ -97,13 +97,13 @@ fn serve(mut settings: Settings) -> Result<(), Failure> {
         eprintln!(
             "identity: warning: dropped the incomplete last line {}:{line} (a write cut short by \
              a crash); nothing before it was lost",
-            users.journal_path().display()
+            report.path.display()
         );
     }
     log_line(&format!(
         "identity: replayed {} users from {}",
         report.records,
-        users.journal_path().display()
+        report.path.display()
     ));
     let users = Arc::new(users);
     let passwords = Passwords::new(settings.bcrypt_cost);
@@ -133,7 +133,7 @@ fn serve(mut settings: Settings) -> Result<(), Failure> {
         cors_origins: common.cors_origins,
     };
     server::serve(Arc::new(service), options).map_err(Failure::Server)?;
-    users.sync().map_err(Failure::Journal)?;
+    users.settle().map_err(Failure::Journal)?;
     log_line("identity: stopped");
     Ok(())
 }

@@ -5,10 +5,10 @@
 //! no token is ever issued for a user that a failed sync could still take back.
 
 use crate::passwords::is_bcrypt_hash;
+use journal::{Journal, JournalError, ReplayReport};
 use jwt_lite::Role;
 use serde::{Deserialize, Serialize};
 use service_kit::clock::now_timestamp;
-use service_kit::journal::{Journal, JournalError, ReplayReport};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -189,14 +189,9 @@ impl UserStore {
         }
     }
 
-    /// Makes every journal line written so far durable (at shutdown).
-    pub fn sync(&self) -> Result<(), JournalError> {
-        self.journal.sync()
-    }
-
-    /// The journal file.
-    pub fn journal_path(&self) -> &Path {
-        self.journal.path()
+    /// Waits until every journal line written so far is settled (the final sync at shutdown).
+    pub fn settle(&self) -> Result<(), JournalError> {
+        self.journal.settle()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, User>> {

@@ -8,7 +8,6 @@
 //! - [`body`]: reading a JSON body under the 64 KiB cap and validating its fields into FastAPI-shaped
 //!   422 answers;
 //! - [`auth`]: Bearer-token extraction and validation with `jwt-lite`;
-//! - [`journal`]: the append-only, checksummed, group-committed journal of SPEC §7;
 //! - [`server`]: the tiny_http worker loop, request ids, access log, CORS, panic isolation, the
 //!   offload pool for expensive work and graceful shutdown;
 //! - [`stranded`]: the watcher that frees connections tiny_http's pool leaves waiting;
@@ -23,7 +22,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
-pub mod journal;
 pub mod routing;
 pub mod server;
 pub mod stranded;
