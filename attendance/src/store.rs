@@ -52,7 +52,8 @@ struct Entry {
     ticket: Box<str>,
     by: Arc<str>,
     at: Stamp,
-    /// Sequence number of its journal line (0 for replayed lines, which are on disk already).
+    /// Sequence number of its journal line while that line is not known to be durable; 0 once
+    /// it is (replayed lines, and lines marked by [`Store::mark_durable`]).
     seq: u64,
     key: Option<Box<str>>,
 }
@@ -69,7 +70,7 @@ struct KeyTarget {
 pub struct Found {
     /// The record.
     pub record: Record,
-    /// Its journal sequence number.
+    /// Its journal sequence number; 0 when the line is known to be durable.
     pub seq: u64,
 }
 
@@ -108,8 +109,9 @@ pub struct Page {
     pub total: usize,
     /// The requested slice of them, in check-in order.
     pub rows: Vec<Row>,
-    /// The highest journal sequence number among `rows`, to wait on before answering.
-    pub newest_seq: u64,
+    /// The journal sequence numbers of those rows not known to be durable yet, to wait on
+    /// before answering.
+    pub pending: Vec<u64>,
 }
 
 /// An event's records, or a page of them, already written as the JSON array of the API.
@@ -119,8 +121,9 @@ pub struct JsonPage {
     pub total: usize,
     /// The requested slice of them, in check-in order, as a JSON array of rows.
     pub rows_json: Arc<[u8]>,
-    /// The highest journal sequence number among the rows, to wait on before answering.
-    pub newest_seq: u64,
+    /// The journal sequence numbers of those rows not known to be durable yet, to wait on
+    /// before answering.
+    pub pending: Vec<u64>,
 }
 
 /// A change the store refuses because of what it holds; in a replay, a journal line that the
@@ -307,6 +310,21 @@ impl Store {
         })
     }
 
+    /// Notes that the journal line `seq` of the check-in of `ticket` at `event` is durable, so
+    /// that showing the record no longer waits for it (unless the check-in was replaced since).
+    pub fn mark_durable(&mut self, event: &str, ticket: &str, seq: u64) {
+        let Some(&index) = self.event_index.get(event) else {
+            return;
+        };
+        let log = &mut self.logs[index];
+        if let Some(position) = log.position(self.tickets.hash_one(ticket), ticket) {
+            let entry = &mut log.entries[position];
+            if entry.seq == seq {
+                entry.seq = 0;
+            }
+        }
+    }
+
     /// `limit` records of `event` from `offset` on (all of them without a limit).
     pub fn page(&self, event: &str, offset: usize, limit: Option<usize>) -> Page {
         let entries = self.log(event).map_or(&[][..], |log| &log.entries[..]);
@@ -325,7 +343,7 @@ impl Store {
                     checked_in_at: e.at,
                 })
                 .collect(),
-            newest_seq: slice.iter().map(|e| e.seq).max().unwrap_or(0),
+            pending: pending(slice),
         }
     }
 
@@ -336,7 +354,7 @@ impl Store {
             return JsonPage {
                 total: 0,
                 rows_json: Arc::from(&b"[]"[..]),
-                newest_seq: 0,
+                pending: Vec::new(),
             };
         };
         let log = &self.logs[index];
@@ -344,14 +362,14 @@ impl Store {
         let start = offset.min(total);
         let end = limit.map_or(total, |limit| start.saturating_add(limit).min(total));
         let slice = &log.entries[start..end];
-        let newest_seq = slice.iter().map(|e| e.seq).max().unwrap_or(0);
+        let pending = pending(slice);
         let whole = start == 0 && end == total;
         if whole {
             if let Some(listing) = &log.listing {
                 return JsonPage {
                     total,
                     rows_json: Arc::clone(listing),
-                    newest_seq,
+                    pending,
                 };
             }
         }
@@ -369,7 +387,7 @@ impl Store {
         JsonPage {
             total,
             rows_json,
-            newest_seq,
+            pending,
         }
     }
 
@@ -472,6 +490,15 @@ pub fn write_json_str(out: &mut Vec<u8>, text: &str) {
     }
 }
 
+/// The sequence numbers of the journal lines of `entries` not known to be durable yet.
+fn pending(entries: &[Entry]) -> Vec<u64> {
+    entries
+        .iter()
+        .map(|e| e.seq)
+        .filter(|&seq| seq != 0)
+        .collect()
+}
+
 impl EventLog {
     /// The position of `ticket`, whose hash is `hash`.
     fn position(&self, hash: u64, ticket: &str) -> Option<usize> {
@@ -564,7 +591,7 @@ mod tests {
             let page = store.page("e", offset, limit);
             let json = store.json_page("e", offset, limit);
             assert_eq!(json.total, page.total);
-            assert_eq!(json.newest_seq, page.newest_seq);
+            assert_eq!(json.pending, page.pending);
             assert_eq!(
                 String::from_utf8(json.rows_json.to_vec()).unwrap(),
                 serde_json::to_string(&page.rows).unwrap()
@@ -638,8 +665,30 @@ mod tests {
         };
         store.insert(new, 7).unwrap();
         assert_eq!(store.remove("e", "t", Some(8)), None);
-        assert_eq!(store.page("e", 0, None).newest_seq, 7);
+        assert_eq!(store.page("e", 0, None).pending, [7]);
         assert!(store.remove("e", "t", Some(7)).is_some());
+    }
+
+    #[test]
+    fn only_lines_not_known_durable_are_pending() {
+        let mut store = Store::new();
+        store.apply(check_in("e", "replayed", "u", None)).unwrap();
+        for (ticket, seq) in [("a", 7), ("b", 8), ("c", 9)] {
+            let new = NewCheckIn {
+                event: "e",
+                ticket,
+                by: "u",
+                at: Stamp::now(),
+                key: None,
+            };
+            store.insert(new, seq).unwrap();
+        }
+        store.mark_durable("e", "b", 8);
+        store.mark_durable("e", "c", 1);
+        store.mark_durable("none", "c", 9);
+        assert_eq!(store.page("e", 0, None).pending, [7, 9]);
+        assert_eq!(store.json_page("e", 2, None).pending, [9]);
+        assert_eq!(store.find("e", "b").unwrap().seq, 0);
     }
 
     #[test]
