@@ -2,6 +2,7 @@
 
 use attendance::ledger::Ledger;
 use attendance::routes::Attendance;
+use attendance::storage::CheckIns;
 use service_kit::auth::Authenticator;
 use service_kit::cli::{self, Command};
 use service_kit::config::{CommonConfig, Env, EXIT_CONFIG};

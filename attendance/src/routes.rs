@@ -4,12 +4,12 @@
 //! request's shape (422), and only then looks at the data.
 
 use crate::csv;
-use crate::ledger::{CheckIn, CheckInRequest, Ledger};
+use crate::ledger::Ledger;
 use crate::openapi;
 use crate::records::Record;
-use crate::store::{write_json_str, JsonPage};
+use crate::storage::{CheckIn, CheckInRequest, CheckIns, JsonPage, StorageError};
+use crate::store::write_json_str;
 use crate::validate::{self, Format, IDEMPOTENCY_KEY};
-use journal::JournalError;
 use jwt_lite::Role;
 use serde::Serialize;
 use service_kit::auth::Authenticator;
@@ -174,7 +174,7 @@ impl Service for Attendance {
 }
 
 /// The answer to a check-in attempt.
-fn check_in_answer(outcome: Result<CheckIn, JournalError>) -> Response {
+fn check_in_answer(outcome: Result<CheckIn, StorageError>) -> Response {
     match outcome {
         Ok(CheckIn::Created(record)) => checked_in(&record),
         Ok(CheckIn::Repeated(record)) => {
@@ -198,7 +198,7 @@ fn check_in_answer(outcome: Result<CheckIn, JournalError>) -> Response {
 
 /// A 503 for a journal failure; the cause goes to stderr (the journal names the file and the
 /// lines there too), not to the client.
-fn unavailable(what: &str, error: &JournalError) -> Response {
+fn unavailable(what: &str, error: &StorageError) -> Response {
     eprintln!("attendance: {what}: {error}");
     Response::unavailable(
         "The check-in journal could not be written; please retry shortly",

@@ -7,6 +7,7 @@
 //! event, ticket and user once.
 
 use crate::records::{CheckInLine, JournalLine, Record, Row, Stamp, UndoLine};
+use crate::storage::{JsonPage, Page};
 use crate::ticket_index::TicketIndex;
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -102,27 +103,13 @@ pub struct NewCheckIn<'a> {
     pub key: Option<&'a str>,
 }
 
-/// An event's records, or a page of them.
+/// A page and the journal lines among its rows that are not known to be durable yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    /// How many check-ins the event has in all.
-    pub total: usize,
-    /// The requested slice of them, in check-in order.
-    pub rows: Vec<Row>,
+pub struct Listed<P> {
+    /// The page.
+    pub page: P,
     /// The journal sequence numbers of those rows not known to be durable yet, to wait on
-    /// before answering.
-    pub pending: Vec<u64>,
-}
-
-/// An event's records, or a page of them, already written as the JSON array of the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonPage {
-    /// How many check-ins the event has in all.
-    pub total: usize,
-    /// The requested slice of them, in check-in order, as a JSON array of rows.
-    pub rows_json: Arc<[u8]>,
-    /// The journal sequence numbers of those rows not known to be durable yet, to wait on
-    /// before answering.
+    /// before showing the page.
     pub pending: Vec<u64>,
 }
 
@@ -326,14 +313,14 @@ impl Store {
     }
 
     /// `limit` records of `event` from `offset` on (all of them without a limit).
-    pub fn page(&self, event: &str, offset: usize, limit: Option<usize>) -> Page {
+    pub fn page(&self, event: &str, offset: usize, limit: Option<usize>) -> Listed<Page> {
         let entries = self.log(event).map_or(&[][..], |log| &log.entries[..]);
         let start = offset.min(entries.len());
         let end = limit.map_or(entries.len(), |limit| {
             start.saturating_add(limit).min(entries.len())
         });
         let slice = &entries[start..end];
-        Page {
+        let page = Page {
             total: entries.len(),
             rows: slice
                 .iter()
@@ -343,17 +330,28 @@ impl Store {
                     checked_in_at: e.at,
                 })
                 .collect(),
+        };
+        Listed {
+            page,
             pending: pending(slice),
         }
     }
 
     /// Like [`Store::page`], but with the rows already written as the API's JSON array; the
     /// whole list of a large event is cached until the event changes.
-    pub fn json_page(&mut self, event: &str, offset: usize, limit: Option<usize>) -> JsonPage {
+    pub fn json_page(
+        &mut self,
+        event: &str,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Listed<JsonPage> {
         let Some(&index) = self.event_index.get(event) else {
-            return JsonPage {
+            let page = JsonPage {
                 total: 0,
                 rows_json: Arc::from(&b"[]"[..]),
+            };
+            return Listed {
+                page,
                 pending: Vec::new(),
             };
         };
@@ -366,11 +364,11 @@ impl Store {
         let whole = start == 0 && end == total;
         if whole {
             if let Some(listing) = &log.listing {
-                return JsonPage {
+                let page = JsonPage {
                     total,
                     rows_json: Arc::clone(listing),
-                    pending,
                 };
+                return Listed { page, pending };
             }
         }
         let rows_json: Arc<[u8]> = Arc::from(rows_json(slice));
@@ -384,9 +382,8 @@ impl Store {
             self.cached_bytes += rows_json.len();
             self.logs[index].listing = Some(Arc::clone(&rows_json));
         }
-        JsonPage {
-            total,
-            rows_json,
+        Listed {
+            page: JsonPage { total, rows_json },
             pending,
         }
     }
@@ -537,6 +534,7 @@ mod tests {
     fn tickets(store: &Store, event: &str) -> Vec<String> {
         store
             .page(event, 0, None)
+            .page
             .rows
             .iter()
             .map(|r| r.ticket_id.to_string())
@@ -567,7 +565,7 @@ mod tests {
             store.apply(check_in("e", t, "u", None)).unwrap();
         }
         let page = |offset, limit| {
-            let p = store.page("e", offset, limit);
+            let p = store.page("e", offset, limit).page;
             let t: Vec<String> = p.rows.iter().map(|r| r.ticket_id.to_string()).collect();
             (p.total, t)
         };
@@ -575,7 +573,7 @@ mod tests {
         assert_eq!(page(1, Some(1)), (3, vec!["b".to_owned()]));
         assert_eq!(page(2, Some(usize::MAX)), (3, vec!["c".to_owned()]));
         assert_eq!(page(9, None), (3, vec![]));
-        assert_eq!(store.page("none", 0, None).total, 0);
+        assert_eq!(store.page("none", 0, None).page.total, 0);
     }
 
     #[test]
@@ -590,11 +588,11 @@ mod tests {
         let check = |store: &mut Store, offset, limit| {
             let page = store.page("e", offset, limit);
             let json = store.json_page("e", offset, limit);
-            assert_eq!(json.total, page.total);
+            assert_eq!(json.page.total, page.page.total);
             assert_eq!(json.pending, page.pending);
             assert_eq!(
-                String::from_utf8(json.rows_json.to_vec()).unwrap(),
-                serde_json::to_string(&page.rows).unwrap()
+                String::from_utf8(json.page.rows_json.to_vec()).unwrap(),
+                serde_json::to_string(&page.page.rows).unwrap()
             );
         };
         for (offset, limit) in [(0, None), (0, None), (3, Some(2)), (99, None), (500, None)] {
@@ -604,7 +602,7 @@ mod tests {
         check(&mut store, 0, None);
         store.apply(check_in("e", "T5", "v", None)).unwrap();
         check(&mut store, 0, None);
-        assert_eq!(&*store.json_page("none", 0, None).rows_json, b"[]");
+        assert_eq!(&*store.json_page("none", 0, None).page.rows_json, b"[]");
     }
 
     #[test]
