@@ -6,6 +6,7 @@ use identity::passwords::Passwords;
 use identity::routes::{Identity, Parts};
 use identity::seed::{self, SeedError};
 use identity::settings::{Settings, DEFAULT_PORT};
+use identity::storage::{StorageError, Users};
 use identity::throttle::{Throttle, LOGIN_POLICY};
 use identity::users::UserStore;
 use journal::JournalError;
@@ -71,8 +72,10 @@ fn usage() -> String {
 /// Why the service stopped with an error after its configuration was accepted.
 #[derive(Debug)]
 enum Failure {
-    /// The journal could not be opened or replayed, or not synced at shutdown.
+    /// The journal could not be opened or replayed.
     Journal(JournalError),
+    /// The users could not be settled at shutdown.
+    Storage(StorageError),
     /// The bootstrap admin or a demo user could not be created.
     Seed(SeedError),
     /// The server could not start.
@@ -83,6 +86,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Journal(e) => e.fmt(f),
+            Failure::Storage(e) => e.fmt(f),
             Failure::Seed(e) => e.fmt(f),
             Failure::Server(e) => e.fmt(f),
         }
@@ -108,7 +112,7 @@ fn serve(mut settings: Settings) -> Result<(), Failure> {
     let users = Arc::new(users);
     let passwords = Passwords::new(settings.bcrypt_cost);
     seed::seed(
-        &users,
+        &*users,
         &passwords,
         settings.admin.take(),
         settings.demo_users,
@@ -133,7 +137,7 @@ fn serve(mut settings: Settings) -> Result<(), Failure> {
         cors_origins: common.cors_origins,
     };
     server::serve(Arc::new(service), options).map_err(Failure::Server)?;
-    users.settle().map_err(Failure::Journal)?;
+    users.settle().map_err(Failure::Storage)?;
     log_line("identity: stopped");
     Ok(())
 }

@@ -8,8 +8,9 @@ use crate::credentials::{check_password, check_username};
 use crate::openapi;
 use crate::passwords::Passwords;
 use crate::settings::Registration;
+use crate::storage::{AddError, Users};
 use crate::throttle::{Attempt, Refusal, Throttle};
-use crate::users::{AddError, UserStore};
+use crate::users::UserStore;
 use jwt_lite::Role;
 use serde_json::json;
 use service_kit::auth::Authenticator;
@@ -119,8 +120,14 @@ impl Identity {
         if let Err(response) = self.inner.authorize_registration(request, form.role) {
             return response.into();
         }
-        if self.inner.users.contains(&form.username) {
-            return username_taken().into();
+        match self.inner.users.contains(&form.username) {
+            Ok(false) => {}
+            Ok(true) => return username_taken().into(),
+            Err(e) => {
+                eprintln!("identity: {e}");
+                return Response::unavailable("Could not register the user; please retry", 5)
+                    .into();
+            }
         }
         let inner = Arc::clone(&self.inner);
         Reply::Offload(Box::new(move || inner.create_user(form)))
@@ -209,7 +216,7 @@ impl Inner {
                 &json!({ "username": form.username, "role": form.role }),
             ),
             Err(AddError::Taken) => username_taken(),
-            Err(AddError::Journal(e)) => {
+            Err(AddError::Storage(e)) => {
                 eprintln!("identity: registration not saved: {e}");
                 Response::unavailable("Could not save the user; please retry", 5)
             }
@@ -218,7 +225,13 @@ impl Inner {
 
     /// Checks the password (on the offload pool) and issues a token.
     fn log_in(&self, form: LoginForm, attempt: Attempt) -> Response {
-        let account = self.users.account(&form.username);
+        let account = match self.users.account(&form.username) {
+            Ok(account) => account,
+            Err(e) => {
+                eprintln!("identity: {e}");
+                return Response::unavailable("Could not check the password; please retry", 5);
+            }
+        };
         let matches = self
             .passwords
             .verify(&form.password, account.as_ref().map(|a| a.hash.as_str()));
