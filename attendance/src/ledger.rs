@@ -1,27 +1,30 @@
-//! The store behind one lock, kept in step with the journal.
+//! The [`CheckIns`] of the journal: the store behind one lock, kept in step with the journal.
 //!
 //! # Check-in
 //! Under the store lock: decide (new, repeated, duplicate), append the journal line and insert the
-//! record, which is then *pending durable* under its line's sequence number. The outcome is handed
-//! to the caller's callback only once that line is on disk (on the journal's sync thread, so no
-//! request worker waits for the disk and concurrent check-ins share one `fdatasync`). Only then is
-//! the 201 given; if the sync failed, the record is removed again (if it is still the one
-//! inserted) and the caller answers 503. The lock makes "exactly one 201 per ticket" and "memory
-//! in the order of the file" hold.
+//! record, which is then *pending durable* under its line's sequence number. Then, with the lock
+//! released, the caller's thread waits until that line is on disk; concurrent check-ins wait at
+//! the same time, so they share one `fdatasync`. Only then is the 201 given; if the batch was not
+//! kept, the record is removed again (if it is still the one inserted) and the caller answers
+//! 503. The lock makes "exactly one 201 per ticket" and "memory in the order of the file" hold.
 //!
 //! # Showing a record
 //! A 409, a repeated 201 and a listing may name a record whose line is still pending; each waits
-//! for that line to be durable first, so nothing is ever shown that a crash could take back.
+//! for that line to be durable first, so nothing is ever shown that a crash could take back. A
+//! listing waits for every pending line among its rows: batches settle in order, but an older
+//! batch may have failed while a newer one was kept. Once a check-in's line is durable its
+//! writer marks it so, which keeps those waits down to the lines still in flight.
 //!
 //! # Undo
 //! Deletes are rare, so an undo keeps the store lock until its line is durable: memory changes
 //! only once the disk has, and no removed record ever has to be put back in its place.
 
 use crate::records::{CheckInLine, JournalLine, Record, Stamp, UndoLine};
-use crate::store::{Admission, Found, JsonPage, NewCheckIn, Page, Store};
-use service_kit::journal::{Journal, JournalError, ReplayReport};
+use crate::storage::{CheckIn, CheckInRequest, CheckIns, JsonPage, Page, StorageError};
+use crate::store::{Admission, Found, Listed, NewCheckIn, Store};
+use journal::{Journal, JournalError, ReplayReport};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The journal's file name inside `DATA_DIR`.
 pub const JOURNAL_FILE: &str = "checkins.jsonl";
@@ -29,92 +32,32 @@ pub const JOURNAL_FILE: &str = "checkins.jsonl";
 /// The check-ins, in memory and on disk.
 #[derive(Debug)]
 pub struct Ledger {
-    store: Arc<Mutex<Store>>,
+    store: Mutex<Store>,
     journal: Journal,
 }
 
-/// The outcome of a check-in attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckIn {
-    /// Checked in now; the record is durable.
-    Created(Record),
-    /// The same user repeated the same request with the same idempotency key: the original
-    /// record.
-    Repeated(Record),
-    /// The ticket was already checked in: the first record.
-    AlreadyCheckedIn(Record),
-    /// The idempotency key was already used by this user for another event or ticket.
-    KeyReused,
-}
-
-/// A check-in request.
-#[derive(Debug, Clone, Copy)]
-pub struct CheckInRequest<'a> {
-    /// The event.
-    pub event: &'a str,
-    /// The ticket.
-    pub ticket: &'a str,
-    /// The token's `sub`.
-    pub by: &'a str,
-    /// The `Idempotency-Key` header, if any.
-    pub key: Option<&'a str>,
-}
-
 impl Ledger {
-    /// Opens the journal in `dir` (locking the directory) and replays it.
+    /// Opens the journal in `dir` (locking the directory) and replays it; the report names the
+    /// journal file and how many records it held.
     pub fn open(dir: &Path) -> Result<(Ledger, ReplayReport), JournalError> {
         let mut store = Store::new();
         let (journal, report) = Journal::open(dir, JOURNAL_FILE, |line: JournalLine| {
             store.apply(line).map_err(|e| e.to_string())
         })?;
         let ledger = Ledger {
-            store: Arc::new(Mutex::new(store)),
+            store: Mutex::new(store),
             journal,
         };
         Ok((ledger, report))
     }
 
-    /// The journal file.
-    pub fn journal_path(&self) -> &Path {
-        self.journal.path()
-    }
-
-    /// Checks a ticket in (see the module documentation) and hands the outcome to `done`: at once
-    /// when nothing has to reach the disk first, otherwise on the journal's sync thread once the
-    /// record it names is durable (so `done` must be quick and must not wait for the ledger).
-    pub fn check_in(
-        &self,
-        request: CheckInRequest<'_>,
-        done: impl FnOnce(Result<CheckIn, JournalError>) + Send + 'static,
-    ) {
-        let store = self.lock();
-        match store.admit(request.event, request.ticket, request.by, request.key) {
-            Admission::Free => self.write_check_in(store, request, done),
-            Admission::KeyReused => {
-                drop(store);
-                done(Ok(CheckIn::KeyReused));
-            }
-            Admission::Repeated(found) => {
-                drop(store);
-                self.when_durable(found, move |record| done(record.map(CheckIn::Repeated)));
-            }
-            Admission::Taken(found) => {
-                drop(store);
-                self.when_durable(found, move |record| {
-                    done(record.map(CheckIn::AlreadyCheckedIn));
-                });
-            }
-        }
-    }
-
-    /// Writes and inserts an admitted check-in; `done` hears of it once it is durable, or after
-    /// it was removed again because it could not be kept.
+    /// Writes and inserts an admitted check-in and waits, without the store lock, until it is
+    /// durable; if it is not kept, it is removed again.
     fn write_check_in(
         &self,
         mut store: MutexGuard<'_, Store>,
         request: CheckInRequest<'_>,
-        done: impl FnOnce(Result<CheckIn, JournalError>) + Send + 'static,
-    ) {
+    ) -> Result<CheckIn, StorageError> {
         let at = Stamp::now();
         let line = JournalLine::CheckIn(CheckInLine {
             event_id: request.event.to_owned(),
@@ -123,13 +66,7 @@ impl Ledger {
             checked_in_at: at,
             idempotency_key: request.key.map(str::to_owned),
         });
-        let seq = match self.journal.append(&line) {
-            Ok(seq) => seq,
-            Err(e) => {
-                drop(store);
-                return done(Err(e));
-            }
-        };
+        let seq = self.journal.append(&line).map_err(not_kept)?;
         let new = NewCheckIn {
             event: request.event,
             ticket: request.ticket,
@@ -141,36 +78,58 @@ impl Ledger {
             .insert(new, seq)
             .expect("admitted under this same lock, so nothing can be in the way");
         drop(store);
-        let store = Arc::clone(&self.store);
-        self.journal
-            .when_durable(seq, move |durable| match durable {
-                Ok(()) => done(Ok(CheckIn::Created(record))),
-                Err(e) => {
-                    lock(&store).remove(&record.event_id, &record.ticket_id, Some(seq));
-                    done(Err(e));
-                }
-            });
+        match self.journal.wait_durable(seq) {
+            Ok(()) => {
+                self.lock()
+                    .mark_durable(&record.event_id, &record.ticket_id, seq);
+                Ok(CheckIn::Created(record))
+            }
+            Err(e) => {
+                self.lock()
+                    .remove(&record.event_id, &record.ticket_id, Some(seq));
+                Err(not_kept(e))
+            }
+        }
     }
 
-    /// Hands the record of `found` to `done` once its journal line is durable.
-    fn when_durable(
-        &self,
-        found: Found,
-        done: impl FnOnce(Result<Record, JournalError>) + Send + 'static,
-    ) {
-        let Found { record, seq } = found;
-        self.journal
-            .when_durable(seq, move |durable| done(durable.map(|()| record)));
+    /// The record of `found`, once its journal line is durable.
+    fn durable(&self, found: Found) -> Result<Record, StorageError> {
+        self.journal.wait_durable(found.seq).map_err(unreadable)?;
+        Ok(found.record)
     }
 
-    /// Removes the check-in of `ticket` at `event` on behalf of admin `by`; `None` when there
-    /// is none.
-    pub fn undo(
-        &self,
-        event: &str,
-        ticket: &str,
-        by: &str,
-    ) -> Result<Option<Record>, JournalError> {
+    /// The page of `listed`, once each of its pending lines is durable. Each one, not only the
+    /// newest: an older one may be in a batch that failed, whose record is not removed yet.
+    fn durable_page<P>(&self, listed: Listed<P>) -> Result<P, StorageError> {
+        for &seq in &listed.pending {
+            self.journal.wait_durable(seq).map_err(unreadable)?;
+        }
+        Ok(listed.page)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl CheckIns for Ledger {
+    fn check_in(&self, request: CheckInRequest<'_>) -> Result<CheckIn, StorageError> {
+        let store = self.lock();
+        match store.admit(request.event, request.ticket, request.by, request.key) {
+            Admission::Free => self.write_check_in(store, request),
+            Admission::KeyReused => Ok(CheckIn::KeyReused),
+            Admission::Repeated(found) => {
+                drop(store);
+                self.durable(found).map(CheckIn::Repeated)
+            }
+            Admission::Taken(found) => {
+                drop(store);
+                self.durable(found).map(CheckIn::AlreadyCheckedIn)
+            }
+        }
+    }
+
+    fn undo(&self, event: &str, ticket: &str, by: &str) -> Result<Option<Record>, StorageError> {
         let mut store = self.lock();
         if store.find(event, ticket).is_none() {
             return Ok(None);
@@ -181,45 +140,136 @@ impl Ledger {
             removed_by: by.to_owned(),
             removed_at: Stamp::now(),
         });
-        let seq = self.journal.append(&line)?;
-        self.journal.wait_durable(seq)?;
+        let seq = self.journal.append(&line).map_err(not_kept)?;
+        self.journal.wait_durable(seq).map_err(not_kept)?;
         Ok(store.remove(event, ticket, None))
     }
 
-    /// A page of an event's check-ins, all of them durable.
-    pub fn list(
+    fn list(&self, event: &str, offset: usize, limit: Option<usize>) -> Result<Page, StorageError> {
+        let listed = self.lock().page(event, offset, limit);
+        self.durable_page(listed)
+    }
+
+    fn list_json(
         &self,
         event: &str,
         offset: usize,
         limit: Option<usize>,
-    ) -> Result<Page, JournalError> {
-        let page = self.lock().page(event, offset, limit);
-        self.journal.wait_durable(page.newest_seq)?;
-        Ok(page)
+    ) -> Result<JsonPage, StorageError> {
+        let listed = self.lock().json_page(event, offset, limit);
+        self.durable_page(listed)
     }
 
-    /// A page of an event's check-ins as the API's JSON array, all of them durable.
-    pub fn list_json(
-        &self,
-        event: &str,
-        offset: usize,
-        limit: Option<usize>,
-    ) -> Result<JsonPage, JournalError> {
-        let page = self.lock().json_page(event, offset, limit);
-        self.journal.wait_durable(page.newest_seq)?;
-        Ok(page)
-    }
-
-    /// Makes every line written so far durable (at shutdown).
-    pub fn sync(&self) -> Result<(), JournalError> {
-        self.journal.sync()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Store> {
-        lock(&self.store)
+    fn settle(&self) -> Result<(), StorageError> {
+        self.journal.settle().map_err(not_kept)
     }
 }
 
-fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(PoisonError::into_inner)
+/// A write of this ledger that the journal did not keep.
+fn not_kept(e: JournalError) -> StorageError {
+    StorageError::NotKept(Box::new(e))
+}
+
+/// A record to be shown whose own journal line was not kept.
+fn unreadable(e: JournalError) -> StorageError {
+    StorageError::ReadFailed(Box::new(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use testkit::TempDir;
+
+    fn request<'a>(ticket: &'a str, by: &'a str, key: Option<&'a str>) -> CheckInRequest<'a> {
+        CheckInRequest {
+            event: "evt",
+            ticket,
+            by,
+            key,
+        }
+    }
+
+    fn tickets(check_ins: &dyn CheckIns) -> Vec<String> {
+        let page = check_ins.list("evt", 0, None).unwrap();
+        page.rows.iter().map(|r| r.ticket_id.to_string()).collect()
+    }
+
+    #[test]
+    fn check_ins_through_the_trait_survive_reopening() {
+        let dir = TempDir::new("ledger-trait");
+        {
+            let (ledger, report) = Ledger::open(dir.path()).unwrap();
+            assert_eq!(report.path, dir.path().join(JOURNAL_FILE));
+            let check_ins: Arc<dyn CheckIns> = Arc::new(ledger);
+            let created = match check_ins.check_in(request("T1", "gate", Some("k"))) {
+                Ok(CheckIn::Created(record)) => record,
+                other => panic!("expected Created, got {other:?}"),
+            };
+            assert_eq!(
+                check_ins
+                    .check_in(request("T1", "gate", Some("k")))
+                    .unwrap(),
+                CheckIn::Repeated(created.clone())
+            );
+            assert_eq!(
+                check_ins.check_in(request("T1", "other", None)).unwrap(),
+                CheckIn::AlreadyCheckedIn(created.clone())
+            );
+            assert_eq!(
+                check_ins
+                    .check_in(request("T2", "gate", Some("k")))
+                    .unwrap(),
+                CheckIn::KeyReused
+            );
+            let Ok(CheckIn::Created(second)) = check_ins.check_in(request("T2", "gate", None))
+            else {
+                panic!("T2 is free");
+            };
+            check_ins.check_in(request("T3", "gate", None)).unwrap();
+            assert_eq!(tickets(&*check_ins), ["T1", "T2", "T3"]);
+            let page = check_ins.list("evt", 1, Some(1)).unwrap();
+            assert_eq!((page.total, &*page.rows[0].ticket_id), (3, "T2"));
+            assert_eq!(check_ins.undo("evt", "T2", "admin").unwrap(), Some(second));
+            assert_eq!(check_ins.undo("evt", "T2", "admin").unwrap(), None);
+            let json = check_ins.list_json("evt", 0, None).unwrap();
+            assert_eq!(json.total, 2);
+            check_ins.settle().unwrap();
+        }
+        let (ledger, report) = Ledger::open(dir.path()).unwrap();
+        assert_eq!(report.records, 4, "three check-ins and one undo");
+        assert_eq!(tickets(&ledger), ["T1", "T3"]);
+    }
+
+    #[test]
+    fn concurrent_check_ins_of_one_ticket_create_it_once() {
+        let dir = TempDir::new("ledger-race");
+        let check_ins: Arc<dyn CheckIns> = Arc::new(Ledger::open(dir.path()).unwrap().0);
+        let gates: Vec<_> = (0..8)
+            .map(|g| {
+                let check_ins = Arc::clone(&check_ins);
+                std::thread::spawn(move || {
+                    let by = format!("gate-{g}");
+                    check_ins.check_in(request("T1", &by, None)).unwrap()
+                })
+            })
+            .collect();
+        let outcomes: Vec<CheckIn> = gates.into_iter().map(|g| g.join().unwrap()).collect();
+        let created: Vec<&Record> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                CheckIn::Created(record) => Some(record),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(created.len(), 1, "{outcomes:?}");
+        for outcome in &outcomes {
+            match outcome {
+                CheckIn::Created(_) => {}
+                CheckIn::AlreadyCheckedIn(first) => assert_eq!(first, created[0]),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(tickets(&*check_ins), ["T1"]);
+    }
 }

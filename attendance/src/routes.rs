@@ -4,17 +4,20 @@
 //! checks the request's shape (422), and only then looks at the data.
 
 use crate::csv;
-use crate::ledger::{CheckIn, CheckInRequest, Ledger};
+use crate::ledger::Ledger;
 use crate::openapi;
 use crate::records::Record;
-use crate::store::{write_json_str, JsonPage};
+use crate::settings::{self, Settings};
+use crate::storage::{CheckIn, CheckInRequest, CheckIns, JsonPage, StorageError};
+use crate::store::write_json_str;
 use crate::validate::{self, Format, IDEMPOTENCY_KEY};
 use serde::Serialize;
 use service_kit::app::Service;
 use service_kit::auth::{Authenticator, Claims};
+use service_kit::config::{CommonConfig, ConfigError, Env};
 use service_kit::http::{FieldError, Method, Response};
-use service_kit::journal::JournalError;
 use service_kit::router::{Call, Route};
+use service_kit::startup::{Opened, Program, StepError, Variable};
 use std::sync::Arc;
 
 /// The `/health` body: what serde_json wrote for `{"status":"ok","service":"attendance"}`
@@ -24,11 +27,11 @@ const HEALTH: &[u8] = br#"{"service":"attendance","status":"ok"}"#;
 /// The header that marks a 201 answered again for a repeated `Idempotency-Key`.
 pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 
-/// The attendance service.
+/// The attendance service: its state, and its routes as a table.
 #[derive(Debug)]
 pub struct Attendance {
     auth: Authenticator,
-    ledger: Arc<Ledger>,
+    checkins: Arc<dyn CheckIns>,
 }
 
 #[derive(Serialize)]
@@ -58,17 +61,14 @@ fn listing(event_id: &str, page: &JsonPage) -> Response {
 }
 
 impl Attendance {
-    /// The service validating tokens with `auth` and keeping check-ins in `ledger`.
-    pub fn new(auth: Authenticator, ledger: Ledger) -> Attendance {
-        Attendance {
-            auth,
-            ledger: Arc::new(ledger),
-        }
+    /// The service validating tokens with `auth` and keeping check-ins in `checkins`.
+    pub fn new(auth: Authenticator, checkins: Arc<dyn CheckIns>) -> Attendance {
+        Attendance { auth, checkins }
     }
 
-    /// The check-ins (for the final sync at shutdown).
-    pub fn ledger(&self) -> &Ledger {
-        &self.ledger
+    /// The check-ins (for the final settle at shutdown).
+    pub fn checkins(&self) -> &dyn CheckIns {
+        &*self.checkins
     }
 }
 
@@ -90,6 +90,41 @@ impl Service for Attendance {
     }
 }
 
+impl Program for Attendance {
+    const ABOUT: &'static str = "TixGo attendance service (check-ins and attendance lists)";
+    const DEFAULT_PORT: u16 = settings::DEFAULT_PORT;
+    const OWN_VARIABLES: &'static [Variable] = settings::OWN_VARIABLES;
+    type Settings = Settings;
+    type Storage = Ledger;
+
+    fn settings(env: &Env) -> Result<Settings, ConfigError> {
+        Settings::from_env(env)
+    }
+
+    fn common(settings: &Settings) -> &CommonConfig {
+        &settings.common
+    }
+
+    fn open(settings: &Settings) -> Result<Opened<Ledger>, StepError> {
+        let (ledger, report) = Ledger::open(&settings.common.data_dir)?;
+        Ok(Opened {
+            storage: ledger,
+            records: report.records,
+            source: report.path.display().to_string(),
+            torn_line: report.dropped_torn_line,
+        })
+    }
+
+    fn start(settings: Settings, ledger: Ledger) -> Result<Attendance, StepError> {
+        let auth = Authenticator::new(settings.common.jwt_key);
+        Ok(Attendance::new(auth, Arc::new(ledger)))
+    }
+
+    fn settle(&self) -> Result<(), StepError> {
+        Ok(self.checkins.settle()?)
+    }
+}
+
 /// `GET /health`.
 fn health(_: &Attendance, _: &Call<'_>) -> Response {
     Response::with_body(200, "application/json", HEALTH.to_vec())
@@ -108,14 +143,7 @@ fn check_in(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Respon
         by: &claims.sub,
         key: input.idempotency_key.as_deref(),
     };
-    let (outcome, wait) = std::sync::mpsc::channel();
-    attendance.ledger.check_in(request, move |result| {
-        let _ = outcome.send(result);
-    });
-    match wait.recv() {
-        Ok(result) => check_in_answer(result),
-        Err(_) => Response::detail(500, "Internal Server Error"),
-    }
+    check_in_answer(attendance.checkins.check_in(request))
 }
 
 /// `DELETE /checkins/{event_id}/{ticket_id}` (admins).
@@ -128,7 +156,7 @@ fn undo(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Response {
     if !errors.is_empty() {
         return Response::validation(&errors);
     }
-    match attendance.ledger.undo(event_id, ticket_id, &claims.sub) {
+    match attendance.checkins.undo(event_id, ticket_id, &claims.sub) {
         Ok(Some(record)) => Response::json(
             200,
             &RecordAnswer {
@@ -148,14 +176,14 @@ fn attendance(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response 
         Ok(input) => input,
         Err(answer) => return answer,
     };
-    let ledger = &attendance.ledger;
+    let checkins = &attendance.checkins;
     if input.format == Format::Json {
-        return match ledger.list_json(event_id, input.offset, input.limit) {
+        return match checkins.list_json(event_id, input.offset, input.limit) {
             Ok(page) => listing(event_id, &page),
             Err(e) => unavailable("the check-ins could not be read", &e),
         };
     }
-    match ledger.list(event_id, input.offset, input.limit) {
+    match checkins.list(event_id, input.offset, input.limit) {
         Ok(page) => Response::with_body(200, csv::CONTENT_TYPE, csv::render(event_id, &page.rows))
             .with_header("X-Total-Count", &page.total.to_string()),
         Err(e) => unavailable("the check-ins could not be read", &e),
@@ -163,7 +191,7 @@ fn attendance(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response 
 }
 
 /// The answer to a check-in attempt.
-fn check_in_answer(outcome: Result<CheckIn, JournalError>) -> Response {
+fn check_in_answer(outcome: Result<CheckIn, StorageError>) -> Response {
     match outcome {
         Ok(CheckIn::Created(record)) => checked_in(&record),
         Ok(CheckIn::Repeated(record)) => {
@@ -185,14 +213,17 @@ fn check_in_answer(outcome: Result<CheckIn, JournalError>) -> Response {
     }
 }
 
-/// A 503 for a journal failure; the cause goes to stderr (the journal names the file and the
-/// lines there too), not to the client.
-fn unavailable(what: &str, error: &JournalError) -> Response {
+/// A 503 for a storage failure (`what` happened, for the log), saying whether a change was not kept or a read
+/// failed; the cause goes to stderr (the journal names the file there), not to the client.
+fn unavailable(what: &str, error: &StorageError) -> Response {
     eprintln!("attendance: {what}: {error}");
-    Response::unavailable(
-        "The check-in journal could not be written; please retry shortly",
-        1,
-    )
+    let detail = match error {
+        StorageError::NotKept(_) => {
+            "The check-in journal could not be written; please retry shortly"
+        }
+        StorageError::ReadFailed(_) => "The check-ins could not be read; please retry shortly",
+    };
+    Response::unavailable(detail, 1)
 }
 
 fn checked_in(record: &Record) -> Response {

@@ -7,6 +7,7 @@
 //! event, ticket and user once.
 
 use crate::records::{CheckInLine, JournalLine, Record, Row, Stamp, UndoLine};
+use crate::storage::{JsonPage, Page};
 use crate::ticket_index::TicketIndex;
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -52,7 +53,8 @@ struct Entry {
     ticket: Box<str>,
     by: Arc<str>,
     at: Stamp,
-    /// Sequence number of its journal line (0 for replayed lines, which are on disk already).
+    /// Sequence number of its journal line while that line is not known to be durable; 0 once
+    /// it is (replayed lines, and lines marked by [`Store::mark_durable`]).
     seq: u64,
     key: Option<Box<str>>,
 }
@@ -69,7 +71,7 @@ struct KeyTarget {
 pub struct Found {
     /// The record.
     pub record: Record,
-    /// Its journal sequence number.
+    /// Its journal sequence number; 0 when the line is known to be durable.
     pub seq: u64,
 }
 
@@ -101,26 +103,14 @@ pub struct NewCheckIn<'a> {
     pub key: Option<&'a str>,
 }
 
-/// An event's records, or a page of them.
+/// A page and the journal lines among its rows that are not known to be durable yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    /// How many check-ins the event has in all.
-    pub total: usize,
-    /// The requested slice of them, in check-in order.
-    pub rows: Vec<Row>,
-    /// The highest journal sequence number among `rows`, to wait on before answering.
-    pub newest_seq: u64,
-}
-
-/// An event's records, or a page of them, already written as the JSON array of the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonPage {
-    /// How many check-ins the event has in all.
-    pub total: usize,
-    /// The requested slice of them, in check-in order, as a JSON array of rows.
-    pub rows_json: Arc<[u8]>,
-    /// The highest journal sequence number among the rows, to wait on before answering.
-    pub newest_seq: u64,
+pub struct Listed<P> {
+    /// The page.
+    pub page: P,
+    /// The journal sequence numbers of those rows not known to be durable yet, to wait on
+    /// before showing the page.
+    pub pending: Vec<u64>,
 }
 
 /// A change the store refuses because of what it holds; in a replay, a journal line that the
@@ -307,15 +297,30 @@ impl Store {
         })
     }
 
+    /// Notes that the journal line `seq` of the check-in of `ticket` at `event` is durable, so
+    /// that showing the record no longer waits for it (unless the check-in was replaced since).
+    pub fn mark_durable(&mut self, event: &str, ticket: &str, seq: u64) {
+        let Some(&index) = self.event_index.get(event) else {
+            return;
+        };
+        let log = &mut self.logs[index];
+        if let Some(position) = log.position(self.tickets.hash_one(ticket), ticket) {
+            let entry = &mut log.entries[position];
+            if entry.seq == seq {
+                entry.seq = 0;
+            }
+        }
+    }
+
     /// `limit` records of `event` from `offset` on (all of them without a limit).
-    pub fn page(&self, event: &str, offset: usize, limit: Option<usize>) -> Page {
+    pub fn page(&self, event: &str, offset: usize, limit: Option<usize>) -> Listed<Page> {
         let entries = self.log(event).map_or(&[][..], |log| &log.entries[..]);
         let start = offset.min(entries.len());
         let end = limit.map_or(entries.len(), |limit| {
             start.saturating_add(limit).min(entries.len())
         });
         let slice = &entries[start..end];
-        Page {
+        let page = Page {
             total: entries.len(),
             rows: slice
                 .iter()
@@ -325,18 +330,29 @@ impl Store {
                     checked_in_at: e.at,
                 })
                 .collect(),
-            newest_seq: slice.iter().map(|e| e.seq).max().unwrap_or(0),
+        };
+        Listed {
+            page,
+            pending: pending(slice),
         }
     }
 
     /// Like [`Store::page`], but with the rows already written as the API's JSON array; the
     /// whole list of a large event is cached until the event changes.
-    pub fn json_page(&mut self, event: &str, offset: usize, limit: Option<usize>) -> JsonPage {
+    pub fn json_page(
+        &mut self,
+        event: &str,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Listed<JsonPage> {
         let Some(&index) = self.event_index.get(event) else {
-            return JsonPage {
+            let page = JsonPage {
                 total: 0,
                 rows_json: Arc::from(&b"[]"[..]),
-                newest_seq: 0,
+            };
+            return Listed {
+                page,
+                pending: Vec::new(),
             };
         };
         let log = &self.logs[index];
@@ -344,15 +360,15 @@ impl Store {
         let start = offset.min(total);
         let end = limit.map_or(total, |limit| start.saturating_add(limit).min(total));
         let slice = &log.entries[start..end];
-        let newest_seq = slice.iter().map(|e| e.seq).max().unwrap_or(0);
+        let pending = pending(slice);
         let whole = start == 0 && end == total;
         if whole {
             if let Some(listing) = &log.listing {
-                return JsonPage {
+                let page = JsonPage {
                     total,
                     rows_json: Arc::clone(listing),
-                    newest_seq,
                 };
+                return Listed { page, pending };
             }
         }
         let rows_json: Arc<[u8]> = Arc::from(rows_json(slice));
@@ -366,10 +382,9 @@ impl Store {
             self.cached_bytes += rows_json.len();
             self.logs[index].listing = Some(Arc::clone(&rows_json));
         }
-        JsonPage {
-            total,
-            rows_json,
-            newest_seq,
+        Listed {
+            page: JsonPage { total, rows_json },
+            pending,
         }
     }
 
@@ -472,6 +487,15 @@ pub fn write_json_str(out: &mut Vec<u8>, text: &str) {
     }
 }
 
+/// The sequence numbers of the journal lines of `entries` not known to be durable yet.
+fn pending(entries: &[Entry]) -> Vec<u64> {
+    entries
+        .iter()
+        .map(|e| e.seq)
+        .filter(|&seq| seq != 0)
+        .collect()
+}
+
 impl EventLog {
     /// The position of `ticket`, whose hash is `hash`.
     fn position(&self, hash: u64, ticket: &str) -> Option<usize> {
@@ -510,6 +534,7 @@ mod tests {
     fn tickets(store: &Store, event: &str) -> Vec<String> {
         store
             .page(event, 0, None)
+            .page
             .rows
             .iter()
             .map(|r| r.ticket_id.to_string())
@@ -540,7 +565,7 @@ mod tests {
             store.apply(check_in("e", t, "u", None)).unwrap();
         }
         let page = |offset, limit| {
-            let p = store.page("e", offset, limit);
+            let p = store.page("e", offset, limit).page;
             let t: Vec<String> = p.rows.iter().map(|r| r.ticket_id.to_string()).collect();
             (p.total, t)
         };
@@ -548,7 +573,7 @@ mod tests {
         assert_eq!(page(1, Some(1)), (3, vec!["b".to_owned()]));
         assert_eq!(page(2, Some(usize::MAX)), (3, vec!["c".to_owned()]));
         assert_eq!(page(9, None), (3, vec![]));
-        assert_eq!(store.page("none", 0, None).total, 0);
+        assert_eq!(store.page("none", 0, None).page.total, 0);
     }
 
     #[test]
@@ -563,11 +588,11 @@ mod tests {
         let check = |store: &mut Store, offset, limit| {
             let page = store.page("e", offset, limit);
             let json = store.json_page("e", offset, limit);
-            assert_eq!(json.total, page.total);
-            assert_eq!(json.newest_seq, page.newest_seq);
+            assert_eq!(json.page.total, page.page.total);
+            assert_eq!(json.pending, page.pending);
             assert_eq!(
-                String::from_utf8(json.rows_json.to_vec()).unwrap(),
-                serde_json::to_string(&page.rows).unwrap()
+                String::from_utf8(json.page.rows_json.to_vec()).unwrap(),
+                serde_json::to_string(&page.page.rows).unwrap()
             );
         };
         for (offset, limit) in [(0, None), (0, None), (3, Some(2)), (99, None), (500, None)] {
@@ -577,7 +602,7 @@ mod tests {
         check(&mut store, 0, None);
         store.apply(check_in("e", "T5", "v", None)).unwrap();
         check(&mut store, 0, None);
-        assert_eq!(&*store.json_page("none", 0, None).rows_json, b"[]");
+        assert_eq!(&*store.json_page("none", 0, None).page.rows_json, b"[]");
     }
 
     #[test]
@@ -638,8 +663,30 @@ mod tests {
         };
         store.insert(new, 7).unwrap();
         assert_eq!(store.remove("e", "t", Some(8)), None);
-        assert_eq!(store.page("e", 0, None).newest_seq, 7);
+        assert_eq!(store.page("e", 0, None).pending, [7]);
         assert!(store.remove("e", "t", Some(7)).is_some());
+    }
+
+    #[test]
+    fn only_lines_not_known_durable_are_pending() {
+        let mut store = Store::new();
+        store.apply(check_in("e", "replayed", "u", None)).unwrap();
+        for (ticket, seq) in [("a", 7), ("b", 8), ("c", 9)] {
+            let new = NewCheckIn {
+                event: "e",
+                ticket,
+                by: "u",
+                at: Stamp::now(),
+                key: None,
+            };
+            store.insert(new, seq).unwrap();
+        }
+        store.mark_durable("e", "b", 8);
+        store.mark_durable("e", "c", 1);
+        store.mark_durable("none", "c", 9);
+        assert_eq!(store.page("e", 0, None).pending, [7, 9]);
+        assert_eq!(store.json_page("e", 2, None).pending, [9]);
+        assert_eq!(store.find("e", "b").unwrap().seq, 0);
     }
 
     #[test]

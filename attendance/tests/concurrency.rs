@@ -110,7 +110,7 @@ fn take_responses(buffer: &mut Vec<u8>) -> Vec<HttpResponse> {
 }
 
 /// A client that pipelines requests (sends several before reading any answer) on one keep-alive
-/// connection: check-ins (answered from the journal's sync thread when alone), a second
+/// connection: check-ins (each answered by its worker once its batch is durable), a second
 /// check-in of a ticket still on its way to disk, `/health` and a listing in between. tiny_http
 /// writes a connection's answers in order, so no answer may be written by a thread that could
 /// owe an earlier one: all arrive, in order, in every round (this deadlocked before

@@ -134,8 +134,8 @@ fn nothing_answered_201_is_lost_to_kill_9() {
 }
 
 /// SIGTERM under check-in load: the service stops with 0 after answering every check-in it had
-/// taken in (their answers are sent by the journal's sync thread, after the request workers
-/// stopped), so what the journal holds afterwards is exactly what was answered 201; requests
+/// taken in (each worker waits for its check-in's batch and answers before it stops), so what
+/// the journal holds afterwards is exactly what was answered 201; requests
 /// that arrive while it stops get a 503 with a detail, never tiny_http's bare 500.
 #[test]
 fn a_graceful_stop_answers_every_check_in_it_took() {

@@ -9,7 +9,9 @@
 //! - [`seed`]: the bootstrap admin and the demo users;
 //! - [`settings`]: the identity-specific configuration;
 //! - [`throttle`]: the failed-login throttle;
-//! - [`users`]: the user store and its journal;
+//! - [`storage`]: what identity needs from wherever the users are kept ([`storage::Users`]);
+//! - [`users`]: the journal's [`storage::Users`]: every user in memory, every registration in
+//!   the journal;
 //! - [`openapi`]: the OpenAPI document.
 #![forbid(unsafe_code)]
 
@@ -19,5 +21,6 @@ pub mod passwords;
 pub mod routes;
 pub mod seed;
 pub mod settings;
+pub mod storage;
 pub mod throttle;
 pub mod users;

@@ -7,17 +7,21 @@
 use crate::credentials::{check_password, check_username};
 use crate::openapi;
 use crate::passwords::Passwords;
-use crate::settings::Registration;
-use crate::throttle::{Refusal, Throttle};
-use crate::users::{AddError, UserStore};
+use crate::seed;
+use crate::settings::{self, Registration, Settings};
+use crate::storage::{AddError, Users};
+use crate::throttle::{Refusal, Throttle, LOGIN_POLICY};
+use crate::users::UserStore;
 use serde_json::json;
 use service_kit::app::Service;
 use service_kit::auth::Role;
 use service_kit::auth::{Authenticator, Claims};
 use service_kit::body::Fields;
+use service_kit::config::{CommonConfig, ConfigError, Env};
 use service_kit::http::{Method, Response};
 use service_kit::pool::Pool;
 use service_kit::router::{Call, Route};
+use service_kit::startup::{Opened, Program, StepError, Variable};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -35,7 +39,7 @@ struct Me<'a> {
 /// The identity service: its state, and its routes as a table.
 #[derive(Debug)]
 pub struct Identity {
-    users: Arc<UserStore>,
+    users: Arc<dyn Users>,
     passwords: Passwords,
     bcrypt: Pool,
     throttle: Arc<Throttle>,
@@ -48,7 +52,7 @@ pub struct Identity {
 #[derive(Debug)]
 pub struct Parts {
     /// The user store.
-    pub users: Arc<UserStore>,
+    pub users: Arc<dyn Users>,
     /// bcrypt at the configured cost.
     pub passwords: Passwords,
     /// The turns for bcrypt work: it runs on the request worker that asked, at most as many at
@@ -97,6 +101,55 @@ impl Service for Identity {
     }
 }
 
+impl Program for Identity {
+    const ABOUT: &'static str = "registers TixGo users, logs them in and issues their tokens";
+    const DEFAULT_PORT: u16 = settings::DEFAULT_PORT;
+    const OWN_VARIABLES: &'static [Variable] = settings::OWN_VARIABLES;
+    type Settings = Settings;
+    type Storage = UserStore;
+
+    fn settings(env: &Env) -> Result<Settings, ConfigError> {
+        Settings::from_env(env)
+    }
+
+    fn common(settings: &Settings) -> &CommonConfig {
+        &settings.common
+    }
+
+    fn open(settings: &Settings) -> Result<Opened<UserStore>, StepError> {
+        let (users, report) = UserStore::open(&settings.common.data_dir)?;
+        Ok(Opened {
+            storage: users,
+            records: report.records,
+            source: report.path.display().to_string(),
+            torn_line: report.dropped_torn_line,
+        })
+    }
+
+    /// Creates the bootstrap admin and the demo users, then the service.
+    fn start(settings: Settings, users: UserStore) -> Result<Identity, StepError> {
+        let passwords = Passwords::new(settings.bcrypt_cost);
+        seed::seed(&users, &passwords, settings.admin, settings.demo_users)?;
+        let common = settings.common;
+        Ok(Identity::new(Parts {
+            users: Arc::new(users),
+            passwords,
+            bcrypt: Pool::new(
+                settings::bcrypt_running(),
+                settings::bcrypt_waiting(common.workers),
+            ),
+            throttle: Throttle::new(LOGIN_POLICY),
+            auth: Authenticator::new(common.jwt_key),
+            token_lifetime_secs: common.token_lifetime_secs,
+            registration: settings.registration,
+        }))
+    }
+
+    fn settle(&self) -> Result<(), StepError> {
+        Ok(self.users.settle()?)
+    }
+}
+
 /// `GET /health`.
 fn health(_: &Identity, _: &Call<'_>) -> Response {
     Response::with_body(200, "application/json", HEALTH.to_vec())
@@ -111,8 +164,13 @@ fn register(identity: &Identity, call: &Call<'_>) -> Response {
     if let Err(response) = identity.authorize_registration(call, form.role) {
         return response;
     }
-    if identity.users.contains(&form.username) {
-        return username_taken();
+    match identity.users.contains(&form.username) {
+        Ok(false) => {}
+        Ok(true) => return username_taken(),
+        Err(e) => {
+            eprintln!("identity: {e}");
+            return Response::unavailable("Could not register the user; please retry", 5);
+        }
     }
     let hashed = identity
         .bcrypt
@@ -131,7 +189,7 @@ fn register(identity: &Identity, call: &Call<'_>) -> Response {
             &json!({ "username": form.username, "role": form.role }),
         ),
         Err(AddError::Taken) => username_taken(),
-        Err(AddError::Journal(e)) => {
+        Err(AddError::Storage(e)) => {
             eprintln!("identity: registration not saved: {e}");
             Response::unavailable("Could not save the user; please retry", 5)
         }
@@ -148,7 +206,13 @@ fn login(identity: &Identity, call: &Call<'_>) -> Response {
         Ok(attempt) => attempt,
         Err(refusal) => return too_many_attempts(refusal),
     };
-    let account = identity.users.account(&form.username);
+    let account = match identity.users.account(&form.username) {
+        Ok(account) => account,
+        Err(e) => {
+            eprintln!("identity: {e}");
+            return Response::unavailable("Could not check the password; please retry", 5);
+        }
+    };
     let checked = identity.bcrypt.run(|| {
         identity
             .passwords

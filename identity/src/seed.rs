@@ -5,7 +5,7 @@
 
 use crate::passwords::{HashError, Passwords};
 use crate::settings::BootstrapAdmin;
-use crate::users::{AddError, UserStore};
+use crate::storage::{AddError, StorageError, Users};
 use service_kit::auth::Role;
 use service_kit::log_line;
 use std::fmt;
@@ -19,6 +19,8 @@ const DEMO_USERS: [(&str, &str, Role); 2] = [
 /// Why a user could not be created at start.
 #[derive(Debug)]
 pub enum SeedError {
+    /// Whether the user exists could not be checked.
+    Lookup(StorageError),
     /// The password could not be hashed.
     Hash(HashError),
     /// The user could not be saved.
@@ -28,6 +30,7 @@ pub enum SeedError {
 impl fmt::Display for SeedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            SeedError::Lookup(e) => write!(f, "cannot create a user at start: {e}"),
             SeedError::Hash(e) => write!(f, "cannot create a user at start: {e}"),
             SeedError::Save(e) => write!(f, "cannot create a user at start: {e}"),
         }
@@ -38,7 +41,7 @@ impl std::error::Error for SeedError {}
 
 /// Creates the bootstrap admin and the demo users whose names are free.
 pub fn seed(
-    users: &UserStore,
+    users: &dyn Users,
     passwords: &Passwords,
     admin: Option<BootstrapAdmin>,
     demo_users: bool,
@@ -76,13 +79,13 @@ pub fn seed(
 
 /// Creates a user unless the name is taken; true when it was created.
 fn create_if_free(
-    users: &UserStore,
+    users: &dyn Users,
     passwords: &Passwords,
     username: &str,
     password: &str,
     role: Role,
 ) -> Result<bool, SeedError> {
-    if users.contains(username) {
+    if users.contains(username).map_err(SeedError::Lookup)? {
         return Ok(false);
     }
     let hash = passwords.hash(password).map_err(SeedError::Hash)?;

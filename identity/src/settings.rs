@@ -5,10 +5,52 @@
 
 use crate::credentials::{check_password, check_username};
 use service_kit::config::{CommonConfig, ConfigError, Env};
+use service_kit::startup::Variable;
 use std::fmt;
 
 /// The port identity listens on when `PORT` is not set.
 pub const DEFAULT_PORT: u16 = 18081;
+
+/// The variables identity reads besides the common ones.
+pub const OWN_VARIABLES: &[Variable] = &[
+    Variable {
+        name: "BCRYPT_COST",
+        default: "12",
+        rule: "bcrypt cost of new password hashes, 10..=16",
+    },
+    Variable {
+        name: "REGISTRATION",
+        default: "open",
+        rule: "open (anyone may register a committee user) or closed (admins register users)",
+    },
+    Variable {
+        name: "ADMIN_USERNAME",
+        default: "unset",
+        rule: "with ADMIN_PASSWORD: the admin created at start when the name is free",
+    },
+    Variable {
+        name: "ADMIN_PASSWORD",
+        default: "unset",
+        rule: "the bootstrap admin's password (never printed)",
+    },
+    Variable {
+        name: "DEMO_USERS",
+        default: "false",
+        rule: "true seeds panitia1/secret and admin1/secret, for local demos only",
+    },
+];
+
+/// How many bcrypt computations run at once: one per core, so logins never take more CPU than
+/// the box has.
+pub fn bcrypt_running() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// How many request workers may wait for a bcrypt turn before logins are answered 503: half of
+/// them, so a login flood leaves the other half to `/health` and `/auth/me`.
+pub fn bcrypt_waiting(workers: usize) -> usize {
+    workers / 2
+}
 
 /// Who may register users (`REGISTRATION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +156,26 @@ mod tests {
         let mut all = vec![("JWT_SECRET", SECRET)];
         all.extend_from_slice(pairs);
         Settings::from_env(&Env::from_pairs(all))
+    }
+
+    #[test]
+    fn help_lists_exactly_the_variables_read() {
+        let env = Env::from_pairs([("JWT_SECRET", SECRET)]);
+        Settings::from_env(&env).unwrap();
+        let mut listed: Vec<&str> = service_kit::startup::COMMON_VARIABLES
+            .iter()
+            .chain(OWN_VARIABLES)
+            .map(|v| v.name)
+            .collect();
+        listed.sort_unstable();
+        assert_eq!(env.names_read(), listed);
+    }
+
+    #[test]
+    fn a_login_flood_leaves_workers_free() {
+        for workers in [1, 2, 32, 64, 256] {
+            assert!(bcrypt_waiting(workers) < workers.max(2), "{workers}");
+        }
     }
 
     #[test]

@@ -1,14 +1,16 @@
-//! The user store: every user in memory, every registration in the journal (SPEC §7).
+//! The [`Users`] of the journal: every user in memory, every registration in the journal
+//! (SPEC §7).
 //!
 //! A registration is answered only once its journal line is on disk. Until then the user is
 //! *pending*: its name is taken (so a concurrent registration gets 409), but it cannot log in, so
 //! no token is ever issued for a user that a failed sync could still take back.
 
 use crate::passwords::is_bcrypt_hash;
+use crate::storage::{Account, AddError, StorageError, Users};
+use journal::{Journal, JournalError, ReplayReport};
 use serde::{Deserialize, Serialize};
 use service_kit::auth::Role;
 use service_kit::clock::now_timestamp;
-use service_kit::journal::{Journal, JournalError, ReplayReport};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -17,10 +19,10 @@ use std::sync::{Mutex, MutexGuard};
 /// The journal's file name in the data directory.
 pub const JOURNAL_FILE: &str = "users.jsonl";
 
-/// One journal line (no `Debug`: it holds a password hash).
+/// One line of `users.jsonl` (no `Debug`: it holds a password hash).
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-enum Record {
+enum UserLine {
     /// A registered user.
     User {
         username: String,
@@ -40,15 +42,6 @@ struct User {
     pending: bool,
 }
 
-/// What a login needs to know about a user.
-#[derive(Clone)]
-pub struct Account {
-    /// The bcrypt hash of the password.
-    pub hash: String,
-    /// The user's role.
-    pub role: Role,
-}
-
 impl fmt::Debug for User {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("User")
@@ -59,35 +52,6 @@ impl fmt::Debug for User {
     }
 }
 
-impl fmt::Debug for Account {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Account")
-            .field("hash", &"<redacted>")
-            .field("role", &self.role)
-            .finish()
-    }
-}
-
-/// Why a user was not added.
-#[derive(Debug)]
-pub enum AddError {
-    /// The username is taken.
-    Taken,
-    /// The journal could not make the registration durable; the user was not kept.
-    Journal(JournalError),
-}
-
-impl fmt::Display for AddError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AddError::Taken => f.write_str("the username is taken"),
-            AddError::Journal(e) => write!(f, "the user could not be saved: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for AddError {}
-
 /// Every user, backed by the journal.
 #[derive(Debug)]
 pub struct UserStore {
@@ -96,19 +60,20 @@ pub struct UserStore {
 }
 
 impl UserStore {
-    /// Opens (and locks) the journal in `data_dir` and replays it.
+    /// Opens (and locks) the journal in `data_dir` and replays it; the report names the journal
+    /// file and how many users it held.
     ///
-    /// A record that is not a well-formed user, or a username recorded twice, is damage, reported
+    /// A line that is not a well-formed user, or a username recorded twice, is damage, reported
     /// with the journal's file and line.
     pub fn open(data_dir: &Path) -> Result<(UserStore, ReplayReport), JournalError> {
         let mut users = HashMap::new();
-        let (journal, report) = Journal::open(data_dir, JOURNAL_FILE, |record: Record| {
-            let Record::User {
+        let (journal, report) = Journal::open(data_dir, JOURNAL_FILE, |line: UserLine| {
+            let UserLine::User {
                 username,
                 hash,
                 role,
                 ..
-            } = record;
+            } = line;
             if !is_bcrypt_hash(&hash) {
                 return Err(format!("user {username:?} has no valid bcrypt hash"));
             }
@@ -130,41 +95,47 @@ impl UserStore {
         Ok((store, report))
     }
 
-    /// Whether the username is taken (also by a registration still being saved).
-    pub fn contains(&self, username: &str) -> bool {
-        self.lock().contains_key(username)
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, User>> {
+        self.users
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Users for UserStore {
+    fn contains(&self, username: &str) -> Result<bool, StorageError> {
+        Ok(self.lock().contains_key(username))
     }
 
-    /// The account of a user whose registration is durable.
-    pub fn account(&self, username: &str) -> Option<Account> {
-        self.lock()
+    fn account(&self, username: &str) -> Result<Option<Account>, StorageError> {
+        let users = self.lock();
+        let account = users
             .get(username)
             .filter(|user| !user.pending)
             .map(|user| Account {
                 hash: user.hash.clone(),
                 role: user.role,
-            })
+            });
+        Ok(account)
     }
 
-    /// Adds a user and returns once its journal line is on disk.
-    ///
     /// The name check and the journal append happen under one lock, so of two concurrent
-    /// registrations of a name exactly one is written. If the sync fails, the user is removed
-    /// again and the error returned.
-    pub fn add(&self, username: &str, hash: String, role: Role) -> Result<(), AddError> {
+    /// registrations of a name exactly one is written; the wait for the disk happens without
+    /// it. If the line is not kept, the user is removed again and the error returned.
+    fn add(&self, username: &str, hash: String, role: Role) -> Result<(), AddError> {
         let seq = {
             let mut users = self.lock();
             if users.contains_key(username) {
                 return Err(AddError::Taken);
             }
-            let record = Record::User {
+            let line = UserLine::User {
                 username: username.to_owned(),
                 hash,
                 role,
                 created_at: now_timestamp(),
             };
-            let seq = self.journal.append(&record).map_err(AddError::Journal)?;
-            let Record::User { hash, .. } = record;
+            let seq = self.journal.append(&line).map_err(not_kept)?;
+            let UserLine::User { hash, .. } = line;
             let user = User {
                 hash,
                 role,
@@ -184,26 +155,21 @@ impl UserStore {
             }
             Err(e) => {
                 users.remove(username);
-                Err(AddError::Journal(e))
+                Err(not_kept(e))
             }
         }
     }
 
-    /// Makes every journal line written so far durable (at shutdown).
-    pub fn sync(&self) -> Result<(), JournalError> {
-        self.journal.sync()
+    fn settle(&self) -> Result<(), StorageError> {
+        self.journal
+            .settle()
+            .map_err(|e| StorageError::NotKept(Box::new(e)))
     }
+}
 
-    /// The journal file.
-    pub fn journal_path(&self) -> &Path {
-        self.journal.path()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, User>> {
-        self.users
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+/// A registration the journal did not keep.
+fn not_kept(e: JournalError) -> AddError {
+    AddError::Storage(StorageError::NotKept(Box::new(e)))
 }
 
 #[cfg(test)]
@@ -252,9 +218,12 @@ mod tests {
         }
         let (store, report) = UserStore::open(&dir.0).unwrap();
         assert_eq!(report.records, 1);
-        let account = store.account("alice").unwrap();
+        let account = store.account("alice").unwrap().unwrap();
         assert_eq!((account.hash, account.role), (hash, Role::Admin));
-        assert!(store.account("Alice").is_none(), "names are case-sensitive");
+        assert!(
+            store.account("Alice").unwrap().is_none(),
+            "names are case-sensitive"
+        );
     }
 
     #[test]
@@ -263,7 +232,7 @@ mod tests {
         let hash = some_hash();
         {
             let (store, _) = UserStore::open(&dir.0).unwrap();
-            let store = Arc::new(store);
+            let store: Arc<dyn Users> = Arc::new(store);
             let threads: Vec<_> = (0..8)
                 .map(|_| {
                     let store = Arc::clone(&store);

@@ -34,19 +34,6 @@ pub fn parse_args(mut args: impl Iterator<Item = String>) -> Command {
     }
 }
 
-/// Usage text for a service binary named `name` that listens on `default_port`.
-pub fn usage(name: &str, about: &str, default_port: u16) -> String {
-    format!(
-        "{name} {version}: {about}\n\n\
-         Usage:\n  {name}              run the service (configured by environment variables)\n  \
-         {name} healthcheck  exit 0 if the service on PORT (default {default_port}) answers /health\n  \
-         {name} --version    print the version\n  {name} --help       print this help\n\n\
-         Environment: JWT_SECRET (required, >= 32 bytes), PORT, BIND_ADDR, DATA_DIR, WORKERS,\n\
-         TOKEN_EXPIRE_MINUTES, CORS_ORIGINS; see the README for the full list.\n",
-        version = env!("CARGO_PKG_VERSION")
-    )
-}
-
 /// Asks `127.0.0.1:PORT/health` for a 200; true when it answers so within two seconds.
 pub fn healthcheck(env: &Env, default_port: u16) -> bool {
     let port = env

@@ -1,7 +1,8 @@
 //! Configuration from the environment (SPEC §2), checked at start.
 //!
 //! A bad value stops the start with one line that names the variable and its rule, and the exit
-//! code 2. No value is ever echoed, so a secret in the wrong variable cannot leak into a log.
+//! code 2 ([`crate::startup::EXIT_CONFIG`]). No value is ever echoed, so a secret in the wrong
+//! variable cannot leak into a log.
 
 use jwt_lite::Key;
 use std::cell::RefCell;
@@ -10,9 +11,6 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
-
-/// The exit code for a start refused because of configuration.
-pub const EXIT_CONFIG: i32 = 2;
 
 /// The shortest `JWT_SECRET` accepted, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;

@@ -25,7 +25,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
-pub mod journal;
 mod percent;
 pub mod pool;
 mod request_id;
