@@ -29,7 +29,7 @@ fn users_survive_a_clean_restart() {
 
     let service = launch(&dir).start();
     assert!(
-        service.stdout().contains("replayed 1 users"),
+        service.stdout().contains("identity: replayed 1 records from "),
         "{}",
         service.stdout()
     );
