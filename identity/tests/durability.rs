@@ -29,7 +29,9 @@ fn users_survive_a_clean_restart() {
 
     let service = launch(&dir).start();
     assert!(
-        service.stdout().contains("identity: replayed 1 records from "),
+        service
+            .stdout()
+            .contains("identity: replayed 1 records from "),
         "{}",
         service.stdout()
     );

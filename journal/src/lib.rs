@@ -14,11 +14,12 @@
 //!
 //! # Group commit
 //! [`Journal::append`] queues a line in memory (in the order of calls) and returns its sequence
-//! number; [`Journal::wait_durable`] blocks until that line is on disk. The journal's sync thread
-//! writes everything queued in one `write` and makes it durable with one `fdatasync`; lines
-//! queued meanwhile form the next batch. So writers on many threads that append while a sync
-//! runs share the next write and sync, and the more of them there are, the bigger the batches
-//! ([`Journal::stats`] counts both).
+//! number; [`Journal::wait_durable`] blocks until that line is on disk. A waiting writer that
+//! finds no sync under way leads one: it writes everything queued in one `write` and makes it
+//! durable with one `fdatasync`, while lines queued meanwhile form the next batch, led by one of
+//! their writers. So writers on many threads that append while a sync runs share the next write
+//! and sync, and the more of them there are, the bigger the batches ([`Journal::stats`] counts
+//! both). There is no sync thread, so no hand-over between threads on the way to the disk.
 //!
 //! Appending and waiting are two calls so that a writer can append while it holds its own lock
 //! (keeping its memory in the order of the file) and wait after releasing it, so that other
@@ -33,7 +34,7 @@
 //! # Ownership
 //! The data directory's `.lock` file is locked for as long as the journal is open, so a second
 //! process pointed at the same directory refuses to start. Dropping the journal writes and syncs
-//! what is queued and stops the sync thread.
+//! what is queued.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -54,14 +55,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::path::Path;
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 
-/// An open journal file, its sync thread and the lock on its data directory.
+/// An open journal file and the lock on its data directory.
 #[derive(Debug)]
 pub struct Journal {
-    commit: Arc<GroupCommit>,
-    syncer: Option<JoinHandle<()>>,
+    commit: GroupCommit,
     _lock: DirLock,
 }
 
@@ -100,17 +98,9 @@ impl Journal {
                 .and_then(|()| file.sync_all())
                 .map_err(io_error("cut the torn last line of", &path))?;
         }
-        let commit = Arc::new(GroupCommit::new(path.clone(), file, good_len));
-        let syncer = {
-            let commit = Arc::clone(&commit);
-            thread::Builder::new()
-                .name("journal-sync".into())
-                .spawn(move || commit.run_syncer())
-                .map_err(io_error("start the sync thread for", &path))?
-        };
+        let commit = GroupCommit::new(path, file, good_len);
         let journal = Journal {
             commit,
-            syncer: Some(syncer),
             _lock: lock,
         };
         Ok((journal, report))
@@ -153,11 +143,9 @@ impl Journal {
 }
 
 impl Drop for Journal {
+    /// Writes and syncs what is queued (the writers of those lines, if any, are gone).
     fn drop(&mut self) {
-        self.commit.close();
-        if let Some(syncer) = self.syncer.take() {
-            let _ = syncer.join();
-        }
+        let _ = self.settle();
     }
 }
 
@@ -318,16 +306,19 @@ mod tests {
         );
     }
 
-    /// The point of the sync thread: lines appended while a batch is being synced all go into
-    /// the next batch, one write and one sync for all of them.
+    /// The point of group commit: lines appended while a batch is being synced all go into the
+    /// next batch, one write and one sync for all of them.
     #[test]
     fn writers_arriving_during_a_sync_share_the_next_one() {
         const LATE_WRITERS: u32 = 15;
         let dir = Dir::new("group");
         let j = Arc::new(open(&dir));
         j.commit.hold();
-        let first = j.append(&Rec { n: 0 }).unwrap();
-        // The sync thread has taken line 1 and is "syncing" it until released.
+        let leader = {
+            let j = Arc::clone(&j);
+            thread::spawn(move || write(&j, 0))
+        };
+        // The first writer leads: it has taken line 1 and is "syncing" it until released.
         wait_until(|| j.commit.queued_bytes() == 0 && j.stats().lines == 1);
         let writers: Vec<_> = (1..=LATE_WRITERS)
             .map(|n| {
@@ -338,7 +329,7 @@ mod tests {
         wait_until(|| j.stats().lines == u64::from(LATE_WRITERS) + 1);
         assert_eq!(j.stats().batches, 0, "nothing is settled while held");
         j.commit.release();
-        j.wait_durable(first).unwrap();
+        leader.join().unwrap().unwrap();
         for writer in writers {
             writer.join().unwrap().unwrap();
         }
@@ -375,15 +366,18 @@ mod tests {
     fn every_line_of_a_failed_batch_is_not_kept() {
         let dir = Dir::new("failed-batch");
         {
-            let j = open(&dir);
+            let j = Arc::new(open(&dir));
             j.commit.hold();
-            let first = j.append(&Rec { n: 0 }).unwrap();
-            // The sync thread holds line 1; lines 2..=4 form the next batch, which fails.
-            wait_until(|| j.commit.queued_bytes() == 0);
+            let leader = {
+                let j = Arc::clone(&j);
+                thread::spawn(move || write(&j, 0))
+            };
+            // The leader holds line 1; lines 2..=4 form the next batch, which fails.
+            wait_until(|| j.commit.queued_bytes() == 0 && j.stats().lines == 1);
             j.commit.fail_batches(1);
             let doomed: Vec<u64> = (1..=3).map(|n| j.append(&Rec { n }).unwrap()).collect();
             j.commit.release();
-            j.wait_durable(first).unwrap();
+            leader.join().unwrap().unwrap();
             for seq in doomed {
                 assert!(matches!(j.wait_durable(seq), Err(JournalError::NotKept)));
             }
@@ -424,6 +418,8 @@ mod tests {
             let j = Arc::clone(&j);
             thread::spawn(move || j.settle())
         };
+        // The settler leads the sync of all three lines, and is held there.
+        wait_until(|| j.commit.queued_bytes() == 0);
         thread::sleep(Duration::from_millis(20));
         assert!(!settler.is_finished(), "settle returned before the sync");
         j.commit.release();
