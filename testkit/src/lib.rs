@@ -10,6 +10,7 @@
 //! - [`openapi`] checks a service's OpenAPI document against its route table.
 #![forbid(unsafe_code)]
 
+pub mod api_doc;
 pub mod openapi;
 
 use serde_json::Value;
