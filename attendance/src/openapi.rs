@@ -61,4 +61,20 @@ mod tests {
             assert!(doc.pointer(pointer).is_some(), "{target} does not resolve");
         }
     }
+
+    /// `docs/API.md` has one entry per operation of the service, and none for anything else.
+    #[test]
+    fn the_api_document_has_one_entry_per_operation() {
+        let doc = include_str!("../../docs/API.md");
+        testkit::api_doc::assert_documents_operations(
+            testkit::api_doc::section(doc, "## Attendance service (port 18082)"),
+            [
+                ("GET", "/health"),
+                ("GET", "/openapi.json"),
+                ("POST", "/checkins"),
+                ("DELETE", "/checkins/{event_id}/{ticket_id}"),
+                ("GET", "/attendance/{event_id}"),
+            ],
+        );
+    }
 }

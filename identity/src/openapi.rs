@@ -52,4 +52,20 @@ mod tests {
             _ => {}
         }
     }
+
+    /// `docs/API.md` has one entry per operation of the service, and none for anything else.
+    #[test]
+    fn the_api_document_has_one_entry_per_operation() {
+        let doc = include_str!("../../docs/API.md");
+        testkit::api_doc::assert_documents_operations(
+            testkit::api_doc::section(doc, "## Identity service (port 18081)"),
+            [
+                ("GET", "/health"),
+                ("GET", "/openapi.json"),
+                ("POST", "/auth/register"),
+                ("POST", "/auth/login"),
+                ("GET", "/auth/me"),
+            ],
+        );
+    }
 }
