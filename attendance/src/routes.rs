@@ -252,4 +252,17 @@ mod tests {
         let router = service_kit::router::Router::new(Attendance::routes());
         testkit::openapi::assert_lists_operations(openapi::DOCUMENT, router.operations());
     }
+
+    /// `docs/API.md` has one entry per operation of the route table, and none for anything else.
+    #[test]
+    fn the_api_document_has_one_entry_per_route() {
+        let router = service_kit::router::Router::new(Attendance::routes());
+        let doc = include_str!("../../docs/API.md");
+        testkit::api_doc::assert_documents_operations(
+            testkit::api_doc::section(doc, "## Attendance service (port 18082)"),
+            router
+                .operations()
+                .map(|o| (o.method.name().unwrap_or("?"), o.path)),
+        );
+    }
 }

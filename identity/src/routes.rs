@@ -374,6 +374,19 @@ mod tests {
         testkit::openapi::assert_lists_operations(openapi::DOCUMENT, router.operations());
     }
 
+    /// `docs/API.md` has one entry per operation of the route table, and none for anything else.
+    #[test]
+    fn the_api_document_has_one_entry_per_route() {
+        let router = service_kit::router::Router::new(Identity::routes());
+        let doc = include_str!("../../docs/API.md");
+        testkit::api_doc::assert_documents_operations(
+            testkit::api_doc::section(doc, "## Identity service (port 18081)"),
+            router
+                .operations()
+                .map(|o| (o.method.name().unwrap_or("?"), o.path)),
+        );
+    }
+
     #[test]
     fn registration_bodies() {
         let form = RegisterForm::parse(br#"{"username":"abc","password":"pass","role":" Admin "}"#)

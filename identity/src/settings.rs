@@ -213,6 +213,8 @@ mod tests {
             (&[("BCRYPT_COST", "17")][..], "BCRYPT_COST"),
             (&[("REGISTRATION", "invite")][..], "REGISTRATION"),
             (&[("DEMO_USERS", "maybe")][..], "DEMO_USERS"),
+            (&[("DEMO_USERS", "yes")][..], "DEMO_USERS"),
+            (&[("DEMO_USERS", "1")][..], "DEMO_USERS"),
             (&[("ADMIN_USERNAME", "root")][..], "ADMIN_PASSWORD"),
             (&[("ADMIN_PASSWORD", "hunter22")][..], "ADMIN_USERNAME"),
             (

@@ -155,6 +155,8 @@ mod tests {
     use serde::Deserialize;
     use std::io::Write;
     use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::thread;
     use std::time::Duration;
 
     #[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone)]

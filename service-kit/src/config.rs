@@ -113,17 +113,17 @@ impl Env {
         }
     }
 
-    /// `true`/`false` (also `1`/`0`, `yes`/`no`), or `default` when unset.
+    /// `true` or `false` (compared case-insensitively, surrounding whitespace ignored), or
+    /// `default` when unset. Nothing else is a flag: `1`, `yes` or `on` are refused rather than
+    /// guessed at, so there is one documented spelling.
     pub fn flag(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
-        match self
-            .get(var)
-            .map(|v| v.trim().to_ascii_lowercase())
-            .as_deref()
-        {
-            None => Ok(default),
-            Some("true" | "1" | "yes") => Ok(true),
-            Some("false" | "0" | "no") => Ok(false),
-            Some(_) => Err(ConfigError::Invalid {
+        let Some(raw) = self.get(var) else {
+            return Ok(default);
+        };
+        match raw.trim() {
+            v if v.eq_ignore_ascii_case("true") => Ok(true),
+            v if v.eq_ignore_ascii_case("false") => Ok(false),
+            _ => Err(ConfigError::Invalid {
                 var,
                 rule: "must be true or false".to_owned(),
             }),
@@ -303,10 +303,38 @@ mod tests {
 
     #[test]
     fn helpers() {
-        let env = Env::from_pairs([("A", "yes"), ("B", "Closed"), ("C", "maybe")]);
+        let env = Env::from_pairs([("A", "True"), ("B", "Closed"), ("C", "maybe")]);
         assert_eq!(env.flag("A", false), Ok(true));
         assert!(env.flag("C", false).is_err());
         assert_eq!(env.choice("B", &["open", "closed"]), Ok("closed"));
         assert_eq!(env.choice("Z", &["open", "closed"]), Ok("open"));
+    }
+
+    #[test]
+    fn flags_are_true_or_false_and_nothing_else() {
+        for (value, expected) in [
+            ("true", true),
+            ("TRUE", true),
+            (" true ", true),
+            ("false", false),
+            ("False", false),
+        ] {
+            let env = Env::from_pairs([("DEMO_USERS", value)]);
+            assert_eq!(env.flag("DEMO_USERS", !expected), Ok(expected), "{value:?}");
+        }
+        assert_eq!(Env::default().flag("DEMO_USERS", false), Ok(false));
+        assert_eq!(
+            Env::from_pairs([("DEMO_USERS", "")]).flag("DEMO_USERS", true),
+            Ok(true),
+            "an empty value is unset"
+        );
+        for value in ["1", "0", "yes", "no", "on", "off", "y", "t", "truee"] {
+            let env = Env::from_pairs([("DEMO_USERS", value)]);
+            assert_eq!(
+                env.flag("DEMO_USERS", false).unwrap_err().to_string(),
+                "DEMO_USERS is invalid: must be true or false",
+                "{value:?}"
+            );
+        }
     }
 }

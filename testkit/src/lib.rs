@@ -12,6 +12,7 @@
 //!   and the route table list the same operations.
 #![forbid(unsafe_code)]
 
+pub mod api_doc;
 pub mod contract;
 pub mod openapi;
 
