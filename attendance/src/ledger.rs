@@ -3,10 +3,11 @@
 //! # Check-in
 //! Under the store lock: decide (new, repeated, duplicate), append the journal line and insert the
 //! record, which is then *pending durable* under its line's sequence number. Then, with the lock
-//! released, the caller's thread waits until that line is on disk; concurrent check-ins wait at
-//! the same time, so they share one `fdatasync`. Only then is the 201 given; if the batch was not
-//! kept, the record is removed again (if it is still the one inserted) and the caller answers
-//! 503. The lock makes "exactly one 201 per ticket" and "memory in the order of the file" hold.
+//! released, the outcome is handed to the caller's callback once that line is on disk, on the
+//! journal's sync thread (so no request worker sleeps through the sync, and check-ins appended
+//! meanwhile share the next `fdatasync`). Only then is the 201 given; if the batch was not kept,
+//! the record is removed again (if it is still the one inserted) and the caller answers 503. The
+//! lock makes "exactly one 201 per ticket" and "memory in the order of the file" hold.
 //!
 //! # Showing a record
 //! A 409, a repeated 201 and a listing may name a record whose line is still pending; each waits
@@ -20,11 +21,13 @@
 //! only once the disk has, and no removed record ever has to be put back in its place.
 
 use crate::records::{CheckInLine, JournalLine, Record, Stamp, UndoLine};
-use crate::storage::{CheckIn, CheckInRequest, CheckIns, JsonPage, Page, StorageError};
+use crate::storage::{
+    CheckIn, CheckInDone, CheckInRequest, CheckIns, JsonPage, Page, StorageError,
+};
 use crate::store::{Admission, Found, Listed, NewCheckIn, Store};
 use journal::{Journal, JournalError, ReplayReport};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The journal's file name inside `DATA_DIR`.
 pub const JOURNAL_FILE: &str = "checkins.jsonl";
@@ -32,7 +35,7 @@ pub const JOURNAL_FILE: &str = "checkins.jsonl";
 /// The check-ins, in memory and on disk.
 #[derive(Debug)]
 pub struct Ledger {
-    store: Mutex<Store>,
+    store: Arc<Mutex<Store>>,
     journal: Journal,
 }
 
@@ -45,19 +48,21 @@ impl Ledger {
             store.apply(line).map_err(|e| e.to_string())
         })?;
         let ledger = Ledger {
-            store: Mutex::new(store),
+            store: Arc::new(Mutex::new(store)),
             journal,
         };
         Ok((ledger, report))
     }
 
-    /// Writes and inserts an admitted check-in and waits, without the store lock, until it is
-    /// durable; if it is not kept, it is removed again.
+    /// Writes and inserts an admitted check-in; once its line is durable (on the journal's sync
+    /// thread) the record is marked durable and `done` hears of it, or, if it was not kept, the
+    /// record is removed again and `done` hears that.
     fn write_check_in(
         &self,
         mut store: MutexGuard<'_, Store>,
         request: CheckInRequest<'_>,
-    ) -> Result<CheckIn, StorageError> {
+        done: CheckInDone,
+    ) {
         let at = Stamp::now();
         let line = JournalLine::CheckIn(CheckInLine {
             event_id: request.event.to_owned(),
@@ -66,7 +71,10 @@ impl Ledger {
             checked_in_at: at,
             idempotency_key: request.key.map(str::to_owned),
         });
-        let seq = self.journal.append(&line).map_err(not_kept)?;
+        let seq = match self.journal.append(&line) {
+            Ok(seq) => seq,
+            Err(e) => return done(Err(not_kept(e))),
+        };
         let new = NewCheckIn {
             event: request.event,
             ticket: request.ticket,
@@ -78,18 +86,22 @@ impl Ledger {
             .insert(new, seq)
             .expect("admitted under this same lock, so nothing can be in the way");
         drop(store);
-        match self.journal.wait_durable(seq) {
-            Ok(()) => {
-                self.lock()
-                    .mark_durable(&record.event_id, &record.ticket_id, seq);
-                Ok(CheckIn::Created(record))
-            }
-            Err(e) => {
-                self.lock()
-                    .remove(&record.event_id, &record.ticket_id, Some(seq));
-                Err(not_kept(e))
-            }
-        }
+        let store = Arc::clone(&self.store);
+        self.journal.when_durable(seq, move |durability| {
+            let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+            let outcome = match durability {
+                Ok(()) => {
+                    store.mark_durable(&record.event_id, &record.ticket_id, seq);
+                    Ok(CheckIn::Created(record))
+                }
+                Err(e) => {
+                    store.remove(&record.event_id, &record.ticket_id, Some(seq));
+                    Err(not_kept(e))
+                }
+            };
+            drop(store);
+            done(outcome);
+        });
     }
 
     /// The record of `found`, once its journal line is durable.
@@ -113,18 +125,24 @@ impl Ledger {
 }
 
 impl CheckIns for Ledger {
-    fn check_in(&self, request: CheckInRequest<'_>) -> Result<CheckIn, StorageError> {
+    /// A new check-in is answered from the journal's sync thread once it is durable, so the
+    /// request worker never sleeps through the sync; the rare outcomes that show an earlier
+    /// record wait for that record's line on this thread first.
+    fn check_in_later(&self, request: CheckInRequest<'_>, done: CheckInDone) {
         let store = self.lock();
         match store.admit(request.event, request.ticket, request.by, request.key) {
-            Admission::Free => self.write_check_in(store, request),
-            Admission::KeyReused => Ok(CheckIn::KeyReused),
+            Admission::Free => self.write_check_in(store, request, done),
+            Admission::KeyReused => {
+                drop(store);
+                done(Ok(CheckIn::KeyReused));
+            }
             Admission::Repeated(found) => {
                 drop(store);
-                self.durable(found).map(CheckIn::Repeated)
+                done(self.durable(found).map(CheckIn::Repeated));
             }
             Admission::Taken(found) => {
                 drop(store);
-                self.durable(found).map(CheckIn::AlreadyCheckedIn)
+                done(self.durable(found).map(CheckIn::AlreadyCheckedIn));
             }
         }
     }

@@ -16,6 +16,7 @@ use service_kit::app::Service;
 use service_kit::auth::{Authenticator, Claims};
 use service_kit::config::{CommonConfig, ConfigError, Env};
 use service_kit::http::{FieldError, Method, Response};
+use service_kit::later::Answer;
 use service_kit::router::{Call, Route};
 use service_kit::startup::{Opened, Program, StepError, Variable};
 use std::sync::Arc;
@@ -79,7 +80,7 @@ impl Service for Attendance {
         vec![
             Route::public(Method::Get, "/health", health),
             Route::public(Method::Get, "/openapi.json", |_, _| openapi::response()),
-            Route::any_role(Method::Post, "/checkins", check_in),
+            Route::any_role_later(Method::Post, "/checkins", check_in),
             Route::admin(Method::Delete, "/checkins/{event_id}/{ticket_id}", undo),
             Route::any_role(Method::Get, "/attendance/{event_id}", attendance),
         ]
@@ -130,12 +131,13 @@ fn health(_: &Attendance, _: &Call<'_>) -> Response {
     Response::with_body(200, "application/json", HEALTH.to_vec())
 }
 
-/// `POST /checkins`: answered once the outcome is durable; the worker waits for its journal
-/// batch, which it shares with every other check-in waiting at the same time.
-fn check_in(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Response {
+/// `POST /checkins`: answered once the outcome is durable, by the journal's sync thread, while
+/// the request worker goes on to other requests (the one deferred answer: see
+/// [`service_kit::later`]).
+fn check_in(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Answer {
     let input = match validate::check_in(call) {
         Ok(input) => input,
-        Err(answer) => return answer,
+        Err(answer) => return answer.into(),
     };
     let request = CheckInRequest {
         event: &input.event_id,
@@ -143,7 +145,12 @@ fn check_in(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Respon
         by: &claims.sub,
         key: input.idempotency_key.as_deref(),
     };
-    check_in_answer(attendance.checkins.check_in(request))
+    let (answerer, later) = service_kit::later::later();
+    attendance.checkins.check_in_later(
+        request,
+        Box::new(move |outcome| answerer.send(check_in_answer(outcome))),
+    );
+    Answer::Later(later)
 }
 
 /// `DELETE /checkins/{event_id}/{ticket_id}` (admins).

@@ -1,21 +1,41 @@
 //! What the routes need from wherever the check-ins are kept: one trait, so that the journal
 //! ([`crate::ledger::Ledger`]) and a database can sit behind the same routes.
 //!
-//! Every method blocks and returns only once what it answers with is durable: a change that
-//! returned `Ok` survives a crash, and nothing that is shown (a 409's record, a repeated 201, a
-//! listing) is a change that a crash could still take back.
+//! Every method answers only once what it answers with is durable: a change that returned `Ok`
+//! survives a crash, and nothing that is shown (a 409's record, a repeated 201, a listing) is a
+//! change that a crash could still take back. All of them block, except
+//! [`CheckIns::check_in_later`], which hands its outcome to a callback: the busiest write, whose
+//! answer the journal's sync thread sends itself (see the ledger).
 
 use crate::records::{Record, Row};
 use std::error::Error;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 /// The check-ins, wherever they are kept. `Send + Sync` so that every request worker can share
 /// one (as `Arc<dyn CheckIns>`), `Debug` so that the service holding it can derive `Debug`.
 pub trait CheckIns: Send + Sync + fmt::Debug {
-    /// Checks a ticket in: the new record, or what was in the way. Of concurrent check-ins of
-    /// one ticket exactly one is [`CheckIn::Created`].
-    fn check_in(&self, request: CheckInRequest<'_>) -> Result<CheckIn, StorageError>;
+    /// Checks a ticket in and hands the outcome to `done`, exactly once: the new record, or what
+    /// was in the way. Of concurrent check-ins of one ticket exactly one is
+    /// [`CheckIn::Created`]. `done` may run at once on this thread or later on another one (the
+    /// journal's sync thread, once the record is durable), so it must be quick.
+    fn check_in_later(&self, request: CheckInRequest<'_>, done: CheckInDone);
+
+    /// [`CheckIns::check_in_later`], waiting for the outcome on this thread.
+    fn check_in(&self, request: CheckInRequest<'_>) -> Result<CheckIn, StorageError> {
+        let (outcome, wait) = mpsc::channel();
+        self.check_in_later(
+            request,
+            Box::new(move |result| {
+                let _ = outcome.send(result);
+            }),
+        );
+        wait.recv().unwrap_or_else(|_| {
+            Err(StorageError::NotKept(
+                "the check-in was dropped without an outcome".into(),
+            ))
+        })
+    }
 
     /// Removes the check-in of `ticket` at `event` on behalf of admin `by`: the removed record,
     /// or `None` when there is none.
@@ -37,6 +57,9 @@ pub trait CheckIns: Send + Sync + fmt::Debug {
     /// sync at shutdown, after the request workers have stopped.
     fn settle(&self) -> Result<(), StorageError>;
 }
+
+/// What [`CheckIns::check_in_later`] calls with the outcome.
+pub type CheckInDone = Box<dyn FnOnce(Result<CheckIn, StorageError>) + Send + 'static>;
 
 /// A check-in request.
 #[derive(Debug, Clone, Copy)]

@@ -1,22 +1,19 @@
-//! Group commit: appends only queue their lines in memory; a waiting writer that finds no sync
-//! under way becomes the leader, writes and syncs whatever is queued as one batch, and tells the
-//! other waiting writers how it went.
+//! Group commit: appends only queue their lines in memory; one sync thread writes and syncs
+//! whatever is queued as one batch, and tells the writers how it went: it wakes those that wait
+//! ([`GroupCommit::wait_durable`]) and runs the callbacks of those that asked to be called
+//! ([`GroupCommit::when_durable`]).
 //!
 //! An `fdatasync` costs about as much for one line as for a thousand, so the journal's throughput
-//! is the number of lines that share one. While a leader is busy with one batch, every line
-//! appended meanwhile joins the next one, which the first of its waiting writers to wake leads:
-//! the more writers wait at once, the bigger the batches, with no timer and no batch size to tune.
-//!
-//! There is no sync thread: a sync thread would add a hand-over between threads to every write
-//! (the writer wakes it, it wakes the writer), and on a box with two cores those hand-overs cost
-//! more than the sync. A lone writer syncs its own line; a crowd shares one leader's sync and
-//! each is woken once.
+//! is the number of lines that share one. Writers never sync themselves: while the sync thread
+//! is busy with one batch, every line appended meanwhile joins the next one, so the more writers
+//! wait at once, the bigger the batches, with no timer and no batch size to tune.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
 use std::ops::RangeInclusive;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -30,29 +27,34 @@ pub(crate) const REMEMBERED_FAILURES: usize = 64;
 /// [`JournalError::NotKept`]: crate::JournalError::NotKept
 pub type Durability = Result<(), crate::JournalError>;
 
+/// A callback of [`GroupCommit::when_durable`].
+type Callback = Box<dyn FnOnce(Durability) + Send + 'static>;
+
 /// Counters since the journal was opened, to see how well writes are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
     /// Lines appended.
     pub lines: u64,
-    /// Batches settled, durable or not: one `write` and one `fdatasync` each.
+    /// Batches the sync thread settled, durable or not: one `write` and one `fdatasync` each.
     /// `lines / batches` is the average number of writers that shared a sync.
     pub batches: u64,
 }
 
-/// The journal file and the bookkeeping its writers share.
+/// The journal file and the bookkeeping the writers and the sync thread share.
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     path: PathBuf,
     file: File,
     state: Mutex<State>,
+    /// Wakes the sync thread when a line is queued (or the journal closes).
+    work: Condvar,
     /// Wakes blocked waiters when a batch is settled.
     settled: Condvar,
 }
 
 /// Sequence numbers count appended lines from 1.
 struct State {
-    /// Encoded lines appended but not yet taken by a leader.
+    /// Encoded lines appended but not yet taken by the sync thread.
     queued: Vec<u8>,
     /// The last line appended.
     appended: u64,
@@ -64,19 +66,25 @@ struct State {
     failed: VecDeque<RangeInclusive<u64>>,
     /// Batches settled.
     batches: u64,
-    /// A leader is writing and syncing a batch.
-    syncing: bool,
+    /// Callbacks waiting for lines not yet settled.
+    callbacks: Vec<(u64, Callback)>,
+    /// Every settled line's callbacks have run.
+    answered: u64,
+    /// The sync thread is waiting for work (so an append must wake it).
+    syncer_idle: bool,
     /// Threads blocked in [`GroupCommit::wait_durable`].
     blocked: usize,
+    /// The journal is being dropped: write what is queued, then stop.
+    closing: bool,
     #[cfg(test)]
     hooks: Hooks,
 }
 
-/// What tests do to the leaders.
+/// What tests do to the sync thread.
 #[cfg(test)]
 #[derive(Debug, Default)]
 struct Hooks {
-    /// A leader keeps the batch it took, as if its sync took that long.
+    /// The sync thread keeps the batch it took, as if its sync took that long.
     held: bool,
     /// The next this many batches taken fail after they were written (as a failed sync would).
     failing: u32,
@@ -91,6 +99,8 @@ impl fmt::Debug for State {
             .field("durable_len", &self.durable_len)
             .field("failed", &self.failed)
             .field("batches", &self.batches)
+            .field("callbacks", &self.callbacks.len())
+            .field("answered", &self.answered)
             .finish_non_exhaustive()
     }
 }
@@ -132,11 +142,15 @@ impl GroupCommit {
                 durable_len,
                 failed: VecDeque::new(),
                 batches: 0,
-                syncing: false,
+                callbacks: Vec::new(),
+                answered: 0,
+                syncer_idle: false,
                 blocked: 0,
+                closing: false,
                 #[cfg(test)]
                 hooks: Hooks::default(),
             }),
+            work: Condvar::new(),
             settled: Condvar::new(),
         }
     }
@@ -146,31 +160,61 @@ impl GroupCommit {
         let mut state = self.lock_state();
         state.queued.extend_from_slice(line);
         state.appended += 1;
+        if state.syncer_idle {
+            state.syncer_idle = false;
+            self.work.notify_one();
+        }
         state.appended
     }
 
-    /// The last line appended so far (0 before the first).
-    pub(crate) fn last_appended(&self) -> u64 {
-        self.lock_state().appended
-    }
-
-    /// Blocks until line `seq` is settled, leading the sync of its batch when no other writer
-    /// is syncing.
+    /// Blocks until line `seq` is settled.
     pub(crate) fn wait_durable(&self, seq: u64) -> Durability {
         let mut state = self.lock_state();
         loop {
             if let Some(outcome) = state.outcome(seq) {
                 return outcome;
             }
-            if !state.syncing {
-                // Line `seq` is appended and unsettled with no sync under way: it is queued.
-                state = self.lead(state);
-                continue;
-            }
             state.blocked += 1;
-            state = self.wait_settled(state);
+            state = self
+                .settled
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
             state.blocked -= 1;
         }
+    }
+
+    /// Runs `callback` once line `seq` is settled: at once on this thread when it is settled
+    /// already, otherwise on the sync thread right after its batch's sync (so it must be quick
+    /// and must not wait for the journal). A panic in it ends only that callback.
+    pub(crate) fn when_durable(
+        &self,
+        seq: u64,
+        callback: impl FnOnce(Durability) + Send + 'static,
+    ) {
+        let mut state = self.lock_state();
+        match state.outcome(seq) {
+            Some(outcome) => {
+                drop(state);
+                callback(outcome);
+            }
+            None => state.callbacks.push((seq, Box::new(callback))),
+        }
+    }
+
+    /// Blocks until every line appended so far is settled and its callbacks have run; returns
+    /// how the last line went.
+    pub(crate) fn settle(&self) -> Durability {
+        let mut state = self.lock_state();
+        let last = state.appended;
+        while state.answered < last {
+            state.blocked += 1;
+            state = self
+                .settled
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+            state.blocked -= 1;
+        }
+        state.outcome(last).unwrap_or(Ok(()))
     }
 
     /// The counters so far.
@@ -182,45 +226,79 @@ impl GroupCommit {
         }
     }
 
-    /// Takes everything queued, writes and syncs it as one batch without the lock, settles it
-    /// and wakes the waiting writers.
-    fn lead<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        let batch = std::mem::take(&mut state.queued);
-        let first = state.settled + 1;
-        let last = state.appended;
-        state.syncing = true;
-        #[cfg(test)]
-        let injected_failure = {
-            let fail = state.hooks.take_failure();
-            state = self.hold_point(state);
-            fail
-        };
-        drop(state);
+    /// Tells the sync thread to write what is queued and stop.
+    pub(crate) fn close(&self) {
+        self.lock_state().closing = true;
+        self.work.notify_one();
+    }
 
-        let written = (&self.file)
-            .write_all(&batch)
-            .and_then(|()| self.file.sync_data());
-        #[cfg(test)]
-        let written = written.and_then(|()| {
-            if injected_failure {
-                Err(io::Error::other("injected failure"))
-            } else {
-                Ok(())
-            }
-        });
-
+    /// The sync thread: takes everything queued, writes and syncs it as one batch and settles
+    /// it; until the journal closes with nothing queued.
+    pub(crate) fn run_syncer(&self) {
+        let mut batch = Vec::new();
         let mut state = self.lock_state();
-        match written {
-            Ok(()) => state.durable_len += batch.len() as u64,
-            Err(e) => self.cut_failed_batch(&mut state, first..=last, &e),
+        loop {
+            if state.queued.is_empty() {
+                if state.closing {
+                    return;
+                }
+                state.syncer_idle = true;
+                state = self.wait_for_work(state);
+                state.syncer_idle = false;
+                continue;
+            }
+            batch.clear();
+            std::mem::swap(&mut batch, &mut state.queued);
+            let first = state.settled + 1;
+            let last = state.appended;
+            #[cfg(test)]
+            let injected_failure = {
+                let fail = state.hooks.take_failure();
+                state = self.hold_point(state);
+                fail
+            };
+            drop(state);
+
+            let written = (&self.file)
+                .write_all(&batch)
+                .and_then(|()| self.file.sync_data());
+            #[cfg(test)]
+            let written = written.and_then(|()| {
+                if injected_failure {
+                    Err(io::Error::other("injected failure"))
+                } else {
+                    Ok(())
+                }
+            });
+
+            state = self.lock_state();
+            match written {
+                Ok(()) => state.durable_len += batch.len() as u64,
+                Err(e) => self.cut_failed_batch(&mut state, first..=last, &e),
+            }
+            state.settled = last;
+            state.batches += 1;
+            let ready: Vec<(u64, Callback)> = state
+                .callbacks
+                .extract_if(.., |(seq, _)| *seq <= last)
+                .collect();
+            let ready: Vec<(Callback, Durability)> = ready
+                .into_iter()
+                .map(|(seq, callback)| (callback, state.outcome(seq).unwrap_or(Ok(()))))
+                .collect();
+            if state.blocked > 0 {
+                self.settled.notify_all();
+            }
+            drop(state);
+            for (callback, outcome) in ready {
+                let _ = catch_unwind(AssertUnwindSafe(|| callback(outcome)));
+            }
+            state = self.lock_state();
+            state.answered = last;
+            if state.blocked > 0 {
+                self.settled.notify_all();
+            }
         }
-        state.settled = last;
-        state.batches += 1;
-        state.syncing = false;
-        if state.blocked > 0 {
-            self.settled.notify_all();
-        }
-        state
     }
 
     /// Cuts whatever part of a failed batch reached the file off again, so the next batch starts
@@ -241,8 +319,8 @@ impl GroupCommit {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn wait_settled<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        self.settled
+    fn wait_for_work<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.work
             .wait(state)
             .unwrap_or_else(PoisonError::into_inner)
     }
@@ -260,31 +338,31 @@ impl Hooks {
 
 #[cfg(test)]
 impl GroupCommit {
-    /// Keeps the next leader from writing the batch it takes until [`GroupCommit::release`].
+    /// Keeps the sync thread from writing the next batch it takes until [`GroupCommit::release`].
     pub(crate) fn hold(&self) {
         self.lock_state().hooks.held = true;
     }
 
-    /// Lets a held leader go on.
+    /// Lets a held sync thread go on.
     pub(crate) fn release(&self) {
         self.lock_state().hooks.held = false;
-        self.settled.notify_all();
+        self.work.notify_one();
     }
 
-    /// Makes the next `batches` batches a leader takes fail after they were written.
+    /// Makes the next `batches` batches the sync thread takes fail after they were written.
     pub(crate) fn fail_batches(&self, batches: u32) {
         self.lock_state().hooks.failing = batches;
     }
 
-    /// How many bytes are queued and not yet taken by a leader.
+    /// How many bytes are queued and not yet taken by the sync thread.
     pub(crate) fn queued_bytes(&self) -> usize {
         self.lock_state().queued.len()
     }
 
-    /// Where a held leader waits, with its batch taken.
+    /// Where a held sync thread waits, with its batch taken.
     fn hold_point<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        while state.hooks.held {
-            state = self.wait_settled(state);
+        while state.hooks.held && !state.closing {
+            state = self.wait_for_work(state);
         }
         state
     }

@@ -14,16 +14,17 @@
 //!
 //! # Group commit
 //! [`Journal::append`] queues a line in memory (in the order of calls) and returns its sequence
-//! number; [`Journal::wait_durable`] blocks until that line is on disk. A waiting writer that
-//! finds no sync under way leads one: it writes everything queued in one `write` and makes it
-//! durable with one `fdatasync`, while lines queued meanwhile form the next batch, led by one of
-//! their writers. So writers on many threads that append while a sync runs share the next write
-//! and sync, and the more of them there are, the bigger the batches ([`Journal::stats`] counts
-//! both). There is no sync thread, so no hand-over between threads on the way to the disk.
+//! number; [`Journal::wait_durable`] blocks until that line is on disk. The journal's sync thread
+//! writes everything queued in one `write` and makes it durable with one `fdatasync`; lines
+//! queued meanwhile form the next batch. So writers on many threads that append while a sync
+//! runs share the next write and sync, and the more of them there are, the bigger the batches
+//! ([`Journal::stats`] counts both).
 //!
 //! Appending and waiting are two calls so that a writer can append while it holds its own lock
 //! (keeping its memory in the order of the file) and wait after releasing it, so that other
-//! writers can join the batch.
+//! writers can join the batch. A writer that should not wait at all asks for a callback instead
+//! ([`Journal::when_durable`]), which the sync thread runs right after the sync: that is how a
+//! check-in is answered without its request worker sleeping through the sync and being woken.
 //!
 //! # Failures
 //! If the write or the sync of a batch fails (for example, the disk is full), the file is cut back
@@ -34,7 +35,7 @@
 //! # Ownership
 //! The data directory's `.lock` file is locked for as long as the journal is open, so a second
 //! process pointed at the same directory refuses to start. Dropping the journal writes and syncs
-//! what is queued.
+//! what is queued and stops the sync thread.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -55,11 +56,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::path::Path;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 
-/// An open journal file and the lock on its data directory.
+/// An open journal file, its sync thread and the lock on its data directory.
 #[derive(Debug)]
 pub struct Journal {
-    commit: GroupCommit,
+    commit: Arc<GroupCommit>,
+    syncer: Option<JoinHandle<()>>,
     _lock: DirLock,
 }
 
@@ -98,9 +102,17 @@ impl Journal {
                 .and_then(|()| file.sync_all())
                 .map_err(io_error("cut the torn last line of", &path))?;
         }
-        let commit = GroupCommit::new(path, file, good_len);
+        let commit = Arc::new(GroupCommit::new(path.clone(), file, good_len));
+        let syncer = {
+            let commit = Arc::clone(&commit);
+            thread::Builder::new()
+                .name("journal-sync".into())
+                .spawn(move || commit.run_syncer())
+                .map_err(io_error("start the sync thread for", &path))?
+        };
         let journal = Journal {
             commit,
+            syncer: Some(syncer),
             _lock: lock,
         };
         Ok((journal, report))
@@ -126,14 +138,26 @@ impl Journal {
         self.commit.wait_durable(seq)
     }
 
-    /// Blocks until every line appended before the call is settled, and returns how the last of
-    /// them was (`Ok` if nothing was appended).
+    /// Blocks until every line appended before the call is settled and the callbacks waiting for
+    /// them ([`Journal::when_durable`]) have run, and returns how the last of them was (`Ok` if
+    /// nothing was appended).
     ///
     /// Batches settle in order, so afterwards each of those lines is either on disk or was
     /// reported not kept to whoever waits for it: nothing is left queued or half-written. Used at
     /// shutdown, after the writers have stopped, as the final sync.
     pub fn settle(&self) -> Durability {
-        self.commit.wait_durable(self.commit.last_appended())
+        self.commit.settle()
+    }
+
+    /// Runs `callback` once line `seq` is settled, instead of waiting for it: at once on this
+    /// thread when it is settled already, otherwise on the journal's sync thread right after the
+    /// sync of its batch. It must be quick (send an answer, undo a change in memory) and must not
+    /// wait for the journal; a panic in it ends only that callback.
+    ///
+    /// This is what lets a check-in's answer be written by the sync thread itself, without
+    /// waking the request worker that took it (see the attendance ledger).
+    pub fn when_durable(&self, seq: u64, callback: impl FnOnce(Durability) + Send + 'static) {
+        self.commit.when_durable(seq, callback);
     }
 
     /// How many lines were appended and in how many batches they were written, since opening.
@@ -143,9 +167,11 @@ impl Journal {
 }
 
 impl Drop for Journal {
-    /// Writes and syncs what is queued (the writers of those lines, if any, are gone).
     fn drop(&mut self) {
-        let _ = self.settle();
+        self.commit.close();
+        if let Some(syncer) = self.syncer.take() {
+            let _ = syncer.join();
+        }
     }
 }
 
@@ -155,8 +181,8 @@ mod tests {
     use serde::Deserialize;
     use std::io::Write;
     use std::path::PathBuf;
-    use std::sync::Arc;
-    use std::thread;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
     use std::time::Duration;
 
     #[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone)]
@@ -308,19 +334,16 @@ mod tests {
         );
     }
 
-    /// The point of group commit: lines appended while a batch is being synced all go into the
-    /// next batch, one write and one sync for all of them.
+    /// The point of the sync thread: lines appended while a batch is being synced all go into
+    /// the next batch, one write and one sync for all of them.
     #[test]
     fn writers_arriving_during_a_sync_share_the_next_one() {
         const LATE_WRITERS: u32 = 15;
         let dir = Dir::new("group");
         let j = Arc::new(open(&dir));
         j.commit.hold();
-        let leader = {
-            let j = Arc::clone(&j);
-            thread::spawn(move || write(&j, 0))
-        };
-        // The first writer leads: it has taken line 1 and is "syncing" it until released.
+        let first = j.append(&Rec { n: 0 }).unwrap();
+        // The sync thread has taken line 1 and is "syncing" it until released.
         wait_until(|| j.commit.queued_bytes() == 0 && j.stats().lines == 1);
         let writers: Vec<_> = (1..=LATE_WRITERS)
             .map(|n| {
@@ -331,7 +354,7 @@ mod tests {
         wait_until(|| j.stats().lines == u64::from(LATE_WRITERS) + 1);
         assert_eq!(j.stats().batches, 0, "nothing is settled while held");
         j.commit.release();
-        leader.join().unwrap().unwrap();
+        j.wait_durable(first).unwrap();
         for writer in writers {
             writer.join().unwrap().unwrap();
         }
@@ -368,18 +391,15 @@ mod tests {
     fn every_line_of_a_failed_batch_is_not_kept() {
         let dir = Dir::new("failed-batch");
         {
-            let j = Arc::new(open(&dir));
+            let j = open(&dir);
             j.commit.hold();
-            let leader = {
-                let j = Arc::clone(&j);
-                thread::spawn(move || write(&j, 0))
-            };
-            // The leader holds line 1; lines 2..=4 form the next batch, which fails.
-            wait_until(|| j.commit.queued_bytes() == 0 && j.stats().lines == 1);
+            let first = j.append(&Rec { n: 0 }).unwrap();
+            // The sync thread holds line 1; lines 2..=4 form the next batch, which fails.
+            wait_until(|| j.commit.queued_bytes() == 0);
             j.commit.fail_batches(1);
             let doomed: Vec<u64> = (1..=3).map(|n| j.append(&Rec { n }).unwrap()).collect();
             j.commit.release();
-            leader.join().unwrap().unwrap();
+            j.wait_durable(first).unwrap();
             for seq in doomed {
                 assert!(matches!(j.wait_durable(seq), Err(JournalError::NotKept)));
             }
@@ -420,14 +440,70 @@ mod tests {
             let j = Arc::clone(&j);
             thread::spawn(move || j.settle())
         };
-        // The settler leads the sync of all three lines, and is held there.
-        wait_until(|| j.commit.queued_bytes() == 0);
         thread::sleep(Duration::from_millis(20));
         assert!(!settler.is_finished(), "settle returned before the sync");
         j.commit.release();
         settler.join().unwrap().unwrap();
         let on_disk = std::fs::read_to_string(dir.file()).unwrap();
         assert_eq!(on_disk.lines().count(), 3);
+    }
+
+    #[test]
+    fn callbacks_run_once_their_line_is_on_disk() {
+        let dir = Dir::new("callbacks");
+        let j = open(&dir);
+        let (tx, rx) = std::sync::mpsc::channel();
+        for n in 0..20 {
+            let seq = j.append(&Rec { n }).unwrap();
+            let (tx, path) = (tx.clone(), dir.file());
+            j.when_durable(seq, move |durable| {
+                let on_disk = std::fs::read_to_string(path).unwrap();
+                let line = format!("{{\"n\":{n}}}");
+                tx.send((n, durable.is_ok(), on_disk.contains(&line)))
+                    .unwrap();
+            });
+        }
+        drop(tx);
+        let mut heard: Vec<_> = rx.iter().collect();
+        heard.sort_unstable();
+        assert_eq!(heard, (0..20).map(|n| (n, true, true)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_settled_line_runs_its_callback_at_once_and_a_failed_one_hears_not_kept() {
+        let dir = Dir::new("settled");
+        let j = open(&dir);
+        write(&j, 1).unwrap();
+        j.commit.fail_batches(1);
+        let doomed = j.append(&Rec { n: 2 }).unwrap();
+        assert!(j.wait_durable(doomed).is_err());
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        for seq in [1, doomed] {
+            let heard = Arc::clone(&heard);
+            j.when_durable(seq, move |durable| {
+                heard.lock().unwrap().push(durable.is_ok())
+            });
+        }
+        assert_eq!(*heard.lock().unwrap(), [true, false], "both ran at once");
+    }
+
+    #[test]
+    fn settle_returns_after_the_callbacks_have_run_and_a_panic_ends_only_its_own() {
+        let dir = Dir::new("settle-callbacks");
+        let j = open(&dir);
+        let ran = Arc::new(AtomicBool::new(false));
+        let seq = j.append(&Rec { n: 1 }).unwrap();
+        j.when_durable(seq, |_| panic!("a callback's bug"));
+        let flag = Arc::clone(&ran);
+        j.when_durable(seq, move |_| {
+            thread::sleep(Duration::from_millis(50));
+            flag.store(true, Ordering::SeqCst);
+        });
+        j.settle().unwrap();
+        assert!(ran.load(Ordering::SeqCst));
+        write(&j, 2).unwrap();
+        drop(j);
+        assert_eq!(reopen(&dir).unwrap().0, vec![Rec { n: 1 }, Rec { n: 2 }]);
     }
 
     #[test]

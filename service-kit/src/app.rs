@@ -9,6 +9,7 @@
 
 use crate::auth::Authenticator;
 use crate::http::{Method, Request, Response};
+use crate::later::Answer;
 use crate::request_id::RequestIds;
 use crate::router::{Route, Router};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -64,6 +65,7 @@ impl<S: Service> App<S> {
 
     /// Answers one request: `method` and `target` (`/path?query`) as on the request line, its
     /// headers, and its body (or the answer already decided while reading it, such as a 413).
+    /// An answer that comes later from another thread is waited for.
     pub fn answer(
         &self,
         method: &str,
@@ -71,6 +73,18 @@ impl<S: Service> App<S> {
         headers: Vec<(String, String)>,
         body: Result<Vec<u8>, Response>,
     ) -> Response {
+        self.answer_deferred(method, target, headers, body).wait()
+    }
+
+    /// [`App::answer`], leaving an answer that comes later as [`Answer::Later`] for the server to
+    /// write from the thread that sends it.
+    pub fn answer_deferred(
+        &self,
+        method: &str,
+        target: &str,
+        headers: Vec<(String, String)>,
+        body: Result<Vec<u8>, Response>,
+    ) -> Answer {
         let find = |name: &str| {
             headers
                 .iter()
@@ -84,28 +98,36 @@ impl<S: Service> App<S> {
             .filter(|o| self.cors_origins.iter().any(|allowed| allowed == o))
             .map(str::to_owned);
         let method = Method::parse(method);
-        let response = body
+        let answer = body
             .and_then(|body| Request::new(method, target, headers, body))
-            .map_or_else(
-                |refused| refused,
-                |request| self.route(&request, origin.is_some()),
-            );
-        decorate(response, S::NAME, &request_id, origin.as_deref())
+            .map_or_else(Answer::Now, |request| {
+                self.route(&request, origin.is_some())
+            });
+        match answer {
+            Answer::Now(response) => {
+                Answer::Now(decorate(response, S::NAME, &request_id, origin.as_deref()))
+            }
+            Answer::Later(later) => {
+                Answer::Later(later.map(move |response| {
+                    decorate(response, S::NAME, &request_id, origin.as_deref())
+                }))
+            }
+        }
     }
 
     /// The preflight for a cross-origin `OPTIONS`, or the route table's answer.
-    fn route(&self, request: &Request, cross_origin: bool) -> Response {
+    fn route(&self, request: &Request, cross_origin: bool) -> Answer {
         if cross_origin && request.method == Method::Options {
             let methods = self.router.methods_of(&request.segments);
             if !methods.is_empty() {
-                return preflight(&methods);
+                return preflight(&methods).into();
             }
         }
         let auth = self.service.authenticator();
         catch_unwind(AssertUnwindSafe(|| {
             self.router.dispatch(&self.service, auth, request)
         }))
-        .unwrap_or_else(|_| Response::detail(500, "Internal Server Error"))
+        .unwrap_or_else(|_| Response::detail(500, "Internal Server Error").into())
     }
 }
 

@@ -220,13 +220,13 @@ impl CommonConfig {
     }
 }
 
-/// Thirty-two request threads per core (at least 32, at most 256): a handler holds its worker
-/// while it waits for its journal batch to be durable or for a bcrypt turn, so throughput is
-/// the number of waiting workers, not of cores; the workers waiting at the same moment share
-/// one `fdatasync`. An idle worker costs a few KiB of memory.
+/// Sixteen request threads per core (at least 32, at most 128): a handler waiting for a bcrypt
+/// turn or an undo's sync holds its worker (a check-in does not: the journal's sync thread
+/// answers it), and identity lets at most half of them wait for bcrypt, so a login flood leaves
+/// the rest to cheap requests. An idle worker costs a few KiB of memory and one pid.
 pub fn default_workers() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    (cores * 32).clamp(32, 256)
+    (cores * 16).clamp(32, 128)
 }
 
 fn cors_origins(env: &Env) -> Result<Vec<String>, ConfigError> {

@@ -4,6 +4,7 @@
 //!
 //! - [`app`]: a [`app::Service`] and its route table answering requests without a socket;
 //! - [`router`]: routes as data, and dispatch with 404, 405, `OPTIONS` and the role checks;
+//! - [`later`]: answers given later by another thread (check-ins, from the journal's sync thread);
 //! - [`http`]: the request and response types handlers see, and the JSON error shapes of SPEC §3;
 //! - [`body`]: JSON bodies and field-by-field validation into FastAPI-shaped 422 answers;
 //! - [`auth`]: Bearer-token extraction and validation with `jwt-lite`, and what TixGo tokens carry
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod later;
 mod percent;
 pub mod pool;
 mod request_id;

@@ -15,6 +15,7 @@
 use crate::auth::Authenticator;
 use crate::auth::{Claims, Role};
 use crate::http::{Method, Request, Response};
+use crate::later::Answer;
 use std::fmt;
 
 /// Who may call a route.
@@ -37,10 +38,14 @@ pub type PublicHandler<S> = fn(&S, &Call<'_>) -> Response;
 /// A signed route's handler: it is given the validated token's claims.
 pub type SignedHandler<S> = fn(&S, &Call<'_>, &Claims) -> Response;
 
+/// A signed route's handler that may answer later, from another thread (see [`crate::later`]).
+pub type LaterHandler<S> = fn(&S, &Call<'_>, &Claims) -> Answer;
+
 #[derive(Clone, Copy)]
 enum Handler<S> {
     Public(PublicHandler<S>),
     Signed(SignedHandler<S>),
+    Later(LaterHandler<S>),
 }
 
 /// One row of a service's route table: method, path pattern, who may call it, handler.
@@ -78,6 +83,16 @@ impl<S> Route<S> {
     /// A route for any valid token (either role). Panics as [`Route::public`] does.
     pub fn any_role(method: Method, pattern: &'static str, handler: SignedHandler<S>) -> Route<S> {
         Route::new(method, pattern, Access::AnyRole, Handler::Signed(handler))
+    }
+
+    /// A route for any valid token whose handler may answer later, from another thread (the
+    /// one deferred path: see [`crate::later`]). Panics as [`Route::public`] does.
+    pub fn any_role_later(
+        method: Method,
+        pattern: &'static str,
+        handler: LaterHandler<S>,
+    ) -> Route<S> {
+        Route::new(method, pattern, Access::AnyRole, Handler::Later(handler))
     }
 
     /// A route for admins only. Panics as [`Route::public`] does.
@@ -223,29 +238,35 @@ impl<S> Router<S> {
     ///
     /// The CORS preflight (an `OPTIONS` with an allowed `Origin`) is answered before this, by
     /// the caller, from [`Router::methods_of`].
-    pub fn dispatch(&self, service: &S, auth: &Authenticator, request: &Request) -> Response {
+    pub fn dispatch(&self, service: &S, auth: &Authenticator, request: &Request) -> Answer {
         match self.find(request.method, &request.segments) {
             Match::Route(route, params) => {
                 let call = Call { request, params };
-                match route.handler {
-                    Handler::Public(handler) => handler(service, &call),
-                    Handler::Signed(handler) => match auth.authenticate(request) {
-                        Err(unauthorized) => unauthorized,
+                let claims = match route.handler {
+                    Handler::Public(handler) => return handler(service, &call).into(),
+                    Handler::Signed(_) | Handler::Later(_) => match auth.authenticate(request) {
+                        Err(unauthorized) => return unauthorized.into(),
                         Ok(claims)
                             if route.access == Access::Admin && claims.role != Role::Admin =>
                         {
-                            Response::detail(403, ADMIN_REQUIRED)
+                            return Response::detail(403, ADMIN_REQUIRED).into();
                         }
-                        Ok(claims) => handler(service, &call, &claims),
+                        Ok(claims) => claims,
                     },
+                };
+                match route.handler {
+                    Handler::Later(handler) => handler(service, &call, &claims),
+                    Handler::Signed(handler) => handler(service, &call, &claims).into(),
+                    Handler::Public(handler) => handler(service, &call).into(),
                 }
             }
             Match::OtherMethods(methods) if request.method == Method::Options => {
                 Response::with_body(204, "text/plain", Vec::new())
                     .with_header("Allow", &allow_header(&methods))
+                    .into()
             }
-            Match::OtherMethods(methods) => Response::method_not_allowed(&methods),
-            Match::NoPath => Response::not_found(),
+            Match::OtherMethods(methods) => Response::method_not_allowed(&methods).into(),
+            Match::NoPath => Response::not_found().into(),
         }
     }
 }
@@ -365,9 +386,17 @@ mod tests {
         Response::detail(201, &format!("generate {}", call.param("event")))
     }
 
+    fn deferred(_: &Echo, _: &Call<'_>, claims: &Claims) -> Answer {
+        let (answerer, later) = crate::later::later();
+        let sub = claims.sub.clone();
+        std::thread::spawn(move || answerer.send(Response::detail(201, &format!("later {sub}"))));
+        Answer::Later(later)
+    }
+
     fn router() -> Router<Echo> {
         Router::new(vec![
             Route::public(Method::Get, "/health", health),
+            Route::any_role_later(Method::Post, "/later", deferred),
             Route::admin(Method::Post, "/events/{event}/tickets/generate", generate),
             Route::any_role(Method::Get, "/events/{event}/tickets/{ticket}", ticket),
             Route::admin(Method::Delete, "/events/{event}/tickets/{ticket}", ticket),
@@ -391,7 +420,9 @@ mod tests {
     }
 
     fn answer(method: Method, target: &str, role: Option<Role>) -> Response {
-        router().dispatch(&Echo, &auth(), &request(method, target, role))
+        router()
+            .dispatch(&Echo, &auth(), &request(method, target, role))
+            .wait()
     }
 
     fn detail(response: &Response) -> String {
@@ -409,6 +440,10 @@ mod tests {
         assert_eq!((r.status, detail(&r)), (200, "e 1 T/9 gate-7".to_owned()));
         let r = answer(Method::Get, "/health", None);
         assert_eq!((r.status, detail(&r)), (200, "health".to_owned()));
+        let r = answer(Method::Post, "/later", Some(Role::Committee));
+        assert_eq!((r.status, detail(&r)), (201, "later gate-7".to_owned()));
+        let r = answer(Method::Post, "/later", None);
+        assert_eq!(r.status, 401, "a later route checks the token first");
     }
 
     #[test]
@@ -479,14 +514,13 @@ mod tests {
             .map(|o| (o.method, o.path, o.access))
             .collect();
         assert_eq!(ops[0], (Method::Get, "/health", Access::Public));
-        assert_eq!(
-            ops[3],
-            (
-                Method::Delete,
-                "/events/{event}/tickets/{ticket}",
-                Access::Admin
-            )
+        assert_eq!(ops[1], (Method::Post, "/later", Access::AnyRole));
+        let last = (
+            Method::Delete,
+            "/events/{event}/tickets/{ticket}",
+            Access::Admin,
         );
+        assert_eq!((ops.len(), ops[4]), (5, last));
         let path = |p: &str| p.split('/').skip(1).map(str::to_owned).collect::<Vec<_>>();
         assert_eq!(
             router().methods_of(&path("/events/x/tickets/y")),

@@ -67,7 +67,7 @@ pub const COMMON_VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "WORKERS",
-        default: "32 per core (32..=256)",
+        default: "16 per core (32..=128)",
         rule: "request worker threads, 1..=1024",
     },
     Variable {
@@ -239,8 +239,7 @@ fn run<P: Program>(env: &Env) -> Result<(), Failure> {
     let options = ServerOptions {
         bind: common.bind,
         workers: common.workers,
-        body_readers: BODY_READERS,
-        body_queue: BODY_QUEUE,
+        body_threads: BODY_THREADS,
     };
     let cors_origins = common.cors_origins.clone();
     let service = P::start(settings, opened.storage).map_err(Failure::Start)?;
@@ -251,8 +250,7 @@ fn run<P: Program>(env: &Env) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Threads that answer requests whose body is still on the wire (see the server's workers).
-const BODY_READERS: usize = 4;
-
-/// How many such requests may wait for a body reader before they are answered 503.
-const BODY_QUEUE: usize = 16;
+/// How many requests whose body is still on the wire may be answered at once, each on a thread
+/// of its own (see the server's workers); more get 503. Well above what gates send (their
+/// bodies are small enough to arrive with the headers), well below a container's pids limit.
+const BODY_THREADS: usize = 128;

@@ -1,10 +1,9 @@
 //! The tiny_http server that runs an [`App`]: the listener, the request workers, the stop.
 //!
-//! A fixed pool of request workers calls tiny_http's `recv()`; each request is answered by
-//! [`App::answer`] and written back on the worker (see `workers` for the requests whose body is
-//! still on the wire). A handler that waits, for the journal or for a bcrypt turn, simply holds
-//! its worker, so there are many workers; the journal's group commit means the workers waiting
-//! on the disk at the same moment share one `fdatasync`.
+//! A fixed pool of request workers calls tiny_http's `recv()`; each request is answered by the
+//! [`App`] and written back on the worker, or, for an answer that comes later (a check-in), by
+//! the thread that sends it (see `workers`, also for the requests whose body is still on the
+//! wire). A handler that waits, for a bcrypt turn or an undo's sync, simply holds its worker.
 //!
 //! tiny_http's accept thread ends for good on an `accept()` error, after which `recv()` fails;
 //! then the process exits with [`EXIT_ACCEPT_LOOP_DIED`] so its supervisor restarts it. SIGTERM
@@ -25,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use workers::BodyReaders;
+use workers::{BodyThreads, Outstanding};
 
 pub use listener::WRITE_TIMEOUT;
 
@@ -39,10 +38,9 @@ pub struct ServerOptions {
     pub bind: SocketAddr,
     /// Request worker threads.
     pub workers: usize,
-    /// Threads that answer requests whose body is still on the wire.
-    pub body_readers: usize,
-    /// How many such requests may wait for a body reader before they are answered 503.
-    pub body_queue: usize,
+    /// How many requests whose body is still on the wire may be answered at once, each on a
+    /// thread of its own; more are answered 503.
+    pub body_threads: usize,
 }
 
 /// Why the server could not start.
@@ -87,10 +85,8 @@ pub fn serve<S: Service>(app: Arc<App<S>>, options: &ServerOptions) -> Result<()
     listener::watch_signals(Arc::clone(&server), Arc::clone(&stopping), options.workers)
         .map_err(setup("cannot install signal handlers"))?;
     stranded::watch(local, Arc::clone(&stopping), S::NAME);
-    let body_readers = Arc::new(
-        BodyReaders::start(&app, options.body_readers, options.body_queue)
-            .map_err(setup("cannot start the body readers"))?,
-    );
+    let outstanding = Arc::new(Outstanding::default());
+    let body_threads = Arc::new(BodyThreads::new(&app, &outstanding, options.body_threads));
     access_log::start_writer();
     log_line(&format!("{} listening on {local}", S::NAME));
 
@@ -99,12 +95,13 @@ pub fn serve<S: Service>(app: Arc<App<S>>, options: &ServerOptions) -> Result<()
         let server = Arc::clone(&server);
         let stopping = Arc::clone(&stopping);
         let app = Arc::clone(&app);
-        let body_readers = Arc::clone(&body_readers);
+        let body_threads = Arc::clone(&body_threads);
+        let outstanding = Arc::clone(&outstanding);
         let spawned = thread::Builder::new()
             .name("request-worker".into())
             .spawn(move || loop {
-                match server.recv() {
-                    Ok(request) => workers::work(&app, request, &body_readers),
+                match outstanding.receive(&server) {
+                    Ok(request) => workers::work(&app, &outstanding, request, &body_threads),
                     Err(_) if stopping.load(Ordering::SeqCst) => break,
                     Err(e) => {
                         eprintln!(
@@ -122,10 +119,7 @@ pub fn serve<S: Service>(app: Arc<App<S>>, options: &ServerOptions) -> Result<()
     for thread in threads {
         let _ = thread.join();
     }
-    answer_late_requests(server, Arc::clone(&app));
-    if let Ok(body_readers) = Arc::try_unwrap(body_readers) {
-        body_readers.finish();
-    }
+    answer_late_requests(server, Arc::clone(&app), Arc::clone(&outstanding));
     access_log::flush();
     Ok(())
 }
@@ -137,14 +131,18 @@ pub fn serve<S: Service>(app: Arc<App<S>>, options: &ServerOptions) -> Result<()
 /// unanswered (when the last of its connection threads lets the queue go) gets a bare 500 from
 /// tiny_http. Keeping the server alive here means no request is dropped: it is answered, or
 /// still queued when the process exits.
-fn answer_late_requests<S: Service>(server: Arc<tiny_http::Server>, app: Arc<App<S>>) {
+fn answer_late_requests<S: Service>(
+    server: Arc<tiny_http::Server>,
+    app: Arc<App<S>>,
+    outstanding: Arc<Outstanding>,
+) {
     let spawned = thread::Builder::new()
         .name("late-requests".into())
         .spawn(move || {
-            while let Ok(request) = server.recv() {
+            while let Ok(request) = outstanding.receive(&server) {
                 let busy =
                     Response::unavailable("The service is shutting down; please retry shortly", 1);
-                workers::refuse(&app, request, busy);
+                workers::refuse(&app, &outstanding, request, busy);
             }
         });
     if let Err(e) = spawned {

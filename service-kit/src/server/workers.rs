@@ -1,44 +1,71 @@
 //! The request workers, the body readers, and the answers given after a stop.
 //!
 //! A request worker takes the next request from tiny_http's queue, has the [`App`] answer it,
-//! writes the answer and logs it; a handler that waits (for its journal batch to be durable, for
-//! a bcrypt turn) holds its worker meanwhile, which is why there are many workers.
+//! writes the answer and logs it; a handler that waits (for a bcrypt turn, an undo's sync) holds
+//! its worker meanwhile. A check-in is answered later, by the journal's sync thread, which
+//! writes the answer itself while the worker goes on to the next request (see [`Outstanding`]
+//! for when it cannot).
 //!
-//! A request whose body is still on the wire goes to a body reader instead (see
-//! [`body_is_buffered`]): a small fixed pool with a bounded queue, so a client that never
-//! finishes its body holds a body reader, never a request worker. When every body reader is
-//! busy and the queue is full, the worker answers 503 at once. Dropping a tiny_http request
-//! with its body unread still reads the rest of the body (to keep the connection in step), so
-//! even that 503 waits for the client to finish sending or to close: the edge buffers request
-//! bodies before it forwards them, so only a client on the LAN talking to a service's port
-//! directly can hold a worker this way, one per connection.
+//! A request whose body is still on the wire is answered on a thread of its own instead (see
+//! [`body_is_buffered`]), so a client that never finishes its body holds that thread (as it
+//! already holds its connection's thread in tiny_http), never a request worker. There are at
+//! most a bounded number of such threads at once; past that the worker answers 503. Dropping a
+//! tiny_http request with its body unread still reads the rest of the body (to keep the
+//! connection in step), so even that 503 waits for the client to finish sending or to close:
+//! the edge buffers request bodies before it forwards them, so only a client on the LAN talking
+//! to a service's port directly, with more unfinished bodies open than the bound, can hold a
+//! worker this way, one per connection.
 
 use super::reading::{self, body_is_buffered};
 use crate::access_log::{self, printable};
 use crate::app::{App, Service};
 use crate::http::Response;
+use crate::later::Answer;
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
 use std::time::Instant;
 
 /// Reads, answers, writes and logs one request.
-pub fn exchange<S: Service>(app: &App<S>, mut request: tiny_http::Request) {
+///
+/// An answer that comes later ([`Answer::Later`], a check-in once its journal line is durable)
+/// is written by the thread that sends it when the request is its connection's only outstanding
+/// one; otherwise this worker waits for it and writes it itself (see [`Outstanding`]).
+pub fn exchange<S: Service>(
+    app: &App<S>,
+    outstanding: &Arc<Outstanding>,
+    mut request: tiny_http::Request,
+) {
     let started = Instant::now();
     let body = reading::body(&mut request);
-    let answer = app.answer(
+    let answer = app.answer_deferred(
         request.method().as_str(),
         request.url(),
         reading::headers(&request),
         body,
     );
-    respond::<S>(request, answer, started);
+    let client = request.remote_addr().copied();
+    match answer {
+        Answer::Now(response) => respond::<S>(request, response, started, outstanding),
+        Answer::Later(later) if outstanding.alone(client) => {
+            let outstanding = Arc::clone(outstanding);
+            later.on_answer(move |response| respond::<S>(request, response, started, &outstanding));
+        }
+        Answer::Later(later) => respond::<S>(request, later.wait(), started, outstanding),
+    }
 }
 
 /// Answers `request` with `answer` (a refusal decided before the app, such as a 503 during a
 /// stop) through the app, so it carries the same headers as every other answer.
-pub fn refuse<S: Service>(app: &App<S>, request: tiny_http::Request, answer: Response) {
+pub fn refuse<S: Service>(
+    app: &App<S>,
+    outstanding: &Outstanding,
+    request: tiny_http::Request,
+    answer: Response,
+) {
     let started = Instant::now();
     let answer = app.answer(
         request.method().as_str(),
@@ -46,11 +73,17 @@ pub fn refuse<S: Service>(app: &App<S>, request: tiny_http::Request, answer: Res
         reading::headers(&request),
         Err(answer),
     );
-    respond::<S>(request, answer, started);
+    respond::<S>(request, answer, started, outstanding);
 }
 
-/// Writes `answer` and logs the exchange.
-fn respond<S: Service>(request: tiny_http::Request, answer: Response, started: Instant) {
+/// Writes `answer`, counts it as answered and logs the exchange.
+fn respond<S: Service>(
+    request: tiny_http::Request,
+    answer: Response,
+    started: Instant,
+    outstanding: &Outstanding,
+) {
+    let client = request.remote_addr().copied();
     let method = request.method().clone();
     let url = request.url();
     let path = printable(url.split('?').next().unwrap_or(url));
@@ -72,6 +105,7 @@ fn respond<S: Service>(request: tiny_http::Request, answer: Response, started: I
     // tiny_http reads and drops an unread body when the request is dropped; for an absurd
     // `Content-Length` that panics (capacity overflow). Keep this thread alive if it does.
     let _ = catch_unwind(AssertUnwindSafe(|| request.respond(out)));
+    outstanding.answered(client);
     let micros = started.elapsed().as_micros();
     access_log::record(format_args!(
         " {} {} {path} {status} {}.{:03}ms rid={request_id}",
@@ -83,69 +117,122 @@ fn respond<S: Service>(request: tiny_http::Request, answer: Response, started: I
 }
 
 /// Takes the next request and says which way it goes.
-pub fn work<S: Service>(app: &App<S>, request: tiny_http::Request, body_readers: &BodyReaders) {
+pub fn work<S: Service>(
+    app: &App<S>,
+    outstanding: &Arc<Outstanding>,
+    request: tiny_http::Request,
+    body_threads: &BodyThreads<S>,
+) {
     if body_is_buffered(&request) {
-        return exchange(app, request);
+        return exchange(app, outstanding, request);
     }
-    if let Some(request) = body_readers.offer(request) {
+    if let Some(request) = body_threads.offer(request) {
         let busy = Response::unavailable("Server busy, please retry shortly", 1);
-        refuse(app, request, busy);
+        refuse(app, outstanding, request, busy);
     }
 }
 
-/// A fixed pool of threads that answer the requests whose body is still on the wire.
-pub struct BodyReaders {
-    queue: Option<SyncSender<tiny_http::Request>>,
-    threads: Vec<JoinHandle<()>>,
+/// The requests received and not yet answered, counted per connection (by the client's
+/// address), so that an answer that comes later is written by the thread that sends it only when
+/// it cannot have to wait for another answer.
+///
+/// tiny_http reads a connection's next request before the previous one is answered (HTTP
+/// pipelining) and writes a connection's answers in order: writing the answer to a later request
+/// blocks until the earlier one is written. The thread that sends later answers (the journal's
+/// sync thread) must never block that way, since it may be the one that owes the earlier answer,
+/// or that a worker waits for before it can give it. So a request's later answer is written by
+/// the sender only when the request is its connection's only outstanding one; any other's worker
+/// waits for the answer and writes it itself.
+#[derive(Debug, Default)]
+pub struct Outstanding {
+    /// Held while taking a request from tiny_http's queue and counting it, so requests are
+    /// counted in the order tiny_http delivered them.
+    receiving: Mutex<()>,
+    by_client: Mutex<HashMap<SocketAddr, u32>>,
 }
 
-impl BodyReaders {
-    /// Starts `threads` body readers with room for `queued` waiting requests.
-    pub fn start<S: Service>(
-        app: &Arc<App<S>>,
-        threads: usize,
-        queued: usize,
-    ) -> std::io::Result<BodyReaders> {
-        let (queue, requests) = sync_channel::<tiny_http::Request>(queued);
-        let requests: Arc<Mutex<Receiver<tiny_http::Request>>> = Arc::new(Mutex::new(requests));
-        let threads = (0..threads.max(1))
-            .map(|_| {
-                let app = Arc::clone(app);
-                let requests = Arc::clone(&requests);
-                thread::Builder::new()
-                    .name("body-reader".into())
-                    .spawn(move || loop {
-                        let next = requests
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .recv();
-                        let Ok(request) = next else { break };
-                        exchange(&app, request);
-                    })
-            })
-            .collect::<std::io::Result<Vec<_>>>()?;
-        Ok(BodyReaders {
-            queue: Some(queue),
-            threads,
-        })
+impl Outstanding {
+    /// The next request from tiny_http, counted.
+    pub fn receive(&self, server: &tiny_http::Server) -> std::io::Result<tiny_http::Request> {
+        let _turn = self
+            .receiving
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let request = server.recv()?;
+        if let Some(client) = request.remote_addr() {
+            *self.counts().entry(*client).or_default() += 1;
+        }
+        Ok(request)
     }
 
-    /// Queues `request` for a body reader; gives it back when the queue is full.
-    fn offer(&self, request: tiny_http::Request) -> Option<tiny_http::Request> {
-        let Some(queue) = &self.queue else {
-            return Some(request);
-        };
-        match queue.try_send(request) {
-            Ok(()) => None,
-            Err(TrySendError::Full(request) | TrySendError::Disconnected(request)) => Some(request),
+    /// Whether `client`'s connection has no other request outstanding.
+    fn alone(&self, client: Option<SocketAddr>) -> bool {
+        client.is_some_and(|client| self.counts().get(&client) == Some(&1))
+    }
+
+    /// Counts an answer to `client` as written.
+    fn answered(&self, client: Option<SocketAddr>) {
+        let Some(client) = client else { return };
+        let mut counts = self.counts();
+        if let Some(count) = counts.get_mut(&client) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&client);
+            }
         }
     }
 
-    /// Lets the queued requests be answered, then stops the threads.
-    pub fn finish(mut self) {
-        self.queue.take();
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
+    fn counts(&self) -> MutexGuard<'_, HashMap<SocketAddr, u32>> {
+        self.by_client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The threads that answer requests whose body is still on the wire: one per such request, at
+/// most `cap` at once.
+pub struct BodyThreads<S> {
+    app: Arc<App<S>>,
+    outstanding: Arc<Outstanding>,
+    running: Arc<AtomicUsize>,
+    cap: usize,
+}
+
+impl<S: Service> BodyThreads<S> {
+    /// Threads for `app`'s requests with unread bodies, at most `cap` at once.
+    pub fn new(app: &Arc<App<S>>, outstanding: &Arc<Outstanding>, cap: usize) -> BodyThreads<S> {
+        BodyThreads {
+            app: Arc::clone(app),
+            outstanding: Arc::clone(outstanding),
+            running: Arc::new(AtomicUsize::new(0)),
+            cap,
+        }
+    }
+
+    /// Answers `request` on a thread of its own; gives it back when `cap` threads are busy or
+    /// no thread can be started.
+    fn offer(&self, request: tiny_http::Request) -> Option<tiny_http::Request> {
+        if self.running.fetch_add(1, Ordering::SeqCst) >= self.cap {
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            return Some(request);
+        }
+        let (hand, take) = std::sync::mpsc::channel::<tiny_http::Request>();
+        let (app, outstanding) = (Arc::clone(&self.app), Arc::clone(&self.outstanding));
+        let running = Arc::clone(&self.running);
+        let spawned = thread::Builder::new()
+            .name("request-body".into())
+            .spawn(move || {
+                if let Ok(request) = take.recv() {
+                    exchange(&app, &outstanding, request);
+                }
+                running.fetch_sub(1, Ordering::SeqCst);
+            });
+        match spawned {
+            Ok(_) => hand.send(request).err().map(|unsent| unsent.0),
+            Err(_) => {
+                self.running.fetch_sub(1, Ordering::SeqCst);
+                Some(request)
+            }
         }
     }
 }
