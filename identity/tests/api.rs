@@ -177,6 +177,16 @@ fn bad_bodies_are_422_listing_every_problem() {
         )),
         pairs(&[("body.role", "enum")])
     );
+    // `null` is not the absent role (FastAPI's `role: str = "committee"` refuses it too), and
+    // nothing is created.
+    let response = register(json!({ "username": "carol", "password": "pass", "role": null }));
+    assert_eq!(
+        response.json(),
+        json!({"detail":[{"loc":["body","role"],"msg":"Input should be a valid string",
+            "type":"string_type"}]})
+    );
+    assert_eq!(problems(&response), pairs(&[("body.role", "string_type")]));
+    assert_eq!(api.login("carol", "pass").status, 401);
 
     // 37 characters but 73 bytes: too long for bcrypt, and the message says why.
     let password = format!("{}a", "é".repeat(36));
