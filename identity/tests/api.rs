@@ -393,6 +393,22 @@ fn unknown_paths_are_404_and_wrong_methods_405() {
     let response = api.call("OPTIONS", "/auth/login", &[], None);
     assert_eq!(response.status, 204);
     assert_eq!(response.header("allow"), Some("POST, OPTIONS"));
+    // Statuses any operation can give, each checked against the document: a query that does
+    // not decode is 400, a body over 64 KiB is 413 whatever the method.
+    for (method, path) in [
+        ("GET", "/health?%FF"),
+        ("GET", "/auth/me?a=%ZZ"),
+        ("OPTIONS", "/auth/register?%C0"),
+    ] {
+        let response = api.call(method, path, &[], None);
+        assert_eq!(response.status, 400, "{method} {path}");
+        assert!(response.json()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid query string"));
+    }
+    let response = api.call("GET", "/health", &[], Some(&vec![b'x'; 64 * 1024 + 1]));
+    assert_eq!(response.status, 413);
     // A trailing slash names the same route.
     assert_eq!(api.get("/health/", None).status, 200);
 }

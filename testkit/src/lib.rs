@@ -5,6 +5,8 @@
 //! `BIND_ADDR=127.0.0.1`; the port it really got is read from its `listening on` line.
 #![forbid(unsafe_code)]
 
+pub mod openapi;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
