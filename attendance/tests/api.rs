@@ -148,9 +148,45 @@ fn unknown_paths_wrong_methods_and_large_bodies() {
         assert_json(&answer, 405, &json!({"detail": "Method Not Allowed"}));
         assert_eq!(answer.header("allow"), Some(allow), "{method} {path}");
     }
-    let options = api.svc.request("OPTIONS", "/checkins", &[], None);
+    for (path, allow) in [
+        ("/checkins", "POST, OPTIONS"),
+        ("/health", "GET, HEAD, OPTIONS"),
+        ("/openapi.json", "GET, HEAD, OPTIONS"),
+    ] {
+        let options = api.call("OPTIONS", path, path, None, &[], None);
+        assert_eq!(options.status, 204);
+        assert_eq!(options.header("allow"), Some(allow), "{path}");
+    }
+    // OPTIONS on a path with parameters is answered too, without validating them (so it is not
+    // documented as an operation there).
+    let options = api.svc.request("OPTIONS", "/checkins/%01/t", &[], None);
     assert_eq!(options.status, 204);
-    assert_eq!(options.header("allow"), Some("POST, OPTIONS"));
+    assert_eq!(options.header("allow"), Some("DELETE, OPTIONS"));
+
+    // Statuses any operation can give, checked against the document: a path or query that does
+    // not decode is 400, a body over 64 KiB is 413 whatever the method.
+    for (method, target, template) in [
+        ("GET", "/attendance/%FF", "/attendance/{event_id}"),
+        ("GET", "/attendance/e?limit=%ZZ", "/attendance/{event_id}"),
+        (
+            "DELETE",
+            "/checkins/e/%C0",
+            "/checkins/{event_id}/{ticket_id}",
+        ),
+        ("GET", "/health?%FF", "/health"),
+    ] {
+        let answer = api.call(method, target, template, Some(&t), &[], None);
+        assert_eq!(answer.status, 400, "{method} {target}");
+    }
+    let answer = api.call(
+        "GET",
+        "/health",
+        "/health",
+        None,
+        &[],
+        Some(&vec![b'x'; 64 * 1024 + 1]),
+    );
+    assert_eq!(answer.status, 413);
 
     let padding = "x".repeat(70 * 1024);
     let big = json!({"event_id": "e", "ticket_id": "t", "padding": padding}).to_string();

@@ -52,7 +52,8 @@ fn expect_register(
     let username = string("username").filter(|u| username_ok(u));
     let password = string("password").filter(|p| password_ok(p));
     let role = match map.get("role") {
-        None | Some(Value::Null) => Some("committee"),
+        // Absent takes the default; `null` is not a string (422 `string_type`, as FastAPI).
+        None => Some("committee"),
         Some(Value::String(r)) => match r.trim().to_lowercase().as_str() {
             "committee" => Some("committee"),
             "admin" => Some("admin"),

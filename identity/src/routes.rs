@@ -297,7 +297,7 @@ impl RegisterForm {
         if let Some(Err((kind, msg))) = password.as_deref().map(check_password) {
             fields.reject("password", kind, msg);
         }
-        let role = match fields.optional_str("role") {
+        let role = match fields.defaulted_str("role") {
             Some(None) => Some(Role::Committee),
             Some(Some(text)) => {
                 let role = text.trim().to_lowercase().parse::<Role>().ok();
@@ -392,8 +392,7 @@ mod tests {
         let form = RegisterForm::parse(br#"{"username":"abc","password":"pass","role":" Admin "}"#)
             .unwrap();
         assert_eq!(form.role, Role::Admin);
-        let form =
-            RegisterForm::parse(br#"{"username":"abc","password":"pass","role":null}"#).unwrap();
+        let form = RegisterForm::parse(br#"{"username":"abc","password":"pass"}"#).unwrap();
         assert_eq!(form.role, Role::Committee);
         let r = RegisterForm::parse(br#"{"username":"ab","password":7,"role":"boss"}"#)
             .err()
@@ -406,5 +405,19 @@ mod tests {
             .map(|e| e["type"].as_str().unwrap())
             .collect();
         assert_eq!(kinds, ["string_too_short", "string_type", "enum"]);
+    }
+
+    #[test]
+    fn a_null_role_is_refused_as_fastapi_does() {
+        let r = RegisterForm::parse(br#"{"username":"abc","password":"pass","role":null}"#)
+            .err()
+            .expect("a 422");
+        assert_eq!(r.status, 422);
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"detail":[{"loc":["body","role"],
+                "msg":"Input should be a valid string","type":"string_type"}]})
+        );
     }
 }

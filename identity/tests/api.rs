@@ -178,6 +178,16 @@ fn bad_bodies_are_422_listing_every_problem() {
         )),
         pairs(&[("body.role", "enum")])
     );
+    // `null` is not the absent role (FastAPI's `role: str = "committee"` refuses it too), and
+    // nothing is created.
+    let response = register(json!({ "username": "carol", "password": "pass", "role": null }));
+    assert_eq!(
+        response.json(),
+        json!({"detail":[{"loc":["body","role"],"msg":"Input should be a valid string",
+            "type":"string_type"}]})
+    );
+    assert_eq!(problems(&response), pairs(&[("body.role", "string_type")]));
+    assert_eq!(api.login("carol", "pass").status, 401);
 
     // 37 characters but 73 bytes: too long for bcrypt, and the message says why.
     let password = format!("{}a", "é".repeat(36));
@@ -384,6 +394,22 @@ fn unknown_paths_are_404_and_wrong_methods_405() {
     let response = api.call("OPTIONS", "/auth/login", &[], None);
     assert_eq!(response.status, 204);
     assert_eq!(response.header("allow"), Some("POST, OPTIONS"));
+    // Statuses any operation can give, each checked against the document: a query that does
+    // not decode is 400, a body over 64 KiB is 413 whatever the method.
+    for (method, path) in [
+        ("GET", "/health?%FF"),
+        ("GET", "/auth/me?a=%ZZ"),
+        ("OPTIONS", "/auth/register?%C0"),
+    ] {
+        let response = api.call(method, path, &[], None);
+        assert_eq!(response.status, 400, "{method} {path}");
+        assert!(response.json()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid query string"));
+    }
+    let response = api.call("GET", "/health", &[], Some(&vec![b'x'; 64 * 1024 + 1]));
+    assert_eq!(response.status, 413);
     // A trailing slash names the same route.
     assert_eq!(api.get("/health/", None).status, 200);
 }

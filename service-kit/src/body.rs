@@ -79,6 +79,20 @@ impl Fields {
         }
     }
 
+    /// A string field with a default, like pydantic's `role: str = "committee"`: `Some(None)`
+    /// when absent. Unlike [`Fields::optional_str`], a `null` is not taken for absent: it is not a
+    /// string, so it records `string_type` (as FastAPI answers it) and returns `None`.
+    pub fn defaulted_str(&mut self, name: &str) -> Option<Option<String>> {
+        match self.object.get(name) {
+            None => Some(None),
+            Some(Value::String(s)) => Some(Some(s.clone())),
+            Some(_) => {
+                self.reject(name, "string_type", "Input should be a valid string");
+                None
+            }
+        }
+    }
+
     /// Records a rule violation for `field`.
     pub fn reject(&mut self, field: &str, kind: &'static str, msg: impl Into<String>) {
         self.errors.push(FieldError::body(field, kind, msg));
@@ -222,6 +236,22 @@ mod tests {
             json!({"detail":[
                 {"loc":["body","a"],"msg":"Input should be a valid string","type":"string_type"},
                 {"loc":["body","b"],"msg":"Field required","type":"missing"}
+            ]})
+        );
+    }
+
+    #[test]
+    fn a_defaulted_field_refuses_null() {
+        let mut f = Fields::parse(br#"{"a": null, "c": "x", "d": 1}"#).unwrap();
+        assert_eq!(f.defaulted_str("a"), None);
+        assert_eq!(f.defaulted_str("b"), Some(None));
+        assert_eq!(f.defaulted_str("c"), Some(Some("x".to_owned())));
+        assert_eq!(f.defaulted_str("d"), None);
+        assert_eq!(
+            body_of(&f.finish().unwrap_err()),
+            json!({"detail":[
+                {"loc":["body","a"],"msg":"Input should be a valid string","type":"string_type"},
+                {"loc":["body","d"],"msg":"Input should be a valid string","type":"string_type"}
             ]})
         );
     }

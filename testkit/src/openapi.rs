@@ -4,7 +4,8 @@
 //!   service's unit tests call it, so a route added without its document entry (or the
 //!   reverse), a signed route documented as public, or an admin route without its 403 fails.
 //! - [`Document::check`]: a real answer fits what the document declares for its operation
-//!   (status, headers, body schema); the in-process contract tests check every answer with it.
+//!   (status, headers, body schema, string `pattern`s with a real regex engine, lengths in
+//!   characters); the contract tests check every answer with it.
 
 use crate::HttpResponse;
 use serde_json::{json, Value};
@@ -173,13 +174,8 @@ impl Document {
                     .get(status.to_string())
                     .unwrap_or_else(|| panic!("{context}: status not documented"));
                 let declared = self.resolve(declared);
-                if let Some(headers) = declared.get("headers").and_then(Value::as_object) {
-                    for name in headers.keys() {
-                        assert!(
-                            response.header(name).is_some(),
-                            "{context}: documented header {name} missing"
-                        );
-                    }
+                if let Err(e) = check_headers(&self.doc, &declared["headers"], response) {
+                    panic!("{context}: {e}");
                 }
                 let content_type = response
                     .header("content-type")
@@ -204,15 +200,8 @@ impl Document {
         }
     }
 
-    fn resolve<'a>(&'a self, mut value: &'a Value) -> &'a Value {
-        while let Some(reference) = value.get("$ref").and_then(Value::as_str) {
-            let pointer = reference.strip_prefix('#').expect("local $ref");
-            value = self
-                .doc
-                .pointer(pointer)
-                .unwrap_or_else(|| panic!("dangling $ref {reference}"));
-        }
-        value
+    fn resolve<'a>(&'a self, value: &'a Value) -> &'a Value {
+        resolve(&self.doc, value)
     }
 
     #[track_caller]
@@ -234,6 +223,11 @@ impl Document {
         }
         if let Some(choices) = schema.get("enum").and_then(Value::as_array) {
             assert!(choices.contains(value), "{at}: {value} not in {choices:?}");
+        }
+        if let Some(text) = value.as_str() {
+            if let Err(e) = check_string(schema, text) {
+                panic!("{at}: {e}");
+            }
         }
         if let Some(required) = schema.get("required").and_then(Value::as_array) {
             for name in required {
@@ -260,6 +254,98 @@ impl Document {
             }
         }
     }
+}
+
+/// `value` with every `$ref` followed, within `doc`.
+pub fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
+    while let Some(reference) = value.get("$ref").and_then(Value::as_str) {
+        let pointer = reference.strip_prefix('#').expect("a local $ref");
+        value = doc
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("dangling $ref {reference}"));
+    }
+    value
+}
+
+/// The `pattern` at `pointer` in `doc`, compiled by a real regex engine. The documents' patterns
+/// use only what ECMA-262, Python's `re` (schemathesis) and the `regex` crate read alike: `^`,
+/// `$`, classes with `\uXXXX` escapes and ranges, `*`, `(?:...)`, `?` and `|`.
+pub fn pattern(doc: &Value, pointer: &str) -> regex::Regex {
+    let source = doc
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no pattern at {pointer}"));
+    assert!(
+        !source.contains("(?<") && !source.contains("(?=") && !source.contains("(?!"),
+        "{pointer}: no lookaround or named groups (ECMA-262 and the regex crate differ there)"
+    );
+    regex::Regex::new(source).unwrap_or_else(|e| panic!("{pointer}: {e}"))
+}
+
+/// Checks a string against the string keywords of `schema`: `enum`, `pattern`, `minLength` and
+/// `maxLength` (in characters, as JSON Schema counts them).
+pub fn check_string(schema: &Value, value: &str) -> Result<(), String> {
+    if let Some(choices) = schema.get("enum").and_then(Value::as_array) {
+        if !choices.iter().any(|c| c.as_str() == Some(value)) {
+            return Err(format!("{value:?} is not one of {choices:?}"));
+        }
+    }
+    let chars = value.chars().count() as u64;
+    if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
+        if chars < min {
+            return Err(format!("{value:?} is shorter than {min} characters"));
+        }
+    }
+    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
+        if chars > max {
+            return Err(format!("{value:?} is longer than {max} characters"));
+        }
+    }
+    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
+        let re = regex::Regex::new(pattern).map_err(|e| format!("pattern {pattern:?}: {e}"))?;
+        if !re.is_match(value) {
+            return Err(format!("{value:?} does not match {pattern:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the headers `declared` (a response object's `headers`) against `response`: a header
+/// marked `required` is present, and every declared header present fits its schema (a string, or
+/// an integer with its `minimum`).
+pub fn check_headers(doc: &Value, declared: &Value, response: &HttpResponse) -> Result<(), String> {
+    let Some(headers) = declared.as_object() else {
+        return Ok(());
+    };
+    for (name, header) in headers {
+        let header = resolve(doc, header);
+        let Some(value) = response.header(name) else {
+            if header["required"] == Value::Bool(true) {
+                return Err(format!("required header {name} missing"));
+            }
+            continue;
+        };
+        let schema = resolve(doc, &header["schema"]);
+        match schema["type"].as_str() {
+            Some("integer") => {
+                let n: i64 = value
+                    .parse()
+                    .map_err(|_| format!("header {name}: {value:?} is not an integer"))?;
+                if let Some(min) = schema["minimum"].as_i64() {
+                    if n < min {
+                        return Err(format!("header {name}: {n} is below {min}"));
+                    }
+                }
+            }
+            Some("string") | None => {
+                check_string(schema, value).map_err(|e| format!("header {name}: {e}"))?
+            }
+            Some(other) => {
+                return Err(format!("header {name}: schema type {other} not understood"))
+            }
+        }
+    }
+    Ok(())
 }
 
 fn method_key(method: Method) -> &'static str {
@@ -365,5 +451,16 @@ mod tests {
         ] {
             assert!(text.contains(expected), "{expected:?} not in {text}");
         }
+    }
+
+    #[test]
+    fn strings() {
+        let id = json!({"minLength": 1, "maxLength": 3, "pattern": "^[^\\u0000-\\u001F]*$"});
+        assert!(check_string(&id, "abc").is_ok());
+        assert!(check_string(&id, "ééé").is_ok(), "characters, not bytes");
+        assert!(check_string(&id, "").is_err());
+        assert!(check_string(&id, "abcd").is_err());
+        assert!(check_string(&id, "a\u{1}").is_err());
+        assert!(check_string(&json!({"enum": ["Bearer"]}), "Basic").is_err());
     }
 }

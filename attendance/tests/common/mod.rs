@@ -233,7 +233,8 @@ impl Api {
     }
 
     /// Asserts the document declares `method template` answering this status with this content
-    /// type, and that a JSON body fits the declared schema.
+    /// type, that the declared headers are there (when `required`) and fit their schemas, and
+    /// that a JSON body fits the declared schema.
     #[track_caller]
     pub fn conform(&self, method: &str, template: &str, answer: &HttpResponse) {
         let operation = &self.doc["paths"][template][method];
@@ -247,6 +248,10 @@ impl Api {
             "openapi.json: {method} {template} does not declare {}",
             answer.status
         );
+        let declared = testkit::openapi::resolve(&self.doc, declared);
+        if let Err(e) = testkit::openapi::check_headers(&self.doc, &declared["headers"], answer) {
+            panic!("{method} {template} {}: {e}", answer.status);
+        }
         let content_type = answer
             .header("content-type")
             .and_then(|c| c.split(';').next())
@@ -278,7 +283,8 @@ impl Api {
         }
     }
 
-    /// A small JSON Schema check: `$ref`, `type`, `enum`, `required`, `properties`, `items`.
+    /// A small JSON Schema check: `$ref`, `type`, `enum`, `required`, `properties`, `items`, and
+    /// for strings `pattern`, `minLength` and `maxLength`.
     fn fits(&self, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
         if let Some(reference) = schema["$ref"].as_str() {
             let target = self
@@ -304,6 +310,9 @@ impl Api {
             if !choices.contains(value) {
                 return Err(format!("{at} = {value} is not one of {choices:?}"));
             }
+        }
+        if let Some(text) = value.as_str() {
+            testkit::openapi::check_string(schema, text).map_err(|e| format!("{at}: {e}"))?;
         }
         for name in schema["required"].as_array().into_iter().flatten() {
             let name = name.as_str().unwrap_or_default();

@@ -101,8 +101,9 @@ impl OpenApi {
     /// Checks that the document tells the truth about `response` to `method path`:
     ///
     /// - for a documented operation, the status is declared, the body fits the declared schema
-    ///   (types, `required` properties, enums, array items, recursively through `$ref`s) and every
-    ///   declared response header is present;
+    ///   (types, `required` properties, enums, array items, string patterns and lengths,
+    ///   recursively through `$ref`s) and every declared response header is present and fits
+    ///   its schema;
     /// - a 404 is for a path the document does not list;
     /// - a 405 is for a listed path whose method is not documented, and its `Allow` header lists
     ///   exactly the documented methods (GET implying HEAD).
@@ -165,6 +166,11 @@ impl OpenApi {
                         );
                     }
                 }
+                if let Err(e) =
+                    testkit::openapi::check_headers(&self.doc, &declared["headers"], response)
+                {
+                    panic!("{context}: {e}");
+                }
                 match declared.pointer("/content/application~1json/schema") {
                     Some(schema) => {
                         assert_eq!(
@@ -210,6 +216,11 @@ impl OpenApi {
         }
         if let Some(choices) = schema.get("enum").and_then(Value::as_array) {
             assert!(choices.contains(value), "{at}: {value} not in {choices:?}");
+        }
+        if let Some(text) = value.as_str() {
+            if let Err(e) = testkit::openapi::check_string(schema, text) {
+                panic!("{at}: {e}");
+            }
         }
         if let Some(required) = schema.get("required").and_then(Value::as_array) {
             for name in required {

@@ -1,0 +1,134 @@
+# Schemathesis hooks for scripts/ci-schemathesis.sh (loaded through SCHEMATHESIS_HOOKS).
+#
+# Every check stays on. These hooks only keep schemathesis from sending what it cannot send
+# faithfully to these services, and set aside the failures that follow from the two rules of the
+# SPEC that a schema cannot state, after checking that the rule really applied. Each part says
+# exactly what it removes and why; a summary of what was set aside is printed at the end.
+import atexit
+import collections
+import re
+import sys
+
+import schemathesis
+
+# `%` and two hex digits: what schemathesis 4.32 (transport/serialization.py, `quote_all`) decodes
+# in a path parameter before it quotes it again, so that its own encoded values are not encoded
+# twice.
+ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+IDS = ("event_id", "ticket_id")
+
+set_aside = collections.Counter()
+
+
+@schemathesis.hook
+def filter_case(context, case):
+    # 1. tiny_http reads the request line and headers as ASCII and closes the connection, without
+    #    an answer, on any byte >= 0x80 in a header value (RELIABILITY.md, finding 7; the nginx edge
+    #    answers 502 then). That is a limit of the HTTP layer, not of the document, and it would end
+    #    the run with a network error, so no case carries a non-ASCII header value. Control
+    #    characters and every other ASCII byte are still sent.
+    for value in (case.headers or {}).values():
+        raw = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
+        if not raw.isascii():
+            return False
+    # 2. The links of the attendance document take a check-in's `record.event_id` and
+    #    `record.ticket_id` into the path of the undo and the listing. A check-in id with a literal
+    #    `%XX` in it is valid, but schemathesis decodes that `%XX` before quoting the path (see
+    #    ESCAPE), so the service would get another id than the one created (`a%01` arrives as `a` +
+    #    U+0001 and is refused; the undo of `b%41` looks for `bA`). No body creates such an id; ids
+    #    with a `%` not followed by two hex digits are still sent.
+    body = case.body
+    if isinstance(body, dict):
+        for name in IDS:
+            value = body.get(name)
+            if isinstance(value, str) and ESCAPE.search(value):
+                return False
+    return True
+
+
+# 3. SPEC §5: the same Idempotency-Key with another event or ticket is 422
+#    `idempotency_key_reused`. The request is well formed; the refusal is about the key's history,
+#    which no schema can state, so schemathesis counts it as a valid request rejected (ST202). The
+#    hooks keep that history as the SPEC defines it (a key is bound to the event and ticket of its
+#    201 and freed by the undo of that check-in; all requests here carry the same token, so the
+#    same user) and set the failure aside only when it is the one problem listed and the key really
+#    is bound to another event or ticket. A 422 for a key that is free, or bound to this very
+#    check-in, still fails the run.
+keys = {}
+
+
+def _json(response):
+    try:
+        return response.json()
+    except Exception:
+        return None
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    operation = case.operation
+    body = _json(response)
+    record = body.get("record") if isinstance(body, dict) else None
+    if not isinstance(record, dict):
+        return
+    target = (record.get("event_id"), record.get("ticket_id"))
+    if operation.method.upper() == "POST" and operation.path == "/checkins":
+        key = (case.headers or {}).get("Idempotency-Key")
+        if response.status_code == 201 and isinstance(key, str):
+            keys[key] = target
+    elif operation.method.upper() == "DELETE" and response.status_code == 200:
+        for key in [k for k, bound in keys.items() if bound == target]:
+            del keys[key]
+
+
+# 4. SPEC §4: a password is at most 72 bytes of UTF-8 (bcrypt reads no more). JSON Schema counts
+#    characters only, so the document says `maxLength: 72` and the byte rule in words, and
+#    schemathesis counts a password of at most 72 characters but more bytes, refused with 422, as a
+#    valid request rejected. Set aside only when that is the one problem listed and the password
+#    sent really is over 72 bytes.
+MAX_PASSWORD_BYTES = 72
+
+
+def _idempotency_key_bound_elsewhere(case, problem):
+    if problem.get("type") != "idempotency_key_reused":
+        return None
+    key = (case.headers or {}).get("Idempotency-Key")
+    request = case.body if isinstance(case.body, dict) else {}
+    wanted = (request.get("event_id"), request.get("ticket_id"))
+    if key in keys and keys[key] != wanted:
+        return "422 for an Idempotency-Key bound to another check-in (SPEC §5)"
+    return None
+
+
+def _password_over_72_bytes(case, problem):
+    if problem.get("loc") != ["body", "password"] or problem.get("type") != "string_too_long":
+        return None
+    password = case.body.get("password") if isinstance(case.body, dict) else None
+    if not isinstance(password, str):
+        return None
+    size = len(password.encode("utf-8", "surrogatepass"))
+    if len(password) <= MAX_PASSWORD_BYTES < size:
+        return "422 for a password of at most 72 characters but more than 72 bytes (SPEC §4)"
+    return None
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response):
+    if getattr(failure, "code", None) != "ST202" or response.status_code != 422:
+        return True
+    body = _json(response)
+    details = body.get("detail") if isinstance(body, dict) else None
+    if not (isinstance(details, list) and len(details) == 1 and isinstance(details[0], dict)):
+        return True
+    for rule in (_idempotency_key_bound_elsewhere, _password_over_72_bytes):
+        why = rule(case, details[0])
+        if why is not None:
+            set_aside[f"ST202 on {case.operation.label}: {why}"] += 1
+            return False
+    return True
+
+
+@atexit.register
+def _summary():
+    for what, count in sorted(set_aside.items()):
+        print(f"schemathesis_hooks: set aside {count} x {what}", file=sys.stderr)
