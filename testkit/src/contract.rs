@@ -78,12 +78,9 @@ pub struct Contract<S> {
 }
 
 impl<S: Service> Contract<S> {
-    /// The harness for `app`, whose OpenAPI document is `document` (JSON text).
-    pub fn new(app: App<S>, document: &str) -> Contract<S> {
-        Contract {
-            app,
-            document: Document::parse(document),
-        }
+    /// The harness for `app`, whose OpenAPI document is `document`.
+    pub fn new(app: App<S>, document: Document) -> Contract<S> {
+        Contract { app, document }
     }
 
     /// The app, to send a request the document does not describe unchecked
@@ -122,20 +119,20 @@ pub struct Running<S> {
 }
 
 impl<S: Service> Running<S> {
-    /// The harness for the started `service`, whose OpenAPI document is `document` (JSON
-    /// text); panics unless the binary serves exactly that document at `/openapi.json`.
+    /// The harness for the started `service`, whose OpenAPI document is `document`; panics
+    /// unless the binary serves that document at `/openapi.json`.
     #[track_caller]
-    pub fn new(service: crate::Service, document: &str) -> Running<S> {
+    pub fn new(service: crate::Service, document: Document) -> Running<S> {
         let running = Running {
             service,
             router: Router::new(S::routes()),
-            document: Document::parse(document),
+            document,
         };
         let served = running.get("/openapi.json", None);
         assert_eq!(served.status, 200, "{}", served.text());
         assert_eq!(served.header("content-type"), Some("application/json"));
         assert!(
-            served.body == document.as_bytes(),
+            served.json() == *running.document.json(),
             "the binary serves another OpenAPI document"
         );
         running

@@ -104,6 +104,8 @@ pub fn assert_lists_operations(document: &str, operations: impl IntoIterator<Ite
 #[derive(Debug, Clone)]
 pub struct Document {
     doc: Value,
+    /// Declared response headers that an answer may leave out, lower-cased.
+    sometimes_sent: Vec<String>,
 }
 
 impl Document {
@@ -114,15 +116,34 @@ impl Document {
             doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
             "not an OpenAPI 3 document"
         );
-        Document { doc }
+        Document {
+            doc,
+            sometimes_sent: Vec::new(),
+        }
+    }
+
+    /// The document as JSON.
+    pub fn json(&self) -> &Value {
+        &self.doc
+    }
+
+    /// The document, with `headers` among the declared response headers that an answer may
+    /// leave out. OpenAPI makes every response header optional unless it is `required`; this
+    /// checker takes a declared header to be sent with every answer of its status (so a
+    /// document need not mark the usual ones), except the headers named here.
+    pub fn sometimes_sent(mut self, headers: &[&str]) -> Document {
+        self.sometimes_sent
+            .extend(headers.iter().map(|h| h.to_ascii_lowercase()));
+        self
     }
 
     /// Checks that the document tells the truth about `response` to `method` on the path
     /// `template` (the route's pattern, `None` for a path no route has):
     ///
     /// - for a documented operation, the status is declared, the body fits the declared schema
-    ///   (types, `required` properties, enums, array items, recursively through `$ref`s) and every
-    ///   declared response header is present;
+    ///   (types, `required` properties, enums, array items, recursively through `$ref`s), every
+    ///   declared response header is present (but those [`Document::sometimes_sent`]) and each
+    ///   one present fits its schema;
     /// - a 404 is for a path the document does not list (or answers a documented operation that
     ///   declares a 404);
     /// - a 405 is for a listed path whose method is not documented, and its `Allow` header lists
@@ -174,11 +195,14 @@ impl Document {
                     .unwrap_or_else(|| panic!("{context}: status not documented"));
                 let declared = self.resolve(declared);
                 if let Some(headers) = declared.get("headers").and_then(Value::as_object) {
-                    for name in headers.keys() {
-                        assert!(
-                            response.header(name).is_some(),
-                            "{context}: documented header {name} missing"
-                        );
+                    for (name, header) in headers {
+                        match response.header(name) {
+                            Some(value) => self.check_header(header, name, value, &context),
+                            None => assert!(
+                                self.sometimes_sent.contains(&name.to_ascii_lowercase()),
+                                "{context}: documented header {name} missing"
+                            ),
+                        }
                     }
                 }
                 let content_type = response
@@ -213,6 +237,22 @@ impl Document {
                 .unwrap_or_else(|| panic!("dangling $ref {reference}"));
         }
         value
+    }
+
+    /// A header's value fits the header's schema: an `integer` one is a whole number, and the
+    /// value (a number or a string) fits the schema as a JSON value would.
+    #[track_caller]
+    fn check_header(&self, header: &Value, name: &str, value: &str, context: &str) {
+        let schema = self.resolve(header).get("schema").unwrap_or(&Value::Null);
+        let at = format!("{context}: header {name}");
+        let as_json = match self.resolve(schema).get("type").and_then(Value::as_str) {
+            Some("integer") => value
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| panic!("{at}: {value:?} is not an integer")),
+            _ => Value::String(value.to_owned()),
+        };
+        self.check_schema(schema, &as_json, &at);
     }
 
     #[track_caller]
@@ -364,6 +404,42 @@ mod tests {
             "$ref #/components/r does not resolve",
         ] {
             assert!(text.contains(expected), "{expected:?} not in {text}");
+        }
+    }
+
+    #[test]
+    fn declared_headers_are_sent_and_fit_their_schema() {
+        let doc = json!({"openapi": "3.0.3", "paths": {"/x": {"get": {"responses": {"200": {
+            "headers": {
+                "X-Count": {"schema": {"type": "integer"}},
+                "X-Replayed": {"schema": {"type": "string", "enum": ["true"]}}
+            }
+        }}}}}});
+        let document = Document::parse(&doc.to_string()).sometimes_sent(&["x-replayed"]);
+        let answer = |headers: &[(&str, &str)]| HttpResponse {
+            status: 200,
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: Vec::new(),
+        };
+        let refusal = |headers: &[(&str, &str)]| {
+            let response = answer(headers);
+            let caught = std::panic::catch_unwind(|| document.check("GET", Some("/x"), &response));
+            caught
+                .err()
+                .map(|p| p.downcast_ref::<String>().cloned().unwrap_or_default())
+        };
+        assert_eq!(refusal(&[("X-Count", "3")]), None);
+        assert_eq!(refusal(&[("x-count", "0"), ("X-Replayed", "true")]), None);
+        for (headers, expected) in [
+            (&[][..], "documented header X-Count missing"),
+            (&[("X-Count", "three")][..], "\"three\" is not an integer"),
+            (&[("X-Count", "3"), ("X-Replayed", "yes")][..], "not in"),
+        ] {
+            let message = refusal(headers).unwrap_or_default();
+            assert!(message.contains(expected), "{headers:?}: {message:?}");
         }
     }
 }

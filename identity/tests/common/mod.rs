@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use service_kit::auth::{Claims, Role};
 use std::time::{Duration, Instant};
 use testkit::contract::{Client, Contract, Running};
+use testkit::openapi::Document;
 #[allow(unused_imports)] // re-exported for the suites that need them
 pub use testkit::unix_now;
 use testkit::{HttpResponse, Launch, Service, TempDir};
@@ -34,7 +35,12 @@ pub fn identity_app(dir: &TempDir, env: &[(&str, &str)], bcrypt_cost: u32) -> Co
     let app = testkit::contract::app::<Identity>(&all, |settings| {
         settings.bcrypt_cost = bcrypt_cost;
     });
-    Contract::new(app, identity::openapi::DOCUMENT)
+    Contract::new(app, document())
+}
+
+/// identity's OpenAPI document.
+fn document() -> Document {
+    Document::parse(identity::openapi::DOCUMENT)
 }
 
 /// A launch of the identity binary on `dir` with the cheapest bcrypt cost it accepts, for speed.
@@ -44,7 +50,7 @@ pub fn launch(dir: &TempDir) -> Launch {
 
 /// `launch` started, each answer checked against the OpenAPI document.
 pub fn start(launch: &Launch) -> Running<Identity> {
-    Running::new(launch.start(), identity::openapi::DOCUMENT)
+    Running::new(launch.start(), document())
 }
 
 /// Registration and login, in-process or on the running binary, checked.
