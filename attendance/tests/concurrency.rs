@@ -16,7 +16,7 @@ const GATES: usize = 32;
 #[test]
 fn exactly_one_of_32_racing_gates_wins() {
     let dir = TempDir::new("att-race");
-    let api = Arc::new(Api::start(dir.path()));
+    let api = Arc::new(start(dir.path()));
     for round in 0..3 {
         let ticket = format!("RACE-{round}");
         let barrier = Arc::new(Barrier::new(GATES));
@@ -60,7 +60,7 @@ fn exactly_one_of_32_racing_gates_wins() {
 #[test]
 fn concurrent_distinct_check_ins_are_all_kept() {
     let dir = TempDir::new("att-many");
-    let api = Arc::new(Api::start(dir.path()));
+    let api = Arc::new(start(dir.path()));
     let threads: Vec<_> = (0..8)
         .map(|gate| {
             let api = Arc::clone(&api);
@@ -118,7 +118,7 @@ fn take_responses(buffer: &mut Vec<u8>) -> Vec<HttpResponse> {
 #[test]
 fn pipelined_requests_are_all_answered_in_order() {
     let dir = TempDir::new("att-pipeline");
-    let api = Api::start(dir.path());
+    let api = start(dir.path());
     let gate = committee();
     for round in 0..30 {
         let check_in = |ticket: &str| {
@@ -141,7 +141,7 @@ fn pipelined_requests_are_all_answered_in_order() {
             (listing, 200),
             (check_in(&format!("r{round}-d")), 201),
         ];
-        let mut stream = TcpStream::connect(api.svc.addr).unwrap();
+        let mut stream = TcpStream::connect(api.service().addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();

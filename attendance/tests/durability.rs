@@ -99,7 +99,7 @@ fn nothing_answered_201_is_lost_to_kill_9() {
         acked.len()
     );
 
-    let api = Api::start(dir.path());
+    let api = start(dir.path());
     let present = api.tickets("crash");
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for ticket in &present {
@@ -198,7 +198,7 @@ fn a_graceful_stop_answers_every_check_in_it_took() {
         acked.len()
     );
 
-    let api = Api::start(dir.path());
+    let api = start(dir.path());
     let mut present = api.tickets("stop");
     present.sort();
     acked.sort();
@@ -216,7 +216,7 @@ fn a_graceful_stop_answers_every_check_in_it_took() {
 #[test]
 fn keys_and_undos_survive_restarts() {
     let dir = TempDir::new("att-restart");
-    let api = Api::start(dir.path());
+    let api = start(dir.path());
     let gate = token("gate-1", Role::Committee);
     let first = api.check_in_keyed(&gate, "evt", "T1", "key-1");
     assert_eq!(first.status, 201);
@@ -228,7 +228,7 @@ fn keys_and_undos_survive_restarts() {
     assert_eq!(api.undo(Some(&admin()), "evt/T4").status, 200);
     api.kill9();
 
-    let api = Api::start(dir.path());
+    let api = start(dir.path());
     assert_eq!(api.tickets("evt"), ["T1", "T3"], "the undo stayed");
     let retry = api.check_in_keyed(&gate, "evt", "T1", "key-1");
     assert_json(&retry, 201, &first.json());
@@ -239,13 +239,13 @@ fn keys_and_undos_survive_restarts() {
     assert_eq!(api.check_in(&gate, "evt", "T2").status, 201);
 
     // A graceful stop keeps everything too.
-    let mut svc = api.svc;
+    let mut svc = api.into_service();
     svc.signal("TERM");
     assert_eq!(
         svc.wait_exit(Duration::from_secs(5)).and_then(|s| s.code()),
         Some(0)
     );
-    let api = Api::start(dir.path());
+    let api = start(dir.path());
     assert_eq!(api.tickets("evt"), ["T1", "T3", "T5", "T2"]);
     assert_json(
         &api.check_in_keyed(&gate, "evt", "T1", "key-1"),
@@ -257,7 +257,7 @@ fn keys_and_undos_survive_restarts() {
 #[test]
 fn a_torn_last_line_is_dropped_with_a_warning() {
     let dir = TempDir::new("att-torn");
-    let api = Api::start(dir.path());
+    let api = start(dir.path());
     let t = committee();
     for ticket in ["T1", "T2"] {
         assert_eq!(api.check_in(&t, "evt", ticket).status, 201);
@@ -272,27 +272,27 @@ fn a_torn_last_line_is_dropped_with_a_warning() {
     file.write_all(&full.as_bytes()[..full.len() / 2]).unwrap();
     drop(file);
 
-    let api = Api::start(dir.path());
+    let api = start(dir.path());
     assert_eq!(api.tickets("evt"), ["T1", "T2"]);
     let warning = format!("{}:3", path.display());
     assert!(
-        eventually(|| api.svc.stderr().contains(&warning)),
+        eventually(|| api.service().stderr().contains(&warning)),
         "{}",
-        api.svc.stderr()
+        api.service().stderr()
     );
-    assert!(api.svc.stderr().contains("torn"));
+    assert!(api.service().stderr().contains("torn"));
     // The fragment was cut off: the next line starts clean and survives another restart.
     assert_eq!(api.check_in(&t, "evt", "T3").status, 201);
     api.kill9();
-    let api = Api::start(dir.path());
+    let api = start(dir.path());
     assert_eq!(api.tickets("evt"), ["T1", "T2", "T3"]);
-    assert!(!api.svc.stderr().contains("torn"));
+    assert!(!api.service().stderr().contains("torn"));
 }
 
 #[test]
 fn damage_before_the_last_line_stops_the_start() {
     let dir = TempDir::new("att-corrupt");
-    let api = Api::start(dir.path());
+    let api = start(dir.path());
     let t = committee();
     for ticket in ["T1", "T2", "T3"] {
         assert_eq!(api.check_in(&t, "evt", ticket).status, 201);
@@ -340,7 +340,7 @@ fn an_impossible_last_line_is_damage_too() {
 #[test]
 fn a_second_process_on_the_same_data_dir_is_refused() {
     let dir = TempDir::new("att-lock");
-    let api = Api::start(dir.path());
+    let api = start(dir.path());
     let (status, _, stderr) = Launch::new(BIN, dir.path()).run(&[]);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("in use by another process"), "{stderr}");
@@ -358,7 +358,7 @@ fn a_write_that_fails_is_503_and_changes_nothing() {
         "-c",
         "trap '' XFSZ; ulimit -f 4; exec \"$0\"",
     ]);
-    let api = Api::attach(limited);
+    let api = running(limited);
     let t = committee();
     let mut acked = Vec::new();
     let failed = (0..200).map(|i| format!("T{i:03}")).find_map(|ticket| {
@@ -380,7 +380,7 @@ fn a_write_that_fails_is_503_and_changes_nothing() {
     );
     assert_eq!(answer.header("retry-after"), Some("1"));
     assert!(eventually(|| api
-        .svc
+        .service()
         .stderr()
         .contains("could not be saved")));
     assert_eq!(
@@ -393,7 +393,7 @@ fn a_write_that_fails_is_503_and_changes_nothing() {
     assert_eq!(api.tickets("evt"), acked, "the failed undo changed nothing");
     api.kill9();
 
-    let api = Api::start(dir.path());
+    let api = start(dir.path());
     assert_eq!(api.tickets("evt"), acked);
     assert_eq!(api.check_in(&t, "evt", &ticket).status, 201);
 }

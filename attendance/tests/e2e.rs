@@ -45,7 +45,7 @@ fn identity_tokens_are_accepted_by_shared_secret_only() {
     let attendance_dir = TempDir::new("att-e2e-attendance");
     let identity = start_identity(identity_dir.path(), SECRET);
     let stranger = start_identity(other_dir.path(), OTHER_SECRET);
-    let api = Api::start(attendance_dir.path());
+    let api = start(attendance_dir.path());
 
     let token = login_with(&identity, "panitia-e2e");
     let me = identity.get("/auth/me", Some(&token));

@@ -1,5 +1,6 @@
 //! `Idempotency-Key`: a retried check-in gets its original 201; a reused key is 422; keys are per
-//! user and are released by an undo. (Keys surviving a restart: see durability.rs.)
+//! user and are released by an undo. In-process, each answer checked against the OpenAPI
+//! document. (Keys surviving a restart: see durability.rs.)
 
 mod common;
 
@@ -18,7 +19,7 @@ fn reused() -> serde_json::Value {
 #[test]
 fn a_retry_with_the_same_key_gets_the_original_201() {
     let dir = TempDir::new("att-idem");
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let gate = token("gate-1", Role::Committee);
     let first = api.check_in_keyed(&gate, "evt", "T1", "retry-abc_123");
     assert_eq!(first.status, 201);
@@ -46,7 +47,7 @@ fn a_retry_with_the_same_key_gets_the_original_201() {
 #[test]
 fn the_same_key_with_another_request_is_422() {
     let dir = TempDir::new("att-idem-reuse");
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let gate = token("gate-1", Role::Committee);
     assert_eq!(api.check_in_keyed(&gate, "evt", "T1", "k1").status, 201);
     assert_json(
@@ -66,7 +67,7 @@ fn the_same_key_with_another_request_is_422() {
 #[test]
 fn keys_belong_to_their_user() {
     let dir = TempDir::new("att-idem-user");
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let (a, b) = (
         token("gate-a", Role::Committee),
         token("gate-b", Role::Committee),
@@ -93,7 +94,7 @@ fn keys_belong_to_their_user() {
 #[test]
 fn malformed_keys_are_422_with_the_body_problems() {
     let dir = TempDir::new("att-idem-422");
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let t = committee();
     let key_loc = || json!(["header", "Idempotency-Key"]);
     let body = json!({"event_id": "e", "ticket_id": "t"});
@@ -139,7 +140,7 @@ fn malformed_keys_are_422_with_the_body_problems() {
 #[test]
 fn an_undo_releases_the_key() {
     let dir = TempDir::new("att-idem-undo");
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let gate = token("gate-1", Role::Committee);
     let first = api.check_in_keyed(&gate, "evt", "T1", "k");
     assert_eq!(first.status, 201);

@@ -1,4 +1,5 @@
-//! `GET /attendance/{event_id}`: order, paging, percent-decoded ids, CSV, and a large event.
+//! `GET /attendance/{event_id}`: order, paging, percent-decoded ids, CSV, and a large event;
+//! in-process, each answer checked against the OpenAPI document.
 
 mod common;
 
@@ -13,7 +14,7 @@ fn records(answer: &HttpResponse) -> Vec<Value> {
 #[test]
 fn lists_in_check_in_order_with_paging() {
     let dir = TempDir::new("att-list");
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let t = committee();
     let mut expected = Vec::new();
     for ticket in ["c", "a", "b"] {
@@ -48,7 +49,7 @@ fn lists_in_check_in_order_with_paging() {
 #[test]
 fn bad_paging_and_format_are_422() {
     let dir = TempDir::new("att-list-422");
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let t = committee();
     let get = |rest: &str| api.attendance(Some(&t), rest, &[]);
     let limit = || json!(["query", "limit"]);
@@ -75,7 +76,7 @@ fn bad_paging_and_format_are_422() {
 #[test]
 fn event_ids_in_the_path_are_percent_decoded_and_validated() {
     let dir = TempDir::new("att-list-path");
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let t = committee();
     assert_eq!(api.check_in(&t, "evt 1", "t1").status, 201);
     assert_eq!(api.check_in(&t, "a/b", "t2").status, 201);
@@ -116,7 +117,7 @@ fn event_ids_in_the_path_are_percent_decoded_and_validated() {
 #[test]
 fn csv_is_quoted_and_formula_safe() {
     let dir = TempDir::new("att-csv");
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let t = committee();
     let tickets = ["=1+1", "@cmd", "-2", "+x", "plain", "a,b", "say \"hi\""];
     let mut stamps = Vec::new();
@@ -185,7 +186,7 @@ fn csv_is_quoted_and_formula_safe() {
 #[test]
 fn csv_defuses_a_formula_in_the_user_name() {
     let dir = TempDir::new("att-csv-user");
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let sneaky = token("=cmd|' /C calc'!A0", service_kit::auth::Role::Committee);
     let at = api.check_in(&sneaky, "e", "t").json()["record"]["checked_in_at"]
         .as_str()
@@ -214,7 +215,7 @@ fn ten_thousand_records_list_quickly() {
         journal.push_str(&check_in_line("big", &format!("T{i:05}"), "gate", &at));
     }
     std::fs::write(dir.path().join(JOURNAL), journal).unwrap();
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let t = committee();
 
     let started = Instant::now();

@@ -1,5 +1,6 @@
 //! `DELETE /checkins/{event_id}/{ticket_id}`: admin only, 404 when absent, and the ticket can be
-//! checked in again afterwards. (An undo surviving a restart: see durability.rs.)
+//! checked in again afterwards. In-process, each answer checked against the OpenAPI document.
+//! (An undo surviving a restart: see durability.rs.)
 
 mod common;
 
@@ -9,7 +10,7 @@ use serde_json::json;
 #[test]
 fn admins_undo_a_check_in() {
     let dir = TempDir::new("att-undo");
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let t = committee();
     let first = api.check_in(&t, "evt 1", "T/1");
     assert_eq!(first.status, 201);
@@ -57,7 +58,7 @@ fn admins_undo_a_check_in() {
 #[test]
 fn undo_paths_are_validated() {
     let dir = TempDir::new("att-undo-422");
-    let api = Api::start(dir.path());
+    let api = attendance_app(&dir);
     let a = admin();
     assert_422(
         &api.undo(Some(&a), "a%0Ab/t%7F"),

@@ -1,46 +1,88 @@
 //! The JSON bodies of identity's requests (`POST /auth/register`, `POST /auth/login`) and the
-//! username and password rules, through the real handler.
+//! username and password rules, through the whole in-process path (`App::answer`), bcrypt at
+//! its lowest cost included.
 //!
-//! Properties: nothing panics; a body is handed to bcrypt (offloaded) only when an independent
-//! reading of it finds every field valid; everything else is a 4xx with a `detail`, and a 422
-//! lists well-formed field errors.
+//! Properties: nothing panics; a body reaches bcrypt (a registration answered 200 or 409, a
+//! login answered 200 or 401) only when an independent reading of it finds every field valid,
+//! and such a body always does (or meets the login throttle, 429); everything else is a 4xx
+//! with a `detail`, and a 422 lists well-formed field errors. The answers agree with a model of
+//! the users this run registered: a name is taken (409) exactly when the model has it, and a
+//! login succeeds exactly with the password it was registered with.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use identity::credentials::{check_password, check_username};
-use identity::passwords::Passwords;
-use identity::routes::{Identity, Parts};
-use identity::settings::Registration;
-use identity::throttle::{Throttle, LOGIN_POLICY};
-use identity::users::UserStore;
+use identity::routes::Identity;
 use libfuzzer_sys::fuzz_target;
-use serde_json::Value;
-use service_kit::http::{Method, Request};
-use service_kit::server::{Reply, Service};
-use std::sync::{Arc, OnceLock};
-use tixgo_fuzz::{authenticator, check_answer, check_validation, scratch_dir, token};
+use serde_json::{json, Value};
+use service_kit::app::App;
+use service_kit::auth::Role;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use tixgo_fuzz::{check_answer, check_validation, identity_app, token};
+
+/// A body: any bytes, or a JSON object of credentials. `known` takes the name of a user
+/// already registered (and, when it is even, that user's password), so that logins can succeed
+/// and registrations meet a taken name.
+#[derive(Arbitrary, Debug)]
+enum Body {
+    Raw(Vec<u8>),
+    Credentials {
+        username: String,
+        password: String,
+        role: Option<String>,
+        known: Option<u8>,
+    },
+}
 
 #[derive(Arbitrary, Debug)]
 struct Input {
     login: bool,
     auth: u8,
-    body: Vec<u8>,
+    body: Body,
     text: String,
 }
 
-fn service() -> &'static Identity {
-    static SERVICE: OnceLock<Identity> = OnceLock::new();
-    SERVICE.get_or_init(|| {
-        let (users, _) = UserStore::open(&scratch_dir("identity-bodies")).expect("user store");
-        Identity::new(Parts {
-            users: Arc::new(users),
-            passwords: Passwords::new(4),
-            throttle: Throttle::new(LOGIN_POLICY),
-            auth: authenticator(),
-            token_lifetime_secs: 3600,
-            registration: Registration::Open,
-        })
-    })
+fn app() -> &'static App<Identity> {
+    static APP: OnceLock<App<Identity>> = OnceLock::new();
+    APP.get_or_init(|| identity_app("identity-bodies"))
+}
+
+/// The users registered so far (answered 200): username → password, and the names in order.
+#[derive(Default)]
+struct Registered {
+    passwords: HashMap<String, String>,
+    names: Vec<String>,
+}
+
+fn registered() -> &'static Mutex<Registered> {
+    static USERS: OnceLock<Mutex<Registered>> = OnceLock::new();
+    USERS.get_or_init(Mutex::default)
+}
+
+/// The body's bytes.
+fn body_bytes(body: &Body, users: &Registered) -> Vec<u8> {
+    let (username, password, role, known) = match body {
+        Body::Raw(bytes) => return bytes.clone(),
+        Body::Credentials {
+            username,
+            password,
+            role,
+            known,
+        } => (username, password, role, known),
+    };
+    let (mut username, mut password) = (username.clone(), password.clone());
+    if let Some(k) = known.filter(|_| !users.names.is_empty()) {
+        username = users.names[usize::from(k) % users.names.len()].clone();
+        if k % 2 == 0 {
+            password = users.passwords[&username].clone();
+        }
+    }
+    let mut value = json!({"username": username, "password": password});
+    if let Some(role) = role {
+        value["role"] = json!(role);
+    }
+    serde_json::to_vec(&value).unwrap()
 }
 
 fn username_ok(u: &str) -> bool {
@@ -50,6 +92,10 @@ fn username_ok(u: &str) -> bool {
 
 fn password_ok(p: &str) -> bool {
     p.chars().count() >= 4 && p.len() <= 72
+}
+
+fn detail(body: &[u8]) -> Value {
+    serde_json::from_slice::<Value>(body).expect("a JSON body")["detail"].clone()
 }
 
 fuzz_target!(|input: Input| {
@@ -75,59 +121,86 @@ fuzz_target!(|input: Input| {
         "/auth/register"
     };
     let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
-    let admin = input.auth % 3 == 1;
-    match input.auth % 3 {
-        1 => headers.push((
-            "Authorization".into(),
-            format!(
-                "Bearer {}",
-                token("fuzz-admin", service_kit::auth::Role::Admin)
-            ),
-        )),
-        2 => headers.push(("Authorization".into(), input.text.clone())),
-        _ => {}
-    }
-    let request = Request::new(Method::Post, path, headers, input.body.clone()).unwrap();
-    // A JSON object without a key twice (SPEC §3); anything else must be a 422.
-    let value = match strict_json::value_from_slice(&input.body) {
-        Ok(Value::Object(map)) => Some(map),
+    let authorization = match input.auth % 3 {
+        1 => Some(format!("Bearer {}", token("fuzz-admin", Role::Admin))),
+        2 => Some(input.text.clone()),
         _ => None,
     };
-    let string = |name: &str| {
-        value
-            .as_ref()
-            .and_then(|m| m.get(name))
-            .and_then(Value::as_str)
+    let admin = input.auth % 3 == 1;
+    headers.extend(
+        authorization
+            .iter()
+            .map(|a| ("Authorization".to_owned(), a.clone())),
+    );
+    let mut users = registered().lock().unwrap();
+    let body = body_bytes(&input.body, &users);
+    let response = app().answer("POST", path, headers, Ok(body.clone()));
+    check_answer(&response);
+    if response.status == 422 {
+        check_validation(&response);
+    }
+
+    // A JSON object without a key twice (SPEC §3); anything else must be a 422.
+    let value = match strict_json::value_from_slice(&body) {
+        Ok(Value::Object(map)) => map,
+        _ => {
+            assert_eq!(response.status, 422);
+            return;
+        }
     };
-    match service().handle(&request) {
-        Reply::Offload(_job) => {
-            // Not run: bcrypt is not what is fuzzed here. It must have been a valid body.
-            let (u, p) = (
-                string("username").expect("username"),
-                string("password").expect("password"),
-            );
-            if !input.login {
-                assert!(username_ok(u) && password_ok(p));
-                let role = match value.as_ref().unwrap().get("role") {
-                    None | Some(Value::Null) => "committee".to_owned(),
-                    Some(Value::String(r)) => r.trim().to_lowercase(),
-                    Some(other) => panic!("role {other} accepted"),
-                };
-                assert!(
-                    role == "committee" || (role == "admin" && admin),
-                    "role {role:?}"
-                );
+    let string = |name: &str| value.get(name).and_then(Value::as_str);
+
+    if input.login {
+        // Checked for presence and type only; then the throttle, then bcrypt.
+        let (Some(u), Some(p)) = (string("username"), string("password")) else {
+            assert_eq!(response.status, 422);
+            return;
+        };
+        let matches = users.passwords.get(u).is_some_and(|known| known == p);
+        match response.status {
+            200 => assert!(matches, "logged in {u:?} with a wrong password"),
+            401 => {
+                assert!(!matches, "refused {u:?} with its password");
+                assert_eq!(detail(&response.body), json!("Invalid username/password"));
             }
+            429 => assert!(response.header("Retry-After").is_some()),
+            other => panic!("a two-string login answered {other}"),
         }
-        Reply::Now(response) => {
-            check_answer(&response);
-            if response.status == 422 {
-                check_validation(&response);
-            }
-            if value.is_none() {
-                assert_eq!(response.status, 422);
-            }
-        }
-        Reply::Later(_) => panic!("identity answers every request now or on the offload pool"),
+        return;
+    }
+
+    let role = match value.get("role") {
+        None | Some(Value::Null) => Some("committee".to_owned()),
+        Some(Value::String(r)) => Some(r.trim().to_lowercase()),
+        Some(_) => None,
+    }
+    .filter(|r| r == "committee" || r == "admin");
+    let (Some(u), Some(p), Some(role)) = (string("username"), string("password"), role) else {
+        assert_eq!(response.status, 422);
+        return;
+    };
+    if !(username_ok(u) && password_ok(p)) {
+        assert_eq!(response.status, 422);
+        return;
+    }
+    if role == "admin" && !admin {
+        // No header: 403; a header that is not an admin's token: 401 (a forged one) or 403.
+        let expected: &[u16] = if authorization.is_some() {
+            &[401, 403]
+        } else {
+            &[403]
+        };
+        assert!(expected.contains(&response.status), "{}", response.status);
+        return;
+    }
+    if users.passwords.contains_key(u) {
+        assert_eq!(response.status, 409);
+        assert_eq!(detail(&response.body), json!("Username already exists"));
+    } else {
+        assert_eq!(response.status, 200);
+        let body: Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(body, json!({"username": u, "role": role}));
+        users.passwords.insert(u.to_owned(), p.to_owned());
+        users.names.push(u.to_owned());
     }
 });

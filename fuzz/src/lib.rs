@@ -1,10 +1,21 @@
-//! What the fuzz targets share: a scratch data directory, services built over it, tokens, and
-//! the checks every answer must pass.
+//! What the fuzz targets share: both services built in-process over a scratch data directory,
+//! tokens, an independent statement of how a request target decodes, and the checks every
+//! answer must pass.
 
+use attendance::ledger::Ledger;
+use attendance::routes::Attendance;
+use identity::passwords::Passwords;
+use identity::routes::{Identity, Parts};
+use identity::settings::Registration;
+use identity::throttle::{Throttle, LOGIN_POLICY};
+use identity::users::UserStore;
 use jwt_lite::Key;
+use service_kit::app::App;
 use service_kit::auth::{Authenticator, Claims, Role};
 use service_kit::http::Response;
+use service_kit::pool::Pool;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The secret the fuzzed services trust.
@@ -21,6 +32,35 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
+}
+
+/// The origin both fuzzed services allow cross-origin calls from.
+pub const ORIGIN: &str = "https://gate.example";
+
+/// identity answering in-process over a fresh store: registration open, bcrypt at cost 4 (the
+/// lowest bcrypt allows) on a pool of one turn (a fuzzer calls from one thread, so it is never
+/// busy), CORS for [`ORIGIN`].
+pub fn identity_app(tag: &str) -> App<Identity> {
+    let (users, _) = UserStore::open(&scratch_dir(tag)).expect("user store");
+    let service = Identity::new(Parts {
+        users: Arc::new(users),
+        passwords: Passwords::new(4),
+        bcrypt: Pool::new(1, 4),
+        throttle: Throttle::new(LOGIN_POLICY),
+        auth: authenticator(),
+        token_lifetime_secs: 3600,
+        registration: Registration::Open,
+    });
+    App::new(service, vec![ORIGIN.to_owned()])
+}
+
+/// attendance answering in-process over a fresh ledger, CORS for [`ORIGIN`].
+pub fn attendance_app(tag: &str) -> App<Attendance> {
+    let (ledger, _) = Ledger::open(&scratch_dir(tag)).expect("ledger");
+    App::new(
+        Attendance::new(authenticator(), Arc::new(ledger)),
+        vec![ORIGIN.to_owned()],
+    )
 }
 
 /// An authenticator with [`SECRET`].
@@ -66,4 +106,65 @@ pub fn check_validation(response: &Response) {
         assert!(entry["msg"].is_string());
         assert!(entry["type"].is_string());
     }
+}
+
+/// Which part of a request target failed to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undecodable {
+    /// The path.
+    Path,
+    /// The query.
+    Query,
+}
+
+/// A decoded request target: path segments and query pairs.
+pub type Target = (Vec<String>, Vec<(String, String)>);
+
+/// How a request target decodes, stated independently of service-kit (SPEC §3): the path is
+/// split on `/` before decoding (so `%2F` stays inside its segment) and empty segments are
+/// dropped; the query is split on `&`, empty pairs dropped, each pair split at its first `=`,
+/// and `+` is a space there; `%` must be followed by two hex digits; the decoded bytes of each
+/// piece must be UTF-8. The path is decoded first.
+pub fn reference_decode(target: &str) -> Result<Target, Undecodable> {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let segments = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| reference_unescape(s, false))
+        .collect::<Option<Vec<_>>>()
+        .ok_or(Undecodable::Path)?;
+    let pairs = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((
+                reference_unescape(name, true)?,
+                reference_unescape(value, true)?,
+            ))
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or(Undecodable::Query)?;
+    Ok((segments, pairs))
+}
+
+fn reference_unescape(text: &str, plus_is_space: bool) -> Option<String> {
+    let mut bytes = Vec::new();
+    let mut rest = text.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        rest = tail;
+        match first {
+            b'%' => {
+                let hex = std::str::from_utf8(rest.get(..2)?).ok()?;
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                bytes.push(u8::from_str_radix(hex, 16).ok()?);
+                rest = &rest[2..];
+            }
+            b'+' if plus_is_space => bytes.push(b' '),
+            other => bytes.push(other),
+        }
+    }
+    String::from_utf8(bytes).ok()
 }

@@ -21,8 +21,8 @@ mod tests {
         check_password, check_username, MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, MIN_PASSWORD_CHARS,
         MIN_USERNAME_CHARS,
     };
-    use service_kit::auth::Role;
     use serde_json::Value;
+    use service_kit::auth::Role;
 
     #[test]
     fn is_openapi_3_json_with_the_crate_version() {

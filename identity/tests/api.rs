@@ -1,13 +1,22 @@
-//! The identity API of SPEC §3 and §4 against the real binary: every status and body, each
-//! response also checked against the served OpenAPI document.
+//! The identity API of SPEC §3 and §4, in-process: every status and body, each answer also
+//! checked against the OpenAPI document. (What only the binary shows, the body limit read off
+//! the socket and the access log, is in `wire.rs`.)
 
 mod common;
 
-use common::{assert_unauthorized, unix_now, Checked};
+use common::{assert_unauthorized, identity_app, unix_now, Accounts, FAST_BCRYPT_COST};
+use identity::routes::Identity;
 use jwt_lite::{Key, Validation};
 use serde_json::{json, Value};
 use service_kit::auth::{Claims, Role};
 use std::time::{Duration, Instant};
+use testkit::contract::{Client, Contract};
+use testkit::TempDir;
+
+/// identity in-process on `dir` with `env`, at the fast bcrypt cost.
+fn fresh(dir: &TempDir, env: &[(&str, &str)]) -> Contract<Identity> {
+    identity_app(dir, env, FAST_BCRYPT_COST)
+}
 
 /// The `type`s and `loc`s of a 422 answer, in order.
 fn problems(response: &testkit::HttpResponse) -> Vec<(String, String)> {
@@ -38,7 +47,8 @@ fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[test]
 fn health_answers_ok() {
-    let api = Checked::fresh("health", &[]);
+    let dir = TempDir::new("health");
+    let api = fresh(&dir, &[]);
     let response = api.get("/health", None);
     assert_eq!(response.status, 200);
     assert_eq!(
@@ -50,7 +60,8 @@ fn health_answers_ok() {
 
 #[test]
 fn register_login_and_me() {
-    let api = Checked::fresh("flow", &[("TOKEN_EXPIRE_MINUTES", "5")]);
+    let dir = TempDir::new("flow");
+    let api = fresh(&dir, &[("TOKEN_EXPIRE_MINUTES", "5")]);
     let response = api.register("alice", "wonderland", None);
     assert_eq!(response.status, 200);
     assert_eq!(
@@ -97,7 +108,8 @@ fn register_login_and_me() {
 
 #[test]
 fn a_taken_name_is_409() {
-    let api = Checked::fresh("taken", &[]);
+    let dir = TempDir::new("taken");
+    let api = fresh(&dir, &[]);
     assert_eq!(api.register("bob", "builder", None).status, 200);
     let again = api.register("bob", "other-password", None);
     assert_eq!(again.status, 409);
@@ -109,7 +121,8 @@ fn a_taken_name_is_409() {
 
 #[test]
 fn bad_bodies_are_422_listing_every_problem() {
-    let api = Checked::fresh("invalid", &[]);
+    let dir = TempDir::new("invalid");
+    let api = fresh(&dir, &[]);
     let post = |path: &str, raw: &[u8]| {
         api.call(
             "POST",
@@ -235,47 +248,49 @@ fn bad_bodies_are_422_listing_every_problem() {
 
 #[test]
 fn registering_an_admin_needs_an_admin_token() {
-    let api = Checked::fresh(
-        "admin",
+    let dir = TempDir::new("admin");
+    let api = fresh(
+        &dir,
         &[("ADMIN_USERNAME", "root"), ("ADMIN_PASSWORD", "root-pass")],
     );
     let new_admin = json!({ "username": "second", "password": "second-pass", "role": "Admin" });
 
-    let response = api.post("/auth/register", &new_admin, None);
+    let response = api.post_json("/auth/register", &new_admin, None);
     assert_eq!(response.status, 403);
     assert_eq!(
         response.json(),
         json!({ "detail": "Only an admin can register an admin" })
     );
 
-    let response = api.post("/auth/register", &new_admin, Some("not-a-token"));
+    let response = api.post_json("/auth/register", &new_admin, Some("not-a-token"));
     assert_unauthorized(&response, "Invalid token");
 
     assert_eq!(api.register("member", "member-pass", None).status, 200);
-    let committee = common::token(&api.service, "member", "member-pass");
-    let response = api.post("/auth/register", &new_admin, Some(&committee));
+    let committee = api.token("member", "member-pass");
+    let response = api.post_json("/auth/register", &new_admin, Some(&committee));
     assert_eq!(response.status, 403);
     assert_eq!(
         response.json(),
         json!({ "detail": "Only an admin can register an admin" })
     );
 
-    let admin = common::token(&api.service, "root", "root-pass");
-    let response = api.post("/auth/register", &new_admin, Some(&admin));
+    let admin = api.token("root", "root-pass");
+    let response = api.post_json("/auth/register", &new_admin, Some(&admin));
     assert_eq!(response.status, 200);
     assert_eq!(
         response.json(),
         json!({ "username": "second", "role": "admin" })
     );
-    let second = common::token(&api.service, "second", "second-pass");
+    let second = api.token("second", "second-pass");
     let me = api.get("/auth/me", Some(&second));
     assert_eq!(me.json(), json!({ "username": "second", "role": "admin" }));
 }
 
 #[test]
 fn closed_registration_needs_an_admin_token() {
-    let api = Checked::fresh(
-        "closed",
+    let dir = TempDir::new("closed");
+    let api = fresh(
+        &dir,
         &[
             ("REGISTRATION", "closed"),
             ("ADMIN_USERNAME", "root"),
@@ -288,50 +303,82 @@ fn closed_registration_needs_an_admin_token() {
     assert_eq!(response.json(), closed);
     assert_eq!(api.login("walk-in", "walk-in-pass").status, 401);
 
-    let admin = common::token(&api.service, "root", "root-pass");
+    let admin = api.token("root", "root-pass");
     let body = json!({ "username": "staff", "password": "staff-pass" });
-    let response = api.post("/auth/register", &body, Some(&admin));
+    let response = api.post_json("/auth/register", &body, Some(&admin));
     assert_eq!(response.status, 200);
     assert_eq!(
         response.json(),
         json!({ "username": "staff", "role": "committee" })
     );
 
-    let staff = common::token(&api.service, "staff", "staff-pass");
+    let staff = api.token("staff", "staff-pass");
     let body = json!({ "username": "friend", "password": "friend-pass" });
-    let response = api.post("/auth/register", &body, Some(&staff));
+    let response = api.post_json("/auth/register", &body, Some(&staff));
     assert_eq!(response.status, 403);
     assert_eq!(response.json(), closed);
 }
 
-#[test]
-fn wrong_password_and_unknown_user_look_the_same() {
-    let api = Checked::fresh("same401", &[]);
-    assert_eq!(api.register("dave", "dave-pass", None).status, 200);
-    let mut known = Duration::MAX;
-    let mut unknown = Duration::MAX;
-    for _ in 0..2 {
+/// The fastest of `runs` interleaved logins with a wrong password for a known user (`dave<n>`)
+/// and with an unknown user: other work on the machine only ever adds time, so each minimum is
+/// what the work itself costs. Which of the two goes first alternates, so that neither keeps
+/// meeting the same moment of a busy machine's time slices. Each login is the same 401; every
+/// run uses names of its own, so the throttle never steps in.
+fn refusal_times(api: &Contract<Identity>, runs: usize) -> (Duration, Duration) {
+    let timed = |username: &str| {
         let started = Instant::now();
-        let wrong = api.login("dave", "not-it");
-        known = known.min(started.elapsed());
-        let started = Instant::now();
-        let nobody = api.login("nobody-here", "not-it");
-        unknown = unknown.min(started.elapsed());
+        let response = api.login(username, "not-it");
+        (started.elapsed(), response)
+    };
+    let (mut known, mut unknown) = (Duration::MAX, Duration::MAX);
+    for run in 0..runs {
+        let (wrong, nobody) = if run % 2 == 0 {
+            let wrong = timed(&format!("dave{run}"));
+            (wrong, timed(&format!("nobody{run}")))
+        } else {
+            let nobody = timed(&format!("nobody{run}"));
+            (timed(&format!("dave{run}")), nobody)
+        };
+        known = known.min(wrong.0);
+        unknown = unknown.min(nobody.0);
+        let (wrong, nobody) = (wrong.1, nobody.1);
         for response in [&wrong, &nobody] {
             assert_unauthorized(response, "Invalid username/password");
         }
         assert_eq!(wrong.body, nobody.body);
+        assert_eq!(
+            wrong.header("www-authenticate"),
+            nobody.header("www-authenticate")
+        );
     }
-    // An unknown user still costs one bcrypt verification (SPEC §4).
+    (known, unknown)
+}
+
+#[test]
+fn wrong_password_and_unknown_user_look_the_same() {
+    // Many short runs (a verification at the fast cost takes about 1 ms, well inside a time
+    // slice, and still dwarfs the rest of a login in-process) rather than a few long ones.
+    const RUNS: usize = 25;
+    let dir = TempDir::new("same401");
+    let api = fresh(&dir, &[]);
+    for run in 0..RUNS {
+        let name = format!("dave{run}");
+        assert_eq!(api.register(&name, "dave-pass", None).status, 200);
+    }
+    let (known, unknown) = refusal_times(&api, RUNS);
+    // An unknown user still costs one bcrypt verification (SPEC §4), and no more than one: the
+    // two minimums are within 3:2 of each other either way round, and a missing or an extra
+    // verification is a factor of two or more.
     assert!(
-        unknown * 3 > known,
+        unknown * 3 > known * 2 && known * 3 > unknown * 2,
         "unknown user answered in {unknown:?}, wrong password in {known:?}"
     );
 }
 
 #[test]
 fn failed_logins_are_throttled() {
-    let api = Checked::fresh("throttle", &[]);
+    let dir = TempDir::new("throttle");
+    let api = fresh(&dir, &[]);
     assert_eq!(api.register("erin", "erin-pass", None).status, 200);
     assert_eq!(api.register("frank", "frank-pass", None).status, 200);
     for name in ["erin", "ghost"] {
@@ -359,7 +406,8 @@ fn failed_logins_are_throttled() {
 
 #[test]
 fn a_success_resets_the_failure_count() {
-    let api = Checked::fresh("reset", &[]);
+    let dir = TempDir::new("reset");
+    let api = fresh(&dir, &[]);
     assert_eq!(api.register("gina", "gina-pass", None).status, 200);
     for _ in 0..4 {
         assert_eq!(api.login("gina", "wrong").status, 401);
@@ -373,7 +421,8 @@ fn a_success_resets_the_failure_count() {
 
 #[test]
 fn unknown_paths_are_404_and_wrong_methods_405() {
-    let api = Checked::fresh("routing", &[]);
+    let dir = TempDir::new("routing");
+    let api = fresh(&dir, &[]);
     for path in ["/", "/nope", "/auth", "/auth/me/extra", "/health/x"] {
         let response = api.call("GET", path, &[], None);
         assert_eq!(response.status, 404, "{path}");
@@ -394,8 +443,8 @@ fn unknown_paths_are_404_and_wrong_methods_405() {
     let response = api.call("OPTIONS", "/auth/login", &[], None);
     assert_eq!(response.status, 204);
     assert_eq!(response.header("allow"), Some("POST, OPTIONS"));
-    // Statuses any operation can give, each checked against the document: a query that does
-    // not decode is 400, a body over 64 KiB is 413 whatever the method.
+    // A query that does not decode is 400 whatever the operation, checked against the document
+    // (the 413 of a body over 64 KiB is the server's reader's: see wire.rs).
     for (method, path) in [
         ("GET", "/health?%FF"),
         ("GET", "/auth/me?a=%ZZ"),
@@ -408,40 +457,14 @@ fn unknown_paths_are_404_and_wrong_methods_405() {
             .unwrap()
             .starts_with("Invalid query string"));
     }
-    let response = api.call("GET", "/health", &[], Some(&vec![b'x'; 64 * 1024 + 1]));
-    assert_eq!(response.status, 413);
     // A trailing slash names the same route.
     assert_eq!(api.get("/health/", None).status, 200);
 }
 
 #[test]
-fn bodies_over_64_kib_are_413() {
-    let api = Checked::fresh("large", &[]);
-    let too_large = vec![b' '; 64 * 1024 + 1];
-    let response = api.call(
-        "POST",
-        "/auth/register",
-        &[("Content-Type", "application/json")],
-        Some(&too_large),
-    );
-    assert_eq!(response.status, 413);
-    assert_eq!(
-        response.json(),
-        json!({ "detail": "Request body too large (limit 64 KiB)" })
-    );
-
-    // Exactly 64 KiB is read and handled.
-    let mut body = json!({ "username": "heavy", "password": "heavy-pass", "pad": "" });
-    let padding = 64 * 1024 - body.to_string().len();
-    body["pad"] = json!("x".repeat(padding));
-    assert_eq!(body.to_string().len(), 64 * 1024);
-    let response = api.post("/auth/register", &body, None);
-    assert_eq!(response.status, 200, "{}", response.text());
-}
-
-#[test]
 fn paths_are_percent_decoded_before_routing() {
-    let api = Checked::fresh("decode", &[]);
+    let dir = TempDir::new("decode");
+    let api = fresh(&dir, &[]);
     let token = common::valid_token("henry", Role::Committee);
     let response = api.get("/auth/%6De", Some(&token));
     assert_eq!(response.status, 200);
@@ -461,7 +484,8 @@ fn paths_are_percent_decoded_before_routing() {
 
 #[test]
 fn request_ids_are_echoed_or_generated() {
-    let api = Checked::fresh("rid", &[]);
+    let dir = TempDir::new("rid");
+    let api = fresh(&dir, &[]);
     let response = api.call(
         "GET",
         "/health",
@@ -485,35 +509,4 @@ fn request_ids_are_echoed_or_generated() {
     );
     let id = response.header("x-request-id").unwrap();
     assert!(!id.contains(' '), "{id}");
-}
-
-#[test]
-fn the_access_log_never_shows_passwords_or_tokens() {
-    let api = Checked::fresh("log", &[]);
-    let password = "Pa55word-In-Log?";
-    assert_eq!(api.register("ivan", password, None).status, 200);
-    let token = common::token(&api.service, "ivan", password);
-    assert_eq!(api.get("/auth/me", Some(&token)).status, 200);
-    assert_eq!(api.login("ivan", "Wrong-Pa55word").status, 401);
-    let response = api.call("GET", "/health", &[("X-Request-Id", "log-check-1")], None);
-    assert_eq!(response.status, 200);
-
-    let out = common::wait_for_stdout(&api.service, "rid=log-check-1", Duration::from_secs(5));
-    for line in [
-        "POST /auth/register 200",
-        "POST /auth/login 200",
-        "GET /auth/me 200",
-        "POST /auth/login 401",
-        "GET /health 200",
-    ] {
-        assert!(out.contains(line), "no access log line {line:?} in:\n{out}");
-    }
-    let err = api.service.stderr();
-    for secret in [password, "Wrong-Pa55word", token.as_str(), testkit::SECRET] {
-        assert!(!out.contains(secret), "stdout leaks {secret:?}");
-        assert!(!err.contains(secret), "stderr leaks {secret:?}");
-    }
-    // The token's signature alone must not appear either.
-    let signature = token.rsplit('.').next().unwrap();
-    assert!(!out.contains(signature));
 }

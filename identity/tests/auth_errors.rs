@@ -1,11 +1,16 @@
-//! The 401 answers of SPEC §3 on `/auth/me` and on admin registration: exact `detail`, an RFC 6750
-//! `WWW-Authenticate` challenge, and agreement with the OpenAPI document.
+//! The 401 answers of SPEC §3 on `/auth/me` and on admin registration, in-process: exact
+//! `detail`, an RFC 6750 `WWW-Authenticate` challenge, and agreement with the OpenAPI document.
 
 mod common;
 
-use common::{assert_unauthorized, signed_token, unix_now, valid_token, Checked};
+use common::{
+    assert_unauthorized, identity_app, signed_token, unix_now, valid_token, FAST_BCRYPT_COST,
+};
+use identity::routes::Identity;
 use serde_json::json;
 use service_kit::auth::Role;
+use testkit::contract::{Client, Contract};
+use testkit::TempDir;
 
 /// `{"alg":"none","typ":"JWT"}` in base64url.
 const NONE_HEADER: &str = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
@@ -18,7 +23,7 @@ const EXPIRED: &str = "Token expired";
 const INVALID: &str = "Invalid token";
 
 /// `GET /auth/me` with this exact `Authorization` header value (or none).
-fn me(api: &Checked, authorization: Option<&str>) -> testkit::HttpResponse {
+fn me(api: &Contract<Identity>, authorization: Option<&str>) -> testkit::HttpResponse {
     let headers: Vec<(&str, &str)> = authorization
         .iter()
         .map(|value| ("Authorization", *value))
@@ -28,7 +33,8 @@ fn me(api: &Checked, authorization: Option<&str>) -> testkit::HttpResponse {
 
 #[test]
 fn a_valid_token_is_accepted() {
-    let api = Checked::fresh("me-ok", &[]);
+    let dir = TempDir::new("me-ok");
+    let api = identity_app(&dir, &[], FAST_BCRYPT_COST);
     let token = valid_token("judy", Role::Admin);
     let response = me(&api, Some(&format!("Bearer {token}")));
     assert_eq!(response.status, 200);
@@ -43,7 +49,8 @@ fn a_valid_token_is_accepted() {
 
 #[test]
 fn missing_and_malformed_headers() {
-    let api = Checked::fresh("me-format", &[]);
+    let dir = TempDir::new("me-format");
+    let api = identity_app(&dir, &[], FAST_BCRYPT_COST);
     let token = valid_token("judy", Role::Committee);
     assert_unauthorized(&me(&api, None), MISSING);
     for header in [
@@ -60,7 +67,8 @@ fn missing_and_malformed_headers() {
 
 #[test]
 fn bad_tokens() {
-    let api = Checked::fresh("me-token", &[]);
+    let dir = TempDir::new("me-token");
+    let api = identity_app(&dir, &[], FAST_BCRYPT_COST);
     let now = unix_now();
     let good = valid_token("judy", Role::Committee);
     let payload = good.split('.').nth(1).unwrap();
@@ -95,11 +103,12 @@ fn bad_tokens() {
 
 #[test]
 fn admin_registration_with_a_bad_token_is_401() {
-    let api = Checked::fresh("register-401", &[]);
+    let dir = TempDir::new("register-401");
+    let api = identity_app(&dir, &[], FAST_BCRYPT_COST);
     let now = unix_now();
     let expired = signed_token(testkit::SECRET, "root", Role::Admin, now - 7200, now - 60);
     let body = json!({ "username": "sneaky", "password": "sneaky-pass", "role": "admin" });
-    let response = api.post("/auth/register", &body, Some(&expired));
+    let response = api.post_json("/auth/register", &body, Some(&expired));
     assert_unauthorized(&response, EXPIRED);
     let response = api.call(
         "POST",
@@ -110,6 +119,6 @@ fn admin_registration_with_a_bad_token_is_401() {
     assert_unauthorized(&response, FORMAT);
     // A token is only checked when one is needed: a committee registration ignores it.
     let body = json!({ "username": "plain", "password": "plain-pass" });
-    let response = api.post("/auth/register", &body, Some(&expired));
+    let response = api.post_json("/auth/register", &body, Some(&expired));
     assert_eq!(response.status, 200);
 }

@@ -3,9 +3,10 @@
 
 mod common;
 
-use common::{launch, Checked, BIN};
+use common::{launch, start, Accounts, BIN};
 use serde_json::json;
 use std::net::TcpListener;
+use testkit::contract::Client;
 use testkit::{Launch, TempDir};
 
 /// Runs the binary with `args` and asserts it exits with `code`; returns (stdout, stderr).
@@ -39,19 +40,16 @@ fn version_and_help() {
 
 #[test]
 fn healthcheck_probes_the_service_on_port() {
-    let api = Checked::fresh("hc", &[]);
-    let port = api.service.addr.port().to_string();
-    run(&launch(&api.dir).env("PORT", &port), &["healthcheck"], 0);
+    let dir = TempDir::new("hc");
+    let service = launch(&dir).start();
+    let port = service.addr.port().to_string();
+    run(&launch(&dir).env("PORT", &port), &["healthcheck"], 0);
 
     let free_port = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port().to_string()
     };
-    run(
-        &launch(&api.dir).env("PORT", &free_port),
-        &["healthcheck"],
-        1,
-    );
+    run(&launch(&dir).env("PORT", &free_port), &["healthcheck"], 1);
 }
 
 #[test]
@@ -125,9 +123,10 @@ fn bad_configuration_is_refused_naming_the_variable() {
 
 #[test]
 fn a_port_in_use_is_refused() {
-    let api = Checked::fresh("port", &[]);
+    let dir = TempDir::new("port");
+    let service = launch(&dir).start();
     let other = TempDir::new("port-other");
-    let port = api.service.addr.port().to_string();
+    let port = service.addr.port().to_string();
     let (_, err) = run(&launch(&other).env("PORT", &port), &[], 1);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
@@ -138,18 +137,19 @@ fn a_port_in_use_is_refused() {
 
 #[test]
 fn demo_users_are_seeded_with_a_warning() {
-    let api = Checked::fresh("demo", &[("DEMO_USERS", "true")]);
-    let err = api.service.stderr();
+    let dir = TempDir::new("demo");
+    let api = start(&launch(&dir).env("DEMO_USERS", "true"));
+    let err = api.service().stderr();
     assert!(
         err.contains("warning") && err.contains("DEMO_USERS"),
         "{err}"
     );
     for (username, role) in [("panitia1", "committee"), ("admin1", "admin")] {
-        let token = common::token(&api.service, username, "secret");
+        let token = api.token(username, "secret");
         let me = api.get("/auth/me", Some(&token));
         assert_eq!(me.json(), json!({ "username": username, "role": role }));
     }
-    let log = format!("{}{}", api.service.stdout(), api.service.stderr());
+    let log = format!("{}{}", api.service().stdout(), api.service().stderr());
     assert!(!log.contains("secret"), "the demo password is not printed");
 }
 
@@ -157,26 +157,28 @@ fn demo_users_are_seeded_with_a_warning() {
 fn the_bootstrap_admin_never_overwrites_a_user() {
     let dir = TempDir::new("bootstrap");
     {
-        let service = launch(&dir)
-            .env("ADMIN_USERNAME", "root")
-            .env("ADMIN_PASSWORD", "first-pass")
-            .start();
-        assert_eq!(common::login(&service, "root", "first-pass").status, 200);
-        assert!(service.stdout().contains("created the bootstrap admin"));
+        let api = start(
+            &launch(&dir)
+                .env("ADMIN_USERNAME", "root")
+                .env("ADMIN_PASSWORD", "first-pass"),
+        );
+        assert_eq!(api.login("root", "first-pass").status, 200);
+        assert!(api
+            .service()
+            .stdout()
+            .contains("created the bootstrap admin"));
     }
-    let service = launch(&dir)
-        .env("ADMIN_USERNAME", "root")
-        .env("ADMIN_PASSWORD", "second-pass")
-        .start();
-    assert!(
-        service.stdout().contains("already exists"),
-        "{}",
-        service.stdout()
+    let api = start(
+        &launch(&dir)
+            .env("ADMIN_USERNAME", "root")
+            .env("ADMIN_PASSWORD", "second-pass"),
     );
-    assert_eq!(common::login(&service, "root", "second-pass").status, 401);
-    let token = common::token(&service, "root", "first-pass");
-    let me = service.get("/auth/me", Some(&token));
+    let out = api.service().stdout();
+    assert!(out.contains("already exists"), "{out}");
+    assert_eq!(api.login("root", "second-pass").status, 401);
+    let token = api.token("root", "first-pass");
+    let me = api.get("/auth/me", Some(&token));
     assert_eq!(me.json(), json!({ "username": "root", "role": "admin" }));
-    let log = format!("{}{}", service.stdout(), service.stderr());
+    let log = format!("{}{}", api.service().stdout(), api.service().stderr());
     assert!(!log.contains("first-pass") && !log.contains("second-pass"));
 }

@@ -7,9 +7,11 @@
 //!   (durability, `kill -9`, concurrency, shutdown, start-up refusals, HTTP parsing) use it. The
 //!   binary is started with an empty environment plus what the test passes, `PORT=0` and
 //!   `BIND_ADDR=127.0.0.1`; the port it really got is read from its `listening on` line.
-//! - [`contract`] wraps [`call`] for contract tests: each answer is checked against the
-//!   service's OpenAPI document; [`openapi`] holds those checks, and the one that the document
-//!   and the route table list the same operations.
+//! - [`contract`] checks every answer against the service's OpenAPI document, in-process
+//!   ([`contract::Contract`], over [`call`]) or from the running binary
+//!   ([`contract::Running`]), and builds a service in-process as its binary does
+//!   ([`contract::app`]); [`openapi`] holds those checks, and the one that the document and the
+//!   route table list the same operations.
 #![forbid(unsafe_code)]
 
 pub mod api_doc;

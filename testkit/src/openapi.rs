@@ -118,12 +118,18 @@ impl Document {
         Document { doc }
     }
 
+    /// The document as JSON.
+    pub fn json(&self) -> &Value {
+        &self.doc
+    }
+
     /// Checks that the document tells the truth about `response` to `method` on the path
     /// `template` (the route's pattern, `None` for a path no route has):
     ///
     /// - for a documented operation, the status is declared, the body fits the declared schema
-    ///   (types, `required` properties, enums, array items, recursively through `$ref`s) and every
-    ///   declared response header is present;
+    ///   (types, `required` properties, enums, array items, recursively through `$ref`s),  every
+    ///   response header the document marks `required` is present, and each declared one
+    ///   present fits its schema;
     /// - a 404 is for a path the document does not list (or answers a documented operation that
     ///   declares a 404);
     /// - a 405 is for a listed path whose method is not documented, and its `Allow` header lists

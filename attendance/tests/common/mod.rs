@@ -1,8 +1,9 @@
-//! What the attendance black-box suites share: starting the real binary, minting tokens,
-//! calling the API, and checking every answer of a documented operation against the service's
-//! own OpenAPI document.
+//! What the attendance suites share: the service built in-process for the contract tests, the
+//! binary started for the black-box ones, the API's requests (each answer checked against the
+//! OpenAPI document either way), tokens, and journal lines.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+use attendance::routes::Attendance;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -11,6 +12,10 @@ use service_kit::auth::Role;
 use sha2::Sha256;
 use std::path::Path;
 use std::time::{Duration, Instant};
+#[allow(unused_imports)] // re-exported for the suites that need them
+pub use testkit::contract::Client;
+use testkit::contract::{Contract, Running};
+use testkit::openapi::Document;
 #[allow(unused_imports)] // re-exported for the suites that need them
 pub use testkit::{token, unix_now};
 #[allow(unused_imports)] // re-exported for the suites that need them
@@ -100,40 +105,40 @@ pub fn assert_422(response: &HttpResponse, expected: &[(Value, &str)]) {
     assert_eq!(got, expected, "full body: {body}");
 }
 
-/// A running attendance service with its OpenAPI document.
-pub struct Api {
-    pub svc: Service,
-    doc: Value,
+/// attendance's OpenAPI document. It declares two headers that only some answers of their
+/// status carry: `Idempotent-Replayed` (a 201 answered again for a repeated key) and
+/// `X-Total-Count` (a CSV listing).
+fn document() -> Document {
+    Document::parse(attendance::openapi::DOCUMENT)
 }
 
-impl Api {
-    /// Starts the binary on `data_dir`.
-    pub fn start(data_dir: &Path) -> Api {
-        Api::attach(Launch::new(BIN, data_dir).start())
-    }
+/// attendance on `dir`, built in-process as the binary builds it (its settings, its ledger);
+/// every answer is checked against its OpenAPI document.
+pub fn attendance_app(dir: &TempDir) -> Contract<Attendance> {
+    let data_dir = dir.path().display().to_string();
+    let env = [("JWT_SECRET", SECRET), ("DATA_DIR", data_dir.as_str())];
+    let app = testkit::contract::app::<Attendance>(&env, |_| {});
+    Contract::new(app, document())
+}
 
-    /// Wraps a started service and fetches its OpenAPI document.
-    pub fn attach(svc: Service) -> Api {
-        let answer = svc.get("/openapi.json", None);
-        assert_eq!(answer.status, 200);
-        assert_eq!(answer.header("content-type"), Some("application/json"));
-        let doc = answer.json();
-        let api = Api { svc, doc };
-        api.conform("get", "/openapi.json", &answer);
-        api
-    }
+/// The binary started on `data_dir`, each answer checked against the OpenAPI document.
+pub fn start(data_dir: &Path) -> Running<Attendance> {
+    running(Launch::new(BIN, data_dir).start())
+}
 
-    /// Stops the service with `kill -9`.
-    pub fn kill9(self) {
-        self.svc.kill9();
-    }
+/// A started binary, each answer checked against the OpenAPI document.
+pub fn running(service: Service) -> Running<Attendance> {
+    Running::new(service, document())
+}
 
-    /// Sends a request and checks the answer against the document's `template` operation.
-    pub fn call(
+/// The requests of the attendance API, in-process or on the running binary, checked.
+pub trait Checkins: Client {
+    /// A request with a Bearer token when given, and `Content-Type: application/json` when it
+    /// has a body.
+    fn request(
         &self,
         method: &str,
         target: &str,
-        template: &str,
         token: Option<&str>,
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
@@ -144,31 +149,22 @@ impl Api {
         if body.is_some() {
             all.push(("Content-Type", "application/json"));
         }
-        let answer = self.svc.request(method, target, &all, body);
-        self.conform(&method.to_ascii_lowercase(), template, &answer);
-        answer
+        self.call(method, target, &all, body)
     }
 
     /// `POST /checkins` with a JSON body.
-    pub fn post_checkin(
+    fn post_checkin(
         &self,
         token: Option<&str>,
         body: &Value,
         headers: &[(&str, &str)],
     ) -> HttpResponse {
         let body = body.to_string();
-        self.call(
-            "POST",
-            "/checkins",
-            "/checkins",
-            token,
-            headers,
-            Some(body.as_bytes()),
-        )
+        self.request("POST", "/checkins", token, headers, Some(body.as_bytes()))
     }
 
     /// `POST /checkins` for `event` and `ticket`.
-    pub fn check_in(&self, token: &str, event: &str, ticket: &str) -> HttpResponse {
+    fn check_in(&self, token: &str, event: &str, ticket: &str) -> HttpResponse {
         self.post_checkin(
             Some(token),
             &json!({"event_id": event, "ticket_id": ticket}),
@@ -177,13 +173,7 @@ impl Api {
     }
 
     /// `POST /checkins` with an `Idempotency-Key`.
-    pub fn check_in_keyed(
-        &self,
-        token: &str,
-        event: &str,
-        ticket: &str,
-        key: &str,
-    ) -> HttpResponse {
+    fn check_in_keyed(&self, token: &str, event: &str, ticket: &str, key: &str) -> HttpResponse {
         self.post_checkin(
             Some(token),
             &json!({"event_id": event, "ticket_id": ticket}),
@@ -192,36 +182,23 @@ impl Api {
     }
 
     /// `GET /attendance/<rest>`; `rest` is the encoded event id plus any query.
-    pub fn attendance(
+    fn attendance(
         &self,
         token: Option<&str>,
         rest: &str,
         headers: &[(&str, &str)],
     ) -> HttpResponse {
-        self.call(
-            "GET",
-            &format!("/attendance/{rest}"),
-            "/attendance/{event_id}",
-            token,
-            headers,
-            None,
-        )
+        self.request("GET", &format!("/attendance/{rest}"), token, headers, None)
     }
 
     /// `DELETE /checkins/<rest>`; `rest` is `event/ticket`, encoded.
-    pub fn undo(&self, token: Option<&str>, rest: &str) -> HttpResponse {
-        self.call(
-            "DELETE",
-            &format!("/checkins/{rest}"),
-            "/checkins/{event_id}/{ticket_id}",
-            token,
-            &[],
-            None,
-        )
+    fn undo(&self, token: Option<&str>, rest: &str) -> HttpResponse {
+        self.request("DELETE", &format!("/checkins/{rest}"), token, &[], None)
     }
 
     /// The tickets of an event, in order, as listed by the service.
-    pub fn tickets(&self, event: &str) -> Vec<String> {
+    #[track_caller]
+    fn tickets(&self, event: &str) -> Vec<String> {
         let answer = self.attendance(Some(&admin()), event, &[]);
         assert_eq!(answer.status, 200, "{}", answer.text());
         answer.json()["records"]
@@ -231,112 +208,9 @@ impl Api {
             .map(|r| r["ticket_id"].as_str().unwrap().to_owned())
             .collect()
     }
-
-    /// Asserts the document declares `method template` answering this status with this content
-    /// type, that the declared headers are there (when `required`) and fit their schemas, and
-    /// that a JSON body fits the declared schema.
-    #[track_caller]
-    pub fn conform(&self, method: &str, template: &str, answer: &HttpResponse) {
-        let operation = &self.doc["paths"][template][method];
-        assert!(
-            operation.is_object(),
-            "openapi.json has no {method} {template}"
-        );
-        let declared = &operation["responses"][answer.status.to_string()];
-        assert!(
-            declared.is_object(),
-            "openapi.json: {method} {template} does not declare {}",
-            answer.status
-        );
-        let declared = testkit::openapi::resolve(&self.doc, declared);
-        if let Err(e) = testkit::openapi::check_headers(&self.doc, &declared["headers"], answer) {
-            panic!("{method} {template} {}: {e}", answer.status);
-        }
-        let content_type = answer
-            .header("content-type")
-            .and_then(|c| c.split(';').next())
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
-        let Some(content) = declared["content"].as_object() else {
-            assert!(
-                answer.body.is_empty(),
-                "undeclared body for {}",
-                answer.status
-            );
-            return;
-        };
-        let media = content.get(&content_type).unwrap_or_else(|| {
-            panic!(
-                "openapi.json: {method} {template} {} has no {content_type}",
-                answer.status
-            )
-        });
-        if content_type == "application/json" {
-            if let Err(e) = self.fits(&media["schema"], &answer.json(), "body") {
-                panic!(
-                    "{method} {template} {}: {e}; body: {}",
-                    answer.status,
-                    answer.text()
-                );
-            }
-        }
-    }
-
-    /// A small JSON Schema check: `$ref`, `type`, `enum`, `required`, `properties`, `items`, and
-    /// for strings `pattern`, `minLength` and `maxLength`.
-    fn fits(&self, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
-        if let Some(reference) = schema["$ref"].as_str() {
-            let target = self
-                .doc
-                .pointer(reference.trim_start_matches('#'))
-                .ok_or_else(|| format!("unresolved {reference}"))?;
-            return self.fits(target, value, at);
-        }
-        let type_ok = match schema["type"].as_str() {
-            None => true,
-            Some("object") => value.is_object(),
-            Some("array") => value.is_array(),
-            Some("string") => value.is_string(),
-            Some("integer") => value.is_i64() || value.is_u64(),
-            Some("number") => value.is_number(),
-            Some("boolean") => value.is_boolean(),
-            Some(other) => return Err(format!("unknown schema type {other}")),
-        };
-        if !type_ok {
-            return Err(format!("{at} is not of type {}: {value}", schema["type"]));
-        }
-        if let Some(choices) = schema["enum"].as_array() {
-            if !choices.contains(value) {
-                return Err(format!("{at} = {value} is not one of {choices:?}"));
-            }
-        }
-        if let Some(text) = value.as_str() {
-            testkit::openapi::check_string(schema, text).map_err(|e| format!("{at}: {e}"))?;
-        }
-        for name in schema["required"].as_array().into_iter().flatten() {
-            let name = name.as_str().unwrap_or_default();
-            if value.get(name).is_none() {
-                return Err(format!("{at} lacks required property {name}"));
-            }
-        }
-        if let (Some(properties), Some(object)) =
-            (schema["properties"].as_object(), value.as_object())
-        {
-            for (name, property) in properties {
-                if let Some(v) = object.get(name) {
-                    self.fits(property, v, &format!("{at}.{name}"))?;
-                }
-            }
-        }
-        if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
-            for (i, item) in array.iter().enumerate() {
-                self.fits(items, item, &format!("{at}[{i}]"))?;
-            }
-        }
-        Ok(())
-    }
 }
+
+impl<C: Client> Checkins for C {}
 
 /// One journal line as the service writes it: CRC-32 of the JSON in hex, a space, the JSON.
 pub fn journal_line(record: &Value) -> String {
