@@ -46,10 +46,10 @@ pub fn bcrypt_running() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 
-/// How many request workers may wait for a bcrypt turn before logins are answered 503: half of
-/// them, so a login flood leaves the other half to `/health` and `/auth/me`.
+/// How many request workers may wait for a bcrypt turn before logins are answered 503: a
+/// quarter of them, so a login flood leaves most workers to `/health` and `/auth/me`.
 pub fn bcrypt_waiting(workers: usize) -> usize {
-    workers / 2
+    workers / 4
 }
 
 /// Who may register users (`REGISTRATION`).

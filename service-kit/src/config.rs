@@ -220,13 +220,13 @@ impl CommonConfig {
     }
 }
 
-/// Sixteen request threads per core (at least 32, at most 128): a handler waiting for a bcrypt
+/// Four request threads per core (at least 8, at most 64): a handler waiting for a bcrypt
 /// turn or an undo's sync holds its worker (a check-in does not: the journal's sync thread
-/// answers it), and identity lets at most half of them wait for bcrypt, so a login flood leaves
+/// answers it), and identity lets at most a quarter of them wait for bcrypt, so a login flood leaves
 /// the rest to cheap requests. An idle worker costs a few KiB of memory and one pid.
 pub fn default_workers() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    (cores * 16).clamp(32, 128)
+    (cores * 4).clamp(8, 64)
 }
 
 fn cors_origins(env: &Env) -> Result<Vec<String>, ConfigError> {
@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(c.bind, "0.0.0.0:18081".parse().unwrap());
         assert_eq!(c.token_lifetime_secs, 7200);
         assert_eq!(c.data_dir, PathBuf::from("./data/identity"));
-        assert!(c.workers >= 32);
+        assert!(c.workers >= 8);
         assert!(c.cors_origins.is_empty());
     }
 
