@@ -8,8 +8,8 @@
 pub const DOCUMENT: &str = include_str!("openapi.json");
 
 /// `GET /openapi.json`.
-pub fn response() -> service_kit::http::Response {
-    service_kit::http::Response::with_body(200, "application/json", DOCUMENT.as_bytes().to_vec())
+pub fn response() -> service_kit::Response {
+    service_kit::Response::with_body(200, "application/json", DOCUMENT.as_bytes().to_vec())
 }
 
 #[cfg(test)]

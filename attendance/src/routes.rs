@@ -12,13 +12,13 @@ use crate::storage::{CheckIn, CheckInRequest, CheckIns, JsonPage, StorageError};
 use crate::store::write_json_str;
 use crate::validate::{self, Format, IDEMPOTENCY_KEY};
 use serde::Serialize;
-use service_kit::app::Service;
-use service_kit::auth::{Authenticator, Claims};
-use service_kit::config::{CommonConfig, ConfigError, Env};
-use service_kit::http::{FieldError, Method, Response};
-use service_kit::later::Answer;
-use service_kit::router::{Call, Route};
 use service_kit::startup::{Opened, Program, StepError, Variable};
+use service_kit::Answer;
+use service_kit::Service;
+use service_kit::{Authenticator, Claims};
+use service_kit::{Call, Route};
+use service_kit::{CommonConfig, ConfigError, Env};
+use service_kit::{FieldError, Method, Response};
 use std::sync::Arc;
 
 /// The `/health` body: what serde_json wrote for `{"status":"ok","service":"attendance"}`
@@ -145,7 +145,7 @@ fn check_in(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Answer
         by: &claims.sub,
         key: input.idempotency_key.as_deref(),
     };
-    let (answerer, later) = service_kit::later::later();
+    let (answerer, later) = service_kit::later();
     attendance.checkins.check_in_later(
         request,
         Box::new(move |outcome| answerer.send(check_in_answer(outcome))),
@@ -256,14 +256,14 @@ mod tests {
 
     #[test]
     fn the_openapi_document_lists_exactly_the_route_table() {
-        let router = service_kit::router::Router::new(Attendance::routes());
+        let router = service_kit::Router::new(Attendance::routes());
         testkit::openapi::assert_lists_operations(openapi::DOCUMENT, router.operations());
     }
 
     /// `docs/API.md` has one entry per operation of the route table, and none for anything else.
     #[test]
     fn the_api_document_has_one_entry_per_route() {
-        let router = service_kit::router::Router::new(Attendance::routes());
+        let router = service_kit::Router::new(Attendance::routes());
         let doc = include_str!("../../docs/API.md");
         testkit::api_doc::assert_documents_operations(
             testkit::api_doc::section(doc, "## Attendance service (port 18082)"),

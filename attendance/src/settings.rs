@@ -3,8 +3,8 @@
 //! Attendance reads no variable of its own yet; everything it reads is in
 //! [`service_kit::startup::COMMON_VARIABLES`], which `--help` lists.
 
-use service_kit::config::{CommonConfig, ConfigError, Env};
 use service_kit::startup::Variable;
+use service_kit::{CommonConfig, ConfigError, Env};
 
 /// The port attendance listens on when `PORT` is not set.
 pub const DEFAULT_PORT: u16 = 18082;

@@ -1,7 +1,7 @@
 //! Request validation: every problem of a request is collected into one FastAPI-shaped 422.
 
-use service_kit::body::{check_text, Fields};
-use service_kit::http::{FieldError, Request, Response};
+use service_kit::{check_text, Fields};
+use service_kit::{FieldError, Request, Response};
 
 /// The longest event or ticket id, in characters.
 pub const MAX_ID_CHARS: usize = 128;
@@ -213,7 +213,7 @@ fn negotiated_format(accept: Option<&str>) -> Format {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use service_kit::http::Method;
+    use service_kit::Method;
 
     fn get(target: &str, headers: &[(&str, &str)]) -> Request {
         let headers = headers

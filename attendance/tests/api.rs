@@ -30,7 +30,7 @@ fn health_and_openapi() {
 fn check_in_answers_201_then_409_with_the_first_record() {
     let dir = TempDir::new("att-checkin");
     let api = attendance_app(&dir);
-    let gate = token("gate-7", service_kit::auth::Role::Committee);
+    let gate = token("gate-7", service_kit::Role::Committee);
     let first = api.check_in(&gate, "evt1", "TICKET123");
     assert_eq!(first.status, 201, "{}", first.text());
     assert_eq!(first.header("content-type"), Some("application/json"));

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use jwt_lite::Key;
 use serde_json::{json, Value};
-use service_kit::auth::{Claims, Role};
+use service_kit::{Claims, Role};
 
 /// Every protected operation: (method, target, body).
 const ROUTES: [(&str, &str, Option<&[u8]>); 3] = [

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use service_kit::auth::Role;
+use service_kit::Role;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Barrier};

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use service_kit::auth::Role;
+use service_kit::Role;
 
 fn reused() -> serde_json::Value {
     json!({"detail": [{

@@ -187,7 +187,7 @@ fn csv_is_quoted_and_formula_safe() {
 fn csv_defuses_a_formula_in_the_user_name() {
     let dir = TempDir::new("att-csv-user");
     let api = attendance_app(&dir);
-    let sneaky = token("=cmd|' /C calc'!A0", service_kit::auth::Role::Committee);
+    let sneaky = token("=cmd|' /C calc'!A0", service_kit::Role::Committee);
     let at = api.check_in(&sneaky, "e", "t").json()["record"]["checked_in_at"]
         .as_str()
         .unwrap()

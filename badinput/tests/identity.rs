@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use service_kit::auth::Role;
+use service_kit::Role;
 use std::collections::BTreeMap;
 use testkit::TempDir;
 

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use jwt_lite::Key;
 use serde_json::json;
-use service_kit::auth::{Claims, Role};
+use service_kit::{Claims, Role};
 use testkit::TempDir;
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

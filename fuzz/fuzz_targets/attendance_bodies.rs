@@ -8,7 +8,7 @@
 use arbitrary::Arbitrary;
 use attendance::validate::{self, MAX_PAGE_PARAM};
 use libfuzzer_sys::fuzz_target;
-use service_kit::http::{Method, Request};
+use service_kit::{Method, Request};
 use tixgo_fuzz::{check_answer, check_validation};
 
 #[derive(Arbitrary, Debug)]

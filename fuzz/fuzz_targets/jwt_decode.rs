@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use jwt_lite::dangerous::verify_signature_only;
 use jwt_lite::{decode, encode, Error, Key, Malformed, Validation};
 use libfuzzer_sys::fuzz_target;
-use service_kit::auth::{Claims, Role};
+use service_kit::{Claims, Role};
 
 const SECRET: &[u8] = b"fuzz-secret-0123456789abcdef0123456789";
 const OTHER: &[u8] = b"fuzz-secret-0123456789abcdef012345678X";

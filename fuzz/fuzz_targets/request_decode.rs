@@ -10,7 +10,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use service_kit::http::{Method, Request};
+use service_kit::{Method, Request};
 use tixgo_fuzz::{reference_decode, Undecodable};
 
 #[derive(Arbitrary, Debug)]
@@ -33,7 +33,7 @@ fn encode(text: &str) -> String {
 }
 
 /// `target` as a `GET` with nothing else.
-fn get(target: &str) -> Result<Request, service_kit::http::Response> {
+fn get(target: &str) -> Result<Request, service_kit::Response> {
     Request::new(Method::Get, target, Vec::new(), Vec::new())
 }
 

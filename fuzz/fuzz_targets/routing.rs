@@ -16,9 +16,9 @@ use arbitrary::Arbitrary;
 use attendance::routes::Attendance;
 use identity::routes::Identity;
 use libfuzzer_sys::fuzz_target;
-use service_kit::app::{App, Service};
-use service_kit::auth::Role;
-use service_kit::http::Response;
+use service_kit::{App, Service};
+use service_kit::Role;
+use service_kit::Response;
 use std::sync::OnceLock;
 use tixgo_fuzz::{
     attendance_app, check_answer, identity_app, reference_decode, token, Undecodable, ORIGIN,

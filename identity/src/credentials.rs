@@ -2,9 +2,9 @@
 //! bootstrap admin of the configuration.
 //!
 //! Each check returns the problem as `(type, message)`, ready for
-//! [`service_kit::body::Fields::reject`]. Messages never repeat the password.
+//! [`service_kit::Fields::reject`]. Messages never repeat the password.
 
-use service_kit::body::check_text;
+use service_kit::check_text;
 
 /// The shortest username, in characters.
 pub const MIN_USERNAME_CHARS: usize = 3;

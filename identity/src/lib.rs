@@ -5,7 +5,7 @@
 //!
 //! - [`credentials`]: the username and password rules;
 //! - [`passwords`]: bcrypt hashing and verification;
-//! - [`routes`]: the HTTP API, as a [`service_kit::server::Service`];
+//! - [`routes`]: the HTTP API, as a [`service_kit::Service`];
 //! - [`seed`]: the bootstrap admin and the demo users;
 //! - [`settings`]: the identity-specific configuration;
 //! - [`throttle`]: the failed-login throttle;

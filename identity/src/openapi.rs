@@ -4,7 +4,7 @@
 //! [`crate::routes`] check that it documents every route and method, and the black-box tests check
 //! real responses against it.
 
-use service_kit::http::Response;
+use service_kit::Response;
 
 /// The document's text.
 pub const DOCUMENT: &str = include_str!("openapi.json");
@@ -22,7 +22,7 @@ mod tests {
         MIN_USERNAME_CHARS,
     };
     use serde_json::Value;
-    use service_kit::auth::Role;
+    use service_kit::Role;
 
     #[test]
     fn is_openapi_3_json_with_the_crate_version() {

@@ -1,7 +1,7 @@
 //! bcrypt hashing and verification at the configured cost.
 //!
 //! Both are slow on purpose (about 2^cost rounds), so the routes run them in turns of the bcrypt
-//! [`service_kit::pool::Pool`], never more at once than the pool allows.
+//! [`service_kit::Pool`], never more at once than the pool allows.
 //!
 //! An unknown username must cost as much as a wrong password, or the answer time tells an
 //! attacker which names exist. [`Passwords::verify`] therefore checks an unknown user's password

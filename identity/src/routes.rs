@@ -13,15 +13,15 @@ use crate::storage::{AddError, Users};
 use crate::throttle::{Refusal, Throttle, LOGIN_POLICY};
 use crate::users::UserStore;
 use serde_json::json;
-use service_kit::app::Service;
-use service_kit::auth::Role;
-use service_kit::auth::{Authenticator, Claims};
-use service_kit::body::Fields;
-use service_kit::config::{CommonConfig, ConfigError, Env};
-use service_kit::http::{Method, Response};
-use service_kit::pool::Pool;
-use service_kit::router::{Call, Route};
 use service_kit::startup::{Opened, Program, StepError, Variable};
+use service_kit::Fields;
+use service_kit::Pool;
+use service_kit::Role;
+use service_kit::Service;
+use service_kit::{Authenticator, Claims};
+use service_kit::{Call, Route};
+use service_kit::{CommonConfig, ConfigError, Env};
+use service_kit::{Method, Response};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -370,14 +370,14 @@ mod tests {
 
     #[test]
     fn the_openapi_document_lists_exactly_the_route_table() {
-        let router = service_kit::router::Router::new(Identity::routes());
+        let router = service_kit::Router::new(Identity::routes());
         testkit::openapi::assert_lists_operations(openapi::DOCUMENT, router.operations());
     }
 
     /// `docs/API.md` has one entry per operation of the route table, and none for anything else.
     #[test]
     fn the_api_document_has_one_entry_per_route() {
-        let router = service_kit::router::Router::new(Identity::routes());
+        let router = service_kit::Router::new(Identity::routes());
         let doc = include_str!("../../docs/API.md");
         testkit::api_doc::assert_documents_operations(
             testkit::api_doc::section(doc, "## Identity service (port 18081)"),

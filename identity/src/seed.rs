@@ -6,8 +6,8 @@
 use crate::passwords::{HashError, Passwords};
 use crate::settings::BootstrapAdmin;
 use crate::storage::{AddError, StorageError, Users};
-use service_kit::auth::Role;
 use service_kit::log_line;
+use service_kit::Role;
 use std::fmt;
 
 /// The demo users of the original service: name, password and role.

@@ -4,8 +4,8 @@
 //! Like [`CommonConfig`], an error names the variable and its rule and never echoes a value.
 
 use crate::credentials::{check_password, check_username};
-use service_kit::config::{CommonConfig, ConfigError, Env};
 use service_kit::startup::Variable;
+use service_kit::{CommonConfig, ConfigError, Env};
 use std::fmt;
 
 /// The port identity listens on when `PORT` is not set.

@@ -5,7 +5,7 @@
 //! a user that a crash could still take back: a registration still being saved already takes
 //! its name, but cannot log in, so no token is ever issued for it.
 
-use service_kit::auth::Role;
+use service_kit::Role;
 use std::error::Error;
 use std::fmt;
 

@@ -8,7 +8,7 @@ use common::{assert_unauthorized, identity_app, unix_now, Accounts, FAST_BCRYPT_
 use identity::routes::Identity;
 use jwt_lite::{Key, Validation};
 use serde_json::{json, Value};
-use service_kit::auth::{Claims, Role};
+use service_kit::{Claims, Role};
 use std::time::{Duration, Instant};
 use testkit::contract::{Client, Contract};
 use testkit::TempDir;

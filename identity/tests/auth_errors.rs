@@ -8,7 +8,7 @@ use common::{
 };
 use identity::routes::Identity;
 use serde_json::json;
-use service_kit::auth::Role;
+use service_kit::Role;
 use testkit::contract::{Client, Contract};
 use testkit::TempDir;
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use service_kit::auth::Role;
+use service_kit::Role;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Command;

@@ -11,7 +11,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use service_kit::auth::Role;
+use service_kit::Role;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;

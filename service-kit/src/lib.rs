@@ -1,38 +1,50 @@
-//! What both TixGo services are built from.
+//! What both TixGo services are built from: HTTP only (storage is each service's own).
 //!
-//! Each module holds one job:
+//! Its modules are private, each one job, and this root re-exports what a service uses:
 //!
-//! - [`app`]: a [`app::Service`] and its route table answering requests without a socket;
-//! - [`router`]: routes as data, and dispatch with 404, 405, `OPTIONS` and the role checks;
-//! - [`later`]: answers given later by another thread (check-ins, from the journal's sync thread);
-//! - [`http`]: the request and response types handlers see, and the JSON error shapes of SPEC §3;
-//! - [`body`]: JSON bodies and field-by-field validation into FastAPI-shaped 422 answers;
-//! - [`auth`]: Bearer-token extraction and validation with `jwt-lite`, and what TixGo tokens carry
-//!   (claims and roles);
-//! - [`pool`]: the bounded pool of turns for expensive work (bcrypt);
-//! - [`server`]: the tiny_http listener, request workers, body readers and graceful stop;
-//! - [`startup`]: the start-up both binaries share, from the command line to the exit code;
-//! - [`config`]: reading and checking the environment, with start-up errors that name the variable;
-//! - [`cli`]: `--help`, `--version` and the `healthcheck` subcommand;
-//! - [`clock`]: timestamps in the RFC 3339 form the API uses.
+//! - a [`Service`] (state, route table, token validation) answering requests without a socket
+//!   through an [`App`]; routes as data ([`Route`], [`Router`], [`Call`], [`Access`]) with
+//!   dispatch, 404, 405, `OPTIONS` and the role checks;
+//! - the [`Request`] and [`Response`] handlers see, the JSON error shapes of SPEC §3
+//!   ([`FieldError`]), bodies validated field by field ([`Fields`]);
+//! - answers given later by another thread ([`Answer`], [`later()`]: check-ins, from the
+//!   journal's sync thread);
+//! - Bearer tokens ([`Authenticator`], and TixGo's [`Claims`] and [`Role`]);
+//! - the bounded [`Pool`] of turns for expensive work (bcrypt);
+//! - the tiny_http server ([`serve`]: listener, request workers, body threads, graceful stop);
+//! - the environment ([`Env`], [`CommonConfig`], [`ConfigError`]);
+//! - and two namespaces: [`startup`], the start-up both binaries share from the command line to
+//!   the exit code, and [`clock`], timestamps in the API's RFC 3339 form.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod access_log;
-pub mod app;
-pub mod auth;
-pub mod body;
-pub mod cli;
+mod app;
+mod auth;
+mod body;
+mod cli;
 pub mod clock;
-pub mod config;
-pub mod http;
-pub mod later;
+mod config;
+mod http;
+mod later;
 mod percent;
-pub mod pool;
+mod pool;
 mod request_id;
-pub mod router;
-pub mod server;
+mod router;
+mod server;
 pub mod startup;
 mod stranded;
 
 pub use access_log::{flush as flush_access_log, log_line};
+pub use app::{App, Service};
+pub use auth::{bearer_token, AuthError, Authenticator, Claims, Role, UnknownRole};
+pub use body::{check_text, Fields, MAX_BODY_BYTES};
+pub use config::{default_workers, CommonConfig, ConfigError, Env, MIN_SECRET_BYTES};
+pub use http::{FieldError, Method, Request, Response};
+pub use later::{later, Answer, Answerer, Later};
+pub use pool::{Busy, Pool};
+pub use router::{
+    Access, Call, LaterHandler, Operation, PublicHandler, Route, Router, SignedHandler,
+    ADMIN_REQUIRED,
+};
+pub use server::{serve, ServerError, ServerOptions, EXIT_ACCEPT_LOOP_DIED, WRITE_TIMEOUT};

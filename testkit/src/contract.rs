@@ -11,10 +11,10 @@
 use crate::openapi::Document;
 use crate::HttpResponse;
 use serde_json::Value;
-use service_kit::app::{App, Service};
-use service_kit::config::Env;
-use service_kit::router::Router;
 use service_kit::startup::Program;
+use service_kit::Env;
+use service_kit::Router;
+use service_kit::{App, Service};
 
 /// Sends requests to a service and checks each answer against its OpenAPI document.
 pub trait Client {
@@ -181,12 +181,7 @@ fn check<S>(
     answer: &HttpResponse,
 ) {
     let path = target.split('?').next().unwrap_or(target);
-    let decoded = service_kit::http::Request::new(
-        service_kit::http::Method::Get,
-        path,
-        Vec::new(),
-        Vec::new(),
-    );
+    let decoded = service_kit::Request::new(service_kit::Method::Get, path, Vec::new(), Vec::new());
     if let Ok(request) = decoded {
         document.check(method, router.template_of(&request.segments), answer);
     }

@@ -19,7 +19,7 @@ pub mod contract;
 pub mod openapi;
 
 use serde_json::Value;
-use service_kit::auth::{Claims, Role};
+use service_kit::{Claims, Role};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -178,8 +178,8 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
 /// Answers one request in-process through `app` (its route table and handlers), as the server
 /// would answer it on a socket: the same status, headers and body, plus the `Content-Type` and
 /// `Content-Length` the server writes, and no body for `HEAD`.
-pub fn call<S: service_kit::app::Service>(
-    app: &service_kit::app::App<S>,
+pub fn call<S: service_kit::Service>(
+    app: &service_kit::App<S>,
     method: &str,
     target: &str,
     headers: &[(&str, &str)],

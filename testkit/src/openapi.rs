@@ -9,8 +9,8 @@
 
 use crate::HttpResponse;
 use serde_json::{json, Value};
-use service_kit::http::Method;
-use service_kit::router::{Access, Operation};
+use service_kit::Method;
+use service_kit::{Access, Operation};
 use std::collections::BTreeSet;
 
 /// Panics, listing every disagreement, unless `document` (OpenAPI 3 JSON) lists exactly the

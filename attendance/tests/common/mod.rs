@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use service_kit::auth::Role;
+use service_kit::Role;
 use sha2::Sha256;
 use std::path::Path;
 use std::time::{Duration, Instant};

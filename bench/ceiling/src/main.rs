@@ -29,7 +29,7 @@ fn main() {
     let workers: usize = args
         .next()
         .and_then(|w| w.parse().ok())
-        .unwrap_or_else(service_kit::config::default_workers);
+        .unwrap_or_else(service_kit::default_workers);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = bind(addr).unwrap_or_else(|e| {
         eprintln!("ceiling: cannot listen on {addr}: {e}");

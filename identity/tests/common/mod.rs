@@ -7,7 +7,7 @@
 use identity::routes::Identity;
 use jwt_lite::Key;
 use serde_json::{json, Value};
-use service_kit::auth::{Claims, Role};
+use service_kit::{Claims, Role};
 use std::time::{Duration, Instant};
 use testkit::contract::{Client, Contract, Running};
 use testkit::openapi::Document;

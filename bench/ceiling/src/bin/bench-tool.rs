@@ -45,7 +45,7 @@ fn main() -> ExitCode {
             seconds.parse().expect("seconds"),
             connections.parse().expect("connections"),
         ),
-        ["--default-workers"] => println!("{}", service_kit::config::default_workers()),
+        ["--default-workers"] => println!("{}", service_kit::default_workers()),
         _ => {
             eprintln!("usage: see the module documentation of bench/ceiling/src/bin/bench-tool.rs");
             return ExitCode::from(2);
