@@ -40,16 +40,25 @@ pub const OWN_VARIABLES: &[Variable] = &[
     },
 ];
 
+/// Identity's default `WORKERS`: eight per core (at least 16, at most 64), twice attendance's,
+/// since a registration or login holds its worker while it runs or waits for a bcrypt turn.
+pub fn default_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    (cores * 8).clamp(16, 64)
+}
+
 /// How many bcrypt computations run at once: one per core, so logins never take more CPU than
 /// the box has.
 pub fn bcrypt_running() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 
-/// How many request workers may wait for a bcrypt turn before logins are answered 503: a
-/// quarter of them, so a login flood leaves most workers to `/health` and `/auth/me`.
+/// How many request workers may wait for a bcrypt turn before logins are answered 503: all but
+/// the running ones and two more, so a burst of registrations or logins is queued rather than
+/// refused while a login flood still leaves two workers to `/health` and `/auth/me`, which take
+/// microseconds each.
 pub fn bcrypt_waiting(workers: usize) -> usize {
-    workers / 4
+    workers.saturating_sub(bcrypt_running() + 2)
 }
 
 /// Who may register users (`REGISTRATION`).
@@ -97,7 +106,10 @@ pub struct Settings {
 impl Settings {
     /// Reads and checks every variable; the first bad one is the error.
     pub fn from_env(env: &Env) -> Result<Settings, ConfigError> {
-        let common = CommonConfig::from_env(env, "identity", DEFAULT_PORT)?;
+        let mut common = CommonConfig::from_env(env, "identity", DEFAULT_PORT)?;
+        if env.get("WORKERS").is_none() {
+            common.workers = default_workers();
+        }
         let bcrypt_cost = env.int_in("BCRYPT_COST", 12u32, 10..=16)?;
         let registration = match env.choice("REGISTRATION", &["open", "closed"])? {
             "closed" => Registration::Closed,
@@ -174,7 +186,8 @@ mod tests {
     #[test]
     fn a_login_flood_leaves_workers_free() {
         for workers in [1, 2, 32, 64, 256] {
-            assert!(bcrypt_waiting(workers) < workers.max(2), "{workers}");
+            let held = bcrypt_running() + bcrypt_waiting(workers);
+            assert!(workers < 4 || held + 2 <= workers, "{workers}");
         }
     }
 
@@ -186,6 +199,8 @@ mod tests {
         assert!(s.admin.is_none());
         assert!(!s.demo_users);
         assert_eq!(s.common.bind.port(), DEFAULT_PORT);
+        assert_eq!(s.common.workers, default_workers());
+        assert_eq!(settings(&[("WORKERS", "3")]).unwrap().common.workers, 3);
     }
 
     #[test]

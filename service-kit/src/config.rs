@@ -220,10 +220,10 @@ impl CommonConfig {
     }
 }
 
-/// Four request threads per core (at least 8, at most 64): a handler waiting for a bcrypt
-/// turn or an undo's sync holds its worker (a check-in does not: the journal's sync thread
-/// answers it), and identity lets at most a quarter of them wait for bcrypt, so a login flood leaves
-/// the rest to cheap requests. An idle worker costs a few KiB of memory and one pid.
+/// Four request threads per core (at least 8, at most 64): a handler waiting for an undo's sync
+/// holds its worker (a check-in does not: the journal's sync thread answers it), and each
+/// worker may hold a listing of up to a MiB or so while it writes it, so more workers cost
+/// memory. A service may choose its own default (identity does, for its bcrypt turns).
 pub fn default_workers() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     (cores * 4).clamp(8, 64)

@@ -67,7 +67,7 @@ pub const COMMON_VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "WORKERS",
-        default: "4 per core (8..=64)",
+        default: "4 per core (8..=64); identity 8 per core (16..=64)",
         rule: "request worker threads, 1..=1024",
     },
     Variable {
