@@ -88,7 +88,7 @@ pub fn serve<S: Service>(app: Arc<App<S>>, options: &ServerOptions) -> Result<()
     let outstanding = Arc::new(Outstanding::default());
     let body_threads = Arc::new(BodyThreads::new(&app, &outstanding, options.body_threads));
     access_log::start_writer();
-    log_line(&format!("{} listening on {local}", S::NAME));
+    log_line(&format!("{}: listening on {local}", S::NAME));
 
     let mut threads = Vec::with_capacity(options.workers);
     for _ in 0..options.workers {
