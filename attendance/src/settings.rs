@@ -31,15 +31,12 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use service_kit::startup::COMMON_VARIABLES;
 
     #[test]
     fn help_lists_exactly_the_variables_read() {
         let env = Env::from_pairs([("JWT_SECRET", "0123456789abcdef0123456789abcdef")]);
         Settings::from_env(&env).unwrap();
-        let mut listed: Vec<&str> = COMMON_VARIABLES
-            .iter()
-            .chain(OWN_VARIABLES)
+        let mut listed: Vec<&str> = service_kit::startup::variables::<crate::routes::Attendance>()
             .map(|v| v.name)
             .collect();
         listed.sort_unstable();

@@ -174,9 +174,7 @@ mod tests {
     fn help_lists_exactly_the_variables_read() {
         let env = Env::from_pairs([("JWT_SECRET", SECRET)]);
         Settings::from_env(&env).unwrap();
-        let mut listed: Vec<&str> = service_kit::startup::COMMON_VARIABLES
-            .iter()
-            .chain(OWN_VARIABLES)
+        let mut listed: Vec<&str> = service_kit::startup::variables::<crate::routes::Identity>()
             .map(|v| v.name)
             .collect();
         listed.sort_unstable();

@@ -174,12 +174,7 @@ impl GroupCommit {
             if let Some(outcome) = state.outcome(seq) {
                 return outcome;
             }
-            state.blocked += 1;
-            state = self
-                .settled
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-            state.blocked -= 1;
+            state = self.wait_blocked(state);
         }
     }
 
@@ -207,12 +202,7 @@ impl GroupCommit {
         let mut state = self.lock_state();
         let last = state.appended;
         while state.answered < last {
-            state.blocked += 1;
-            state = self
-                .settled
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-            state.blocked -= 1;
+            state = self.wait_blocked(state);
         }
         state.outcome(last).unwrap_or(Ok(()))
     }
@@ -313,6 +303,18 @@ impl GroupCommit {
         );
         let _ = self.file.set_len(state.durable_len);
         state.record_failure(lines);
+    }
+
+    /// Waits, counted as a blocked waiter, until the sync thread settles a batch or runs its
+    /// callbacks.
+    fn wait_blocked<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        state.blocked += 1;
+        let mut state = self
+            .settled
+            .wait(state)
+            .unwrap_or_else(PoisonError::into_inner);
+        state.blocked -= 1;
+        state
     }
 
     fn lock_state(&self) -> MutexGuard<'_, State> {
