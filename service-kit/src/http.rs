@@ -4,6 +4,7 @@
 //! (method, percent-decoded path segments, query, headers, body) and each handler returns a
 //! [`Response`]. That keeps handlers plain functions that unit tests and fuzzers can call.
 
+use crate::server::budget::{Held, HeldBytes};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -126,6 +127,8 @@ pub struct Response {
     pub content_type: &'static str,
     /// The body.
     pub body: Vec<u8>,
+    /// The bytes of the big-answer budget this answer holds until it is written, if any.
+    pub(crate) held: Held,
 }
 
 impl Response {
@@ -137,6 +140,7 @@ impl Response {
             headers: Vec::new(),
             content_type: "application/json",
             body,
+            held: Held::default(),
         }
     }
 
@@ -174,12 +178,20 @@ impl Response {
             headers: Vec::new(),
             content_type,
             body,
+            held: Held::default(),
         }
     }
 
     /// Adds a header.
     pub fn with_header(mut self, name: &str, value: &str) -> Response {
         self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// This answer, holding `bytes` of the big-answer budget until it is written (see
+    /// [`crate::hold_answer_bytes`]).
+    pub fn holding(mut self, bytes: HeldBytes) -> Response {
+        self.held = Held::of(bytes);
         self
     }
 
