@@ -116,7 +116,7 @@ fn open_files() -> Option<usize> {
 
 /// Where to connect to reach a listener bound to `local` (an unspecified address means every
 /// interface, so loopback will do).
-fn self_address(local: SocketAddr) -> SocketAddr {
+pub(crate) fn self_address(local: SocketAddr) -> SocketAddr {
     let ip = match local.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
