@@ -11,7 +11,9 @@
 //!   journal's sync thread);
 //! - Bearer tokens ([`Authenticator`], and TixGo's [`Claims`] and [`Role`]);
 //! - the bounded [`Pool`] of turns for expensive work (bcrypt);
-//! - the tiny_http server ([`serve`]: listener, request workers, body threads, graceful stop);
+//! - the tiny_http server ([`serve`]: listener, request workers, body threads, writer threads
+//!   for big answers and their byte budget ([`hold_answer_bytes`]), the watchdog and the exit
+//!   codes of a server that can no longer serve, graceful stop);
 //! - the environment ([`Env`], [`CommonConfig`], [`ConfigError`]);
 //! - and two namespaces: [`startup`], the start-up both binaries share from the command line to
 //!   the exit code, and [`clock`], timestamps in the API's RFC 3339 form.
@@ -47,4 +49,8 @@ pub use router::{
     Access, Call, LaterHandler, Operation, PublicHandler, Route, Router, SignedHandler,
     ADMIN_REQUIRED,
 };
-pub use server::{serve, ServerError, ServerOptions, EXIT_ACCEPT_LOOP_DIED, WRITE_TIMEOUT};
+pub use server::{
+    hold_answer_bytes, serve, HeldBytes, OverBudget, ServerError, ServerOptions, ANSWER_WAIT,
+    BIG_ANSWER_BUDGET, BIG_ANSWER_BYTES, EXIT_ACCEPT_LOOP_DIED, EXIT_SERVER_THREAD_PANICKED,
+    EXIT_UNRESPONSIVE, FAILURES_TO_EXIT, PROBE_EVERY, WRITER_QUEUE, WRITER_THREADS, WRITE_TIMEOUT,
+};

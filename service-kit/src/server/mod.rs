@@ -1,18 +1,29 @@
-//! The tiny_http server that runs an [`App`]: the listener, the request workers, the stop.
+//! The tiny_http server that runs an [`App`]: the listener, the request workers, the writer
+//! threads, the watchdog, the stop.
 //!
 //! A fixed pool of request workers calls tiny_http's `recv()`; each request is answered by the
 //! [`App`] and written back on the worker, or, for an answer that comes later (a check-in), by
 //! the thread that sends it (see `workers`, also for the requests whose body is still on the
-//! wire). A handler that waits, for a bcrypt turn or an undo's sync, simply holds its worker.
+//! wire). A big answer is written by one of a few writer threads instead, so that slow readers
+//! hold writers, never workers (`writers`), and holds its bytes of a process-wide budget while in
+//! flight (`budget`). A handler that waits, for a bcrypt turn or an undo's sync, simply holds its
+//! worker.
 //!
-//! tiny_http's accept thread ends for good on an `accept()` error, after which `recv()` fails;
-//! then the process exits with [`EXIT_ACCEPT_LOOP_DIED`] so its supervisor restarts it. SIGTERM
-//! and SIGINT stop the workers after the requests already received are answered; requests that
-//! arrive after that are answered 503 until the process exits.
+//! When the service can no longer accept or serve, the process exits non-zero so that its
+//! supervisor restarts it (`fatal`): tiny_http's accept loop ended on an error
+//! ([`EXIT_ACCEPT_LOOP_DIED`]), one of tiny_http's threads panicked, as when a thread cannot be
+//! spawned under a pids limit ([`EXIT_SERVER_THREAD_PANICKED`]), or the watchdog's probes of the
+//! listener failed ([`EXIT_UNRESPONSIVE`], see `watchdog`). SIGTERM and SIGINT stop the workers
+//! after the requests already received are answered (the writers get a few seconds to finish
+//! theirs); requests that arrive after that are answered 503 until the process exits.
 
+pub(crate) mod budget;
+mod fatal;
 mod listener;
 mod reading;
+mod watchdog;
 mod workers;
+mod writers;
 
 use crate::access_log::{self, log_line};
 use crate::app::{App, Service};
@@ -24,12 +35,17 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use workers::{BodyThreads, Outstanding};
+use std::time::Duration;
+use workers::{AnswerWriters, BodyThreads, Outstanding};
 
+pub use budget::{hold_answer_bytes, HeldBytes, OverBudget, BIG_ANSWER_BUDGET, BIG_ANSWER_BYTES};
+pub use fatal::{EXIT_ACCEPT_LOOP_DIED, EXIT_SERVER_THREAD_PANICKED, EXIT_UNRESPONSIVE};
 pub use listener::WRITE_TIMEOUT;
+pub use watchdog::{ANSWER_WAIT, FAILURES_TO_EXIT, PROBE_EVERY};
+pub use writers::{WRITER_QUEUE, WRITER_THREADS};
 
-/// The exit code when tiny_http's accept loop has died and the process must be restarted.
-pub const EXIT_ACCEPT_LOOP_DIED: i32 = 70;
+/// How long a graceful stop waits for the writer threads to finish the big answers they have.
+const DRAIN_WRITERS: Duration = Duration::from_secs(5);
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -73,6 +89,7 @@ fn setup(what: &'static str) -> impl Fn(io::Error) -> ServerError {
 /// Prints `<name> listening on <addr>` on stdout once ready (with the real port when asked for
 /// port 0).
 pub fn serve<S: Service>(app: Arc<App<S>>, options: &ServerOptions) -> Result<(), ServerError> {
+    fatal::exit_on_server_thread_panics(S::NAME);
     let listener = listener::bind(options.bind).map_err(|e| ServerError::Bind(options.bind, e))?;
     let local = listener
         .local_addr()
@@ -86,7 +103,22 @@ pub fn serve<S: Service>(app: Arc<App<S>>, options: &ServerOptions) -> Result<()
         .map_err(setup("cannot install signal handlers"))?;
     stranded::watch(local, Arc::clone(&stopping), S::NAME);
     let outstanding = Arc::new(Outstanding::default());
-    let body_threads = Arc::new(BodyThreads::new(&app, &outstanding, options.body_threads));
+    let writers: Arc<AnswerWriters> =
+        writers::Writers::start(WRITER_THREADS, WRITER_QUEUE, workers::write_big::<S>)
+            .map_err(setup("cannot start the answer writers"))?;
+    let body_threads = Arc::new(BodyThreads::new(
+        &app,
+        &outstanding,
+        &writers,
+        options.body_threads,
+    ));
+    watchdog::start(
+        local,
+        Arc::clone(&stopping),
+        Arc::clone(&outstanding),
+        S::NAME,
+    )
+    .map_err(setup("cannot start the watchdog"))?;
     access_log::start_writer();
     log_line(&format!("{}: listening on {local}", S::NAME));
 
@@ -97,21 +129,16 @@ pub fn serve<S: Service>(app: Arc<App<S>>, options: &ServerOptions) -> Result<()
         let app = Arc::clone(&app);
         let body_threads = Arc::clone(&body_threads);
         let outstanding = Arc::clone(&outstanding);
+        let writers = Arc::clone(&writers);
         let spawned = thread::Builder::new()
             .name("request-worker".into())
             .spawn(move || loop {
                 match outstanding.receive(&server) {
-                    Ok(request) => workers::work(&app, &outstanding, request, &body_threads),
-                    Err(_) if stopping.load(Ordering::SeqCst) => break,
-                    Err(e) => {
-                        eprintln!(
-                            "{}: the accept loop has died ({e}); exiting so the supervisor \
-                             restarts us",
-                            S::NAME
-                        );
-                        access_log::flush();
-                        std::process::exit(EXIT_ACCEPT_LOOP_DIED);
+                    Ok(request) => {
+                        workers::work(&app, &outstanding, &writers, request, &body_threads);
                     }
+                    Err(_) if stopping.load(Ordering::SeqCst) => break,
+                    Err(e) => fatal::Fatal::AcceptLoopDied(e.to_string()).exit(S::NAME),
                 }
             });
         threads.push(spawned.map_err(setup("cannot start the request workers"))?);
@@ -120,6 +147,13 @@ pub fn serve<S: Service>(app: Arc<App<S>>, options: &ServerOptions) -> Result<()
         let _ = thread.join();
     }
     answer_late_requests(server, Arc::clone(&app), Arc::clone(&outstanding));
+    if !writers.drain(DRAIN_WRITERS) {
+        log_line(&format!(
+            "{}: stopping with big answers still being written (cut off after {} s)",
+            S::NAME,
+            DRAIN_WRITERS.as_secs()
+        ));
+    }
     access_log::flush();
     Ok(())
 }

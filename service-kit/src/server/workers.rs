@@ -4,7 +4,9 @@
 //! writes the answer and logs it; a handler that waits (for a bcrypt turn, an undo's sync) holds
 //! its worker meanwhile. A check-in is answered later, by the journal's sync thread, which
 //! writes the answer itself while the worker goes on to the next request (see [`Outstanding`]
-//! for when it cannot).
+//! for when it cannot). A big answer (over [`BIG_ANSWER_BYTES`]) is handed to the writer threads
+//! (see `writers`) holding its bytes of the big-answer budget (see `budget`); when neither has
+//! room, the worker answers 503 instead.
 //!
 //! A request whose body is still on the wire is answered on a thread of its own instead (see
 //! [`body_is_buffered`]), so a client that never finishes its body holds that thread (as it
@@ -16,7 +18,10 @@
 //! to a service's port directly, with more unfinished bodies open than the bound, can hold a
 //! worker this way, one per connection.
 
+use super::budget::{hold_answer_bytes, Held, BIG_ANSWER_BYTES};
 use super::reading::{self, body_is_buffered};
+use super::watchdog;
+use super::writers::Writers;
 use crate::access_log::{self, printable};
 use crate::app::{App, Service};
 use crate::http::Response;
@@ -24,10 +29,34 @@ use crate::later::Answer;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Instant;
+
+/// A big answer on its way to a writer thread.
+pub struct BigAnswer {
+    request: tiny_http::Request,
+    answer: Response,
+    started: Instant,
+    outstanding: Arc<Outstanding>,
+}
+
+/// The writer threads of a server, with the answers they write.
+pub type AnswerWriters = Writers<BigAnswer>;
+
+/// Writes a big answer (the writer threads' job) for service `S`.
+pub fn write_big<S: Service>(big: BigAnswer) {
+    respond::<S>(big.request, big.answer, big.started, &big.outstanding);
+}
+
+/// The 503 for a big answer that neither the budget nor the writers have room for.
+fn too_busy_for_big_answers() -> Response {
+    Response::unavailable(
+        "Too many large answers are being sent right now; please retry shortly",
+        2,
+    )
+}
 
 /// Reads, answers, writes and logs one request.
 ///
@@ -37,6 +66,7 @@ use std::time::Instant;
 pub fn exchange<S: Service>(
     app: &App<S>,
     outstanding: &Arc<Outstanding>,
+    writers: &AnswerWriters,
     mut request: tiny_http::Request,
 ) {
     let started = Instant::now();
@@ -49,12 +79,45 @@ pub fn exchange<S: Service>(
     );
     let client = request.remote_addr().copied();
     match answer {
+        Answer::Now(response)
+            if response.body.len() > BIG_ANSWER_BYTES && outstanding.alone(client) =>
+        {
+            hand_over(app, outstanding, writers, request, response, started);
+        }
         Answer::Now(response) => respond::<S>(request, response, started, outstanding),
         Answer::Later(later) if outstanding.alone(client) => {
             let outstanding = Arc::clone(outstanding);
             later.on_answer(move |response| respond::<S>(request, response, started, &outstanding));
         }
         Answer::Later(later) => respond::<S>(request, later.wait(), started, outstanding),
+    }
+}
+
+/// Hands a big answer to the writer threads, holding its bytes of the budget (unless the handler
+/// already holds them); answers 503 instead when the budget or the writers have no room.
+fn hand_over<S: Service>(
+    app: &App<S>,
+    outstanding: &Arc<Outstanding>,
+    writers: &AnswerWriters,
+    request: tiny_http::Request,
+    mut answer: Response,
+    started: Instant,
+) {
+    if !answer.held.is_holding() {
+        match hold_answer_bytes(answer.body.len()) {
+            Ok(held) => answer.held = Held::of(held),
+            Err(_) => return refuse(app, outstanding, request, too_busy_for_big_answers()),
+        }
+    }
+    let big = BigAnswer {
+        request,
+        answer,
+        started,
+        outstanding: Arc::clone(outstanding),
+    };
+    if let Err(big) = writers.offer(big) {
+        drop(big.answer);
+        refuse(app, outstanding, big.request, too_busy_for_big_answers());
     }
 }
 
@@ -105,7 +168,11 @@ fn respond<S: Service>(
     // tiny_http reads and drops an unread body when the request is dropped; for an absurd
     // `Content-Length` that panics (capacity overflow). Keep this thread alive if it does.
     let _ = catch_unwind(AssertUnwindSafe(|| request.respond(out)));
+    drop(answer.held);
     outstanding.answered(client);
+    if watchdog::is_probe(&request_id) {
+        return;
+    }
     let micros = started.elapsed().as_micros();
     access_log::record(format_args!(
         " {} {} {path} {status} {}.{:03}ms rid={request_id}",
@@ -120,11 +187,12 @@ fn respond<S: Service>(
 pub fn work<S: Service>(
     app: &App<S>,
     outstanding: &Arc<Outstanding>,
+    writers: &AnswerWriters,
     request: tiny_http::Request,
     body_threads: &BodyThreads<S>,
 ) {
     if body_is_buffered(&request) {
-        return exchange(app, outstanding, request);
+        return exchange(app, outstanding, writers, request);
     }
     if let Some(request) = body_threads.offer(request) {
         let busy = Response::unavailable("Server busy, please retry shortly", 1);
@@ -149,6 +217,8 @@ pub struct Outstanding {
     /// counted in the order tiny_http delivered them.
     receiving: Mutex<()>,
     by_client: Mutex<HashMap<SocketAddr, u32>>,
+    /// Answers written since the start, for the watchdog.
+    answers: AtomicU64,
 }
 
 impl Outstanding {
@@ -170,8 +240,14 @@ impl Outstanding {
         client.is_some_and(|client| self.counts().get(&client) == Some(&1))
     }
 
+    /// How many answers have been written since the start.
+    pub fn answers(&self) -> u64 {
+        self.answers.load(Ordering::Relaxed)
+    }
+
     /// Counts an answer to `client` as written.
     fn answered(&self, client: Option<SocketAddr>) {
+        self.answers.fetch_add(1, Ordering::Relaxed);
         let Some(client) = client else { return };
         let mut counts = self.counts();
         if let Some(count) = counts.get_mut(&client) {
@@ -194,16 +270,23 @@ impl Outstanding {
 pub struct BodyThreads<S> {
     app: Arc<App<S>>,
     outstanding: Arc<Outstanding>,
+    writers: Arc<AnswerWriters>,
     running: Arc<AtomicUsize>,
     cap: usize,
 }
 
 impl<S: Service> BodyThreads<S> {
     /// Threads for `app`'s requests with unread bodies, at most `cap` at once.
-    pub fn new(app: &Arc<App<S>>, outstanding: &Arc<Outstanding>, cap: usize) -> BodyThreads<S> {
+    pub fn new(
+        app: &Arc<App<S>>,
+        outstanding: &Arc<Outstanding>,
+        writers: &Arc<AnswerWriters>,
+        cap: usize,
+    ) -> BodyThreads<S> {
         BodyThreads {
             app: Arc::clone(app),
             outstanding: Arc::clone(outstanding),
+            writers: Arc::clone(writers),
             running: Arc::new(AtomicUsize::new(0)),
             cap,
         }
@@ -218,12 +301,12 @@ impl<S: Service> BodyThreads<S> {
         }
         let (hand, take) = std::sync::mpsc::channel::<tiny_http::Request>();
         let (app, outstanding) = (Arc::clone(&self.app), Arc::clone(&self.outstanding));
-        let running = Arc::clone(&self.running);
+        let (writers, running) = (Arc::clone(&self.writers), Arc::clone(&self.running));
         let spawned = thread::Builder::new()
             .name("request-body".into())
             .spawn(move || {
                 if let Ok(request) = take.recv() {
-                    exchange(&app, &outstanding, request);
+                    exchange(&app, &outstanding, &writers, request);
                 }
                 running.fetch_sub(1, Ordering::SeqCst);
             });
