@@ -18,7 +18,7 @@ use service_kit::Service;
 use service_kit::{Authenticator, Claims};
 use service_kit::{Call, Route};
 use service_kit::{CommonConfig, ConfigError, Env};
-use service_kit::{FieldError, Method, Response};
+use service_kit::{FieldError, Method, Response, BIG_ANSWER_BYTES};
 use std::sync::Arc;
 
 /// The `/health` body: what serde_json wrote for `{"status":"ok","service":"attendance"}`
@@ -177,6 +177,13 @@ fn undo(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Response {
 }
 
 /// `GET /attendance/{event_id}`: JSON or CSV, paged.
+///
+/// A big listing (over [`BIG_ANSWER_BYTES`]) first holds its bytes of the process's big-answer
+/// budget, from the size the store knows before writing anything, and is answered 503 when the
+/// budget is spent: a dozen readers of a 17 MB event then cost one listing's memory, not a
+/// dozen. It holds twice the estimate while it is built (the rows and the body exist together
+/// for a moment), then the body's size until it is written (by a writer thread: see
+/// [`service_kit::serve`]).
 fn attendance(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
     let event_id = call.param("event_id");
     let input = match validate::listing(call, event_id) {
@@ -184,18 +191,55 @@ fn attendance(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response 
         Err(answer) => return answer,
     };
     let checkins = &attendance.checkins;
-    if input.format == Format::Json {
-        return match checkins.list_json(event_id, input.offset, input.limit) {
+    let rows_json = checkins.list_json_bytes(event_id, input.offset, input.limit);
+    let body = match input.format {
+        Format::Json => rows_json + event_id.len() + LISTING_WRAPPER_BYTES,
+        // Each CSV line repeats the event id; a JSON row has at least MIN_ROW_JSON_BYTES.
+        _ => rows_json + (rows_json / MIN_ROW_JSON_BYTES + 1) * (event_id.len() + 1),
+    };
+    let held = if body > BIG_ANSWER_BYTES {
+        match service_kit::hold_answer_bytes(body.saturating_mul(2)) {
+            Ok(held) => Some(held),
+            Err(_) => {
+                return Response::unavailable(
+                    "Too many large attendance lists are being sent right now; please retry \
+                     shortly, or ask for a page of it with ?limit=",
+                    2,
+                )
+            }
+        }
+    } else {
+        None
+    };
+    let answer = if input.format == Format::Json {
+        match checkins.list_json(event_id, input.offset, input.limit) {
             Ok(page) => listing(event_id, &page),
             Err(e) => unavailable("the check-ins could not be read", &e),
-        };
-    }
-    match checkins.list(event_id, input.offset, input.limit) {
-        Ok(page) => Response::with_body(200, csv::CONTENT_TYPE, csv::render(event_id, &page.rows))
-            .with_header("X-Total-Count", &page.total.to_string()),
-        Err(e) => unavailable("the check-ins could not be read", &e),
+        }
+    } else {
+        match checkins.list(event_id, input.offset, input.limit) {
+            Ok(page) => {
+                Response::with_body(200, csv::CONTENT_TYPE, csv::render(event_id, &page.rows))
+                    .with_header("X-Total-Count", &page.total.to_string())
+            }
+            Err(e) => unavailable("the check-ins could not be read", &e),
+        }
+    };
+    match held {
+        Some(mut held) => {
+            held.resize(answer.body.len());
+            answer.holding(held)
+        }
+        None => answer,
     }
 }
+
+/// The bytes of a JSON listing around its event id and its array of rows
+/// (`{"event_id":"","total_checkins":<20 digits at most>,"records":}`).
+const LISTING_WRAPPER_BYTES: usize = 64;
+
+/// The fewest bytes one row of a JSON listing has (empty names and the timestamp).
+const MIN_ROW_JSON_BYTES: usize = 84;
 
 /// The answer to a check-in attempt.
 fn check_in_answer(outcome: Result<CheckIn, StorageError>) -> Response {

@@ -45,6 +45,11 @@ pub trait CheckIns: Send + Sync + fmt::Debug {
     /// order.
     fn list(&self, event: &str, offset: usize, limit: Option<usize>) -> Result<Page, StorageError>;
 
+    /// How many bytes the JSON array of rows of [`CheckIns::list_json`] for the same page would
+    /// have, known before it is written (exactly for a whole list, about for a part), so that a
+    /// big listing can be refused before it is built.
+    fn list_json_bytes(&self, event: &str, offset: usize, limit: Option<usize>) -> usize;
+
     /// Like [`CheckIns::list`], with the rows already written as the API's JSON array.
     fn list_json(
         &self,

@@ -46,6 +46,9 @@ struct EventLog {
     /// The JSON array of all `entries` as the API shows them, cached for large events;
     /// dropped on every change to `entries`.
     listing: Option<Arc<[u8]>>,
+    /// The bytes of all `entries`' rows in that array, separators and brackets aside: kept as
+    /// check-ins come and go, so the size of a listing is known before it is written.
+    rows_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -248,6 +251,7 @@ impl Store {
                 .or_default()
                 .insert(key.into(), target);
         }
+        log.rows_bytes += row_json_len(new.ticket, &by);
         log.entries.push(Entry {
             ticket: new.ticket.into(),
             by,
@@ -273,6 +277,7 @@ impl Store {
         }
         log.positions.remove(hash, ticket, position);
         let entry = log.entries.remove(position);
+        log.rows_bytes -= row_json_len(&entry.ticket, &entry.by);
         if let Some(listing) = log.listing.take() {
             self.cached_bytes -= listing.len();
         }
@@ -337,6 +342,27 @@ impl Store {
         }
     }
 
+    /// How many bytes the JSON array of [`Store::json_page`] for the same page has, before
+    /// writing it: exact for the whole list (its rows' sizes are kept as check-ins come and go,
+    /// for API timestamps of the usual 32 characters), in proportion to the rows for a part.
+    pub fn json_page_bytes(&self, event: &str, offset: usize, limit: Option<usize>) -> usize {
+        let Some(log) = self.log(event) else {
+            return 2;
+        };
+        let total = log.entries.len();
+        let start = offset.min(total);
+        let rows = limit.map_or(total - start, |limit| limit.min(total - start));
+        if rows == 0 {
+            return 2;
+        }
+        let bytes = if rows == total {
+            log.rows_bytes
+        } else {
+            (log.rows_bytes as u128 * rows as u128).div_ceil(total as u128) as usize
+        };
+        bytes + rows - 1 + 2
+    }
+
     /// Like [`Store::page`], but with the rows already written as the API's JSON array; the
     /// whole list of a large event is cached until the event changes.
     pub fn json_page(
@@ -371,7 +397,8 @@ impl Store {
                 return Listed { page, pending };
             }
         }
-        let rows_json: Arc<[u8]> = Arc::from(rows_json(slice));
+        let capacity = self.json_page_bytes(event, offset, limit);
+        let rows_json: Arc<[u8]> = Arc::from(rows_json(slice, capacity));
         if whole && total >= LISTING_CACHE_MIN_RECORDS && rows_json.len() <= LISTING_CACHE_BYTES {
             if self.cached_bytes + rows_json.len() > LISTING_CACHE_BYTES {
                 for log in &mut self.logs {
@@ -438,6 +465,7 @@ impl Store {
             entries: Vec::new(),
             positions: TicketIndex::default(),
             listing: None,
+            rows_bytes: 0,
         });
         index
     }
@@ -454,9 +482,10 @@ impl Store {
 }
 
 /// `entries` as the JSON array of rows the API shows, written exactly as serde_json writes a
-/// `[Row]` (strings escaped by serde_json itself).
-fn rows_json(entries: &[Entry]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 + entries.len() * 112);
+/// `[Row]` (strings escaped by serde_json itself), into a buffer of `capacity` bytes (its size as
+/// [`Store::json_page_bytes`] knows it, so a big list is not copied while it grows).
+fn rows_json(entries: &[Entry], capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
     out.push(b'[');
     for (i, entry) in entries.iter().enumerate() {
         if i > 0 {
@@ -472,6 +501,26 @@ fn rows_json(entries: &[Entry]) -> Vec<u8> {
     }
     out.push(b']');
     out
+}
+
+/// The bytes of one row in [`rows_json`]: its fixed parts, the two strings, and a timestamp of
+/// the usual 32 characters.
+fn row_json_len(ticket: &str, by: &str) -> usize {
+    const FIXED: usize = r#"{"ticket_id":,"checked_in_by":,"checked_in_at":""}"#.len()
+        + "2026-01-03T13:25:53.415880+00:00".len();
+    FIXED + json_str_len(ticket) + json_str_len(by)
+}
+
+/// The bytes [`write_json_str`] writes for `text`.
+fn json_str_len(text: &str) -> usize {
+    2 + text
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | 0x08 | 0x09 | 0x0a | 0x0c | 0x0d => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
 }
 
 /// Writes `text` as a JSON string, quoted and escaped as serde_json does.
@@ -603,6 +652,35 @@ mod tests {
         store.apply(check_in("e", "T5", "v", None)).unwrap();
         check(&mut store, 0, None);
         assert_eq!(&*store.json_page("none", 0, None).page.rows_json, b"[]");
+    }
+
+    #[test]
+    fn the_size_of_a_json_page_is_known_before_it_is_written() {
+        let mut store = Store::new();
+        let odd = "q\"u\\o\u{1}t\u{7f}é\n\u{8}";
+        let size = |store: &mut Store, offset, limit| {
+            let before = store.json_page_bytes("e", offset, limit);
+            (
+                before,
+                store.json_page("e", offset, limit).page.rows_json.len(),
+            )
+        };
+        assert_eq!(size(&mut store, 0, None), (2, 2));
+        for i in 0..50 {
+            let by = if i % 7 == 0 { odd } else { "gate" };
+            store
+                .apply(check_in("e", &format!("{odd}{i}"), by, None))
+                .unwrap();
+        }
+        let (estimate, exact) = size(&mut store, 0, None);
+        assert_eq!(estimate, exact, "the whole list");
+        store.apply(undo("e", &format!("{odd}7"))).unwrap();
+        let (estimate, exact) = size(&mut store, 0, Some(1000));
+        assert_eq!(estimate, exact, "after an undo");
+        let (estimate, exact) = size(&mut store, 10, Some(20));
+        assert!(estimate.abs_diff(exact) <= 20 * 8, "{estimate} vs {exact}");
+        assert_eq!(size(&mut store, 60, None), (2, 2));
+        assert_eq!(store.json_page_bytes("none", 0, None), 2);
     }
 
     #[test]
