@@ -113,6 +113,7 @@ TOKEN="$(curl -s --max-time 10 -H 'Content-Type: application/json' \
 echo "edge on 127.0.0.1:$EDGE_ID_PORT (identity) and 127.0.0.1:$EDGE_ATT_PORT (attendance)"
 timeout 600 python3 scripts/lib/hostile_edge.py "$EDGE_ID_PORT" "$EDGE_ATT_PORT" "$TOKEN"
 rc=$?
+timeout 300 python3 scripts/lib/slow_readers_edge.py "$EDGE_ATT_PORT" "${PORT_OF[attendance]}" "$SECRET" || rc=1
 for i in 0 1; do
     if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
         echo "FAIL a service died during the edge attacks"
