@@ -50,7 +50,7 @@ pub use router::{
     ADMIN_REQUIRED,
 };
 pub use server::{
-    hold_answer_bytes, serve, HeldBytes, OverBudget, ServerError, ServerOptions, ANSWER_WAIT,
-    BIG_ANSWER_BUDGET, BIG_ANSWER_BYTES, EXIT_ACCEPT_LOOP_DIED, EXIT_SERVER_THREAD_PANICKED,
-    EXIT_UNRESPONSIVE, FAILURES_TO_EXIT, PROBE_EVERY, WRITER_QUEUE, WRITER_THREADS, WRITE_TIMEOUT,
+    hold_answer_bytes, serve, HeldBytes, OverBudget, ServerError, ServerOptions, BIG_ANSWER_BUDGET,
+    BIG_ANSWER_BYTES, EXIT_ACCEPT_LOOP_DIED, EXIT_SERVER_THREAD_PANICKED, EXIT_UNRESPONSIVE,
+    WRITE_TIMEOUT,
 };

@@ -41,8 +41,7 @@ use workers::{AnswerWriters, BodyThreads, Outstanding};
 pub use budget::{hold_answer_bytes, HeldBytes, OverBudget, BIG_ANSWER_BUDGET, BIG_ANSWER_BYTES};
 pub use fatal::{EXIT_ACCEPT_LOOP_DIED, EXIT_SERVER_THREAD_PANICKED, EXIT_UNRESPONSIVE};
 pub use listener::WRITE_TIMEOUT;
-pub use watchdog::{ANSWER_WAIT, FAILURES_TO_EXIT, PROBE_EVERY};
-pub use writers::{WRITER_QUEUE, WRITER_THREADS};
+use writers::{WRITER_QUEUE, WRITER_THREADS};
 
 /// How long a graceful stop waits for the writer threads to finish the big answers they have.
 const DRAIN_WRITERS: Duration = Duration::from_secs(5);
