@@ -145,18 +145,24 @@ fn flood(addr: SocketAddr, count: usize, until: Duration) -> (Vec<TcpStream>, us
     (conns, opened)
 }
 
+/// Both binaries with the request workers they have by default on the 2-core box (identity 16,
+/// attendance 8), whatever the cores of the machine running the test.
 fn launches(tag: &str) -> Vec<(&'static str, Launch, TempDir)> {
     let id = TempDir::new(&format!("{tag}-id"));
     let att = TempDir::new(&format!("{tag}-att"));
     vec![
         (
             "identity",
-            identity_launch(id.path()).env("WRITE_LIMIT_PER_USER", "0"),
+            identity_launch(id.path())
+                .env("WORKERS", "16")
+                .env("WRITE_LIMIT_PER_USER", "0"),
             id,
         ),
         (
             "attendance",
-            attendance_launch(att.path()).env("WRITE_LIMIT_PER_USER", "0"),
+            attendance_launch(att.path())
+                .env("WORKERS", "8")
+                .env("WRITE_LIMIT_PER_USER", "0"),
             att,
         ),
     ]
@@ -325,6 +331,7 @@ fn a_busy_service_is_not_killed_by_its_watchdog() {
     let mut identity = identity_launch(dir.path())
         .env("BCRYPT_COST", "12")
         .env("WORKERS", "2")
+        .env("WRITE_LIMIT_PER_USER", "0")
         .start();
     let registered = identity.post_json(
         "/auth/register",
