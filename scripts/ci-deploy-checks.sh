@@ -306,9 +306,10 @@ stop_and_wait() {
     forget_pid "$pid"
 }
 
-# .env.example as the owner gets it, with only JWT_SECRET filled in (the one edit), must be a
-# configuration both services accept.
-mapfile -t EXAMPLE_ENV < <(grep -E '^[A-Z][A-Z0-9_]*=' .env.example | grep -v '^JWT_SECRET=')
+# .env.example as the owner gets it, with JWT_SECRET and ADMIN_PASSWORD filled in (the two
+# edits), must be a configuration both services accept.
+mapfile -t EXAMPLE_ENV < <(grep -E '^[A-Z][A-Z0-9_]*=' .env.example | grep -v -E '^(JWT_SECRET|ADMIN_PASSWORD)=')
+EXAMPLE_ENV+=(ADMIN_PASSWORD=ci-bootstrap-admin-password)
 for bin in identity attendance; do
     [[ -x "$BIN_DIR/$bin" ]] || continue
     log="$WORK/$bin-env-example.log"
@@ -319,13 +320,13 @@ for bin in identity attendance; do
     if port="$(wait_listening "$log" "$pid")"; then
         stop_and_wait "$pid"
         if [[ "$STOP_RC" == 0 ]]; then
-            pass "$bin: starts with .env.example's values plus a JWT_SECRET (and stops cleanly)"
+            pass "$bin: starts with .env.example's values plus a JWT_SECRET and ADMIN_PASSWORD (and stops cleanly)"
         else
             fail "$bin: stops cleanly after starting with .env.example" "exit $STOP_RC"
         fi
     else
         stop_and_wait "$pid"
-        fail "$bin: starts with .env.example's values plus a JWT_SECRET" "$(tail -n 5 "$log")"
+        fail "$bin: starts with .env.example's values plus a JWT_SECRET and ADMIN_PASSWORD" "$(tail -n 5 "$log")"
     fi
 done
 

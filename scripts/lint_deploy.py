@@ -26,7 +26,7 @@ SERVICES = {"identity": 18081, "attendance": 18082}
 SPEC_VARIABLES = [
     "JWT_SECRET", "JWT_ALG", "TOKEN_EXPIRE_MINUTES", "PORT", "BIND_ADDR", "DATA_DIR", "WORKERS",
     "BCRYPT_COST", "REGISTRATION", "ADMIN_USERNAME", "ADMIN_PASSWORD", "DEMO_USERS",
-    "CORS_ORIGINS",
+    "CORS_ORIGINS", "WRITE_LIMIT_PER_USER",
 ]
 
 
@@ -268,6 +268,9 @@ def check_env_example(c, root):
     text = (root / ".env.example").read_text()
     lines = text.splitlines()
     c.check(".env.example: JWT_SECRET= left empty for the owner", "JWT_SECRET=" in lines)
+    c.check(".env.example: closed registration with a bootstrap admin whose password is the "
+            "owner's to set", {"REGISTRATION=closed", "ADMIN_USERNAME=admin", "ADMIN_PASSWORD="}
+            <= set(lines))
     c.check(".env.example: says how to make a secret", "openssl rand -hex 32" in text)
     missing = [v for v in SPEC_VARIABLES if v not in text]
     c.check(".env.example: mentions every variable", not missing, missing)

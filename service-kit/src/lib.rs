@@ -10,7 +10,8 @@
 //! - answers given later by another thread ([`Answer`], [`later()`]: check-ins, from the
 //!   journal's sync thread);
 //! - Bearer tokens ([`Authenticator`], and TixGo's [`Claims`] and [`Role`]);
-//! - the bounded [`Pool`] of turns for expensive work (bcrypt);
+//! - the bounded [`Pool`] of turns for expensive work (bcrypt), and per-key [`RateLimit`]s (the
+//!   per-user write limit, sign-ups per address);
 //! - the tiny_http server ([`serve`]: listener, request workers, body threads, graceful stop);
 //! - the environment ([`Env`], [`CommonConfig`], [`ConfigError`]);
 //! - and two namespaces: [`startup`], the start-up both binaries share from the command line to
@@ -29,6 +30,7 @@ mod http;
 mod later;
 mod percent;
 mod pool;
+mod rate_limit;
 mod request_id;
 mod router;
 mod server;
@@ -43,8 +45,9 @@ pub use config::{default_workers, CommonConfig, ConfigError, Env, MIN_SECRET_BYT
 pub use http::{FieldError, Method, Request, Response};
 pub use later::{later, Answer, Answerer, Later};
 pub use pool::{Busy, Pool};
+pub use rate_limit::{Limited, RateLimit};
 pub use router::{
     Access, Call, LaterHandler, Operation, PublicHandler, Route, Router, SignedHandler,
-    ADMIN_REQUIRED,
+    ADMIN_REQUIRED, TOO_MANY_WRITES,
 };
 pub use server::{serve, ServerError, ServerOptions, EXIT_ACCEPT_LOOP_DIED, WRITE_TIMEOUT};
