@@ -9,10 +9,14 @@
 # client must be answered within a second. Installs nginx if missing (apt-get, root). Talks only
 # to 127.0.0.1 (the normal client's source address is 127.0.0.2). Every wait is bounded.
 # Prints one line per case and ends with "N passed, M failed"; exits non-zero on a failure.
+#
+#   EDGE_CONF=DIR          another edge config (e.g. main's, for before/after figures)
+#   HOSTILE_EDGE_CASES=w,w only the cases whose name contains one of the words
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 2
+EDGE_CONF="${EDGE_CONF:-deploy/nginx}"
 
 SECRET="ci-hostile-edge-secret-0123456789abcdef0123456789abcdef"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/tixgo-hostile.XXXXXX")" || exit 2
@@ -75,10 +79,26 @@ done
 # rewritten to loopback, writable paths under a temp prefix.
 PREFIX="$WORK/nginx"
 mkdir -p "$PREFIX/conf"
-cp deploy/nginx/*.conf "$PREFIX/conf/"
+cp "$EDGE_CONF"/*.conf "$PREFIX/conf/"
 sed -e "s#server identity:18081#server 127.0.0.1:${PORT_OF[identity]}#" \
     -e "s#server attendance:18082#server 127.0.0.1:${PORT_OF[attendance]}#" \
-    deploy/nginx/upstreams.conf >"$PREFIX/conf/upstreams.conf"
+    "$EDGE_CONF/upstreams.conf" >"$PREFIX/conf/upstreams.conf"
+# Test-only locations, in both servers next to the error pages: the errors this configuration
+# never produces by itself (so their JSON pages are checked too), a service that refuses
+# connections (nothing listens on DEAD_PORT) and one that never answers (hostile_edge.py
+# listens on SILENT_PORT and stays silent).
+DEAD_PORT="$(free_port)"
+SILENT_PORT="$(free_port)"
+cat >>"$PREFIX/conf/tixgo-errors.conf" <<EOF
+
+location = /.tixgo-test/500 { return 500; }
+location = /.tixgo-test/503 { return 503; }
+location = /.tixgo-test/411 { return 411; }
+location = /.tixgo-test/403 { return 403; }
+location = /.tixgo-test/408 { return 408; }
+location = /.tixgo-test/502 { proxy_pass http://127.0.0.1:$DEAD_PORT; }
+location = /.tixgo-test/504 { proxy_read_timeout 1s; proxy_pass http://127.0.0.1:$SILENT_PORT; }
+EOF
 EDGE_ID_PORT="$(free_port)"
 EDGE_ATT_PORT="$(free_port)"
 sed -i -e "s#^\([[:space:]]*\)listen 18081;#\1listen 127.0.0.1:$EDGE_ID_PORT;#" \
@@ -111,8 +131,14 @@ TOKEN="$(curl -s --max-time 10 -H 'Content-Type: application/json' \
 [[ -n "$TOKEN" ]] || fatal "log in the normal client's user"
 
 echo "edge on 127.0.0.1:$EDGE_ID_PORT (identity) and 127.0.0.1:$EDGE_ATT_PORT (attendance)"
-timeout 600 python3 scripts/lib/hostile_edge.py "$EDGE_ID_PORT" "$EDGE_ATT_PORT" "$TOKEN"
+EDGE_SILENT_PORT="$SILENT_PORT" \
+    timeout 600 python3 scripts/lib/hostile_edge.py "$EDGE_ID_PORT" "$EDGE_ATT_PORT" "$TOKEN"
 rc=$?
+# What nginx itself complained about, counted: its error log is stderr, which lands in
+# access.log here.
+grep -E '^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9:]{8} \[' "$PREFIX/access.log" |
+    sed -E 's/^[0-9/: ]+\[([a-z]+)\] [0-9#]+: (\*[0-9]+ )?/\1: /; s/, client: .*//; s/[0-9]+([.][0-9]+)?/N/g' |
+    sort | uniq -c | sort -rn | head -n 8 | sed 's/^/edge log: /'
 for i in 0 1; do
     if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
         echo "FAIL a service died during the edge attacks"

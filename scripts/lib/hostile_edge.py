@@ -9,6 +9,9 @@ are its own) must get identity /health, /auth/me, attendance /health and a real 
 answered within one second, and again afterwards. Prints PASS/FAIL per case and
 "N passed, M failed"; exits non-zero when a case failed.
 """
+import json
+import os
+import re
 import socket
 import sys
 import threading
@@ -17,6 +20,11 @@ import time
 ID_PORT, ATT_PORT, TOKEN = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 HOST = "127.0.0.1"
 NORMAL_SOURCE = "127.0.0.2"
+# Set by scripts/ci-hostile-edge.sh: the port behind its test-only location /.tixgo-test/504
+# (this script listens and never answers).
+SILENT_PORT = int(os.environ.get("EDGE_SILENT_PORT", "0"))
+# HOSTILE_EDGE_CASES=word,word runs only the cases whose name contains one of the words.
+ONLY = [w for w in os.environ.get("HOSTILE_EDGE_CASES", "").split(",") if w]
 LIMIT = 1.0
 counter = [0]
 
@@ -86,8 +94,23 @@ def normal_check():
 PASSED, FAILED = [0], [0]
 
 
+def selected(name):
+    return not ONLY or any(w in name for w in ONLY)
+
+
+def report(name, problems, summary):
+    if problems:
+        FAILED[0] += 1
+        print("FAIL edge: %s: %s" % (name, "; ".join(problems)), flush=True)
+    else:
+        PASSED[0] += 1
+        print("PASS edge: %s: %s" % (name, summary), flush=True)
+
+
 def case(name, attack, duration=2.0):
     """attack(stop_event, ready_event) -> summary string; raises on a wrong answer."""
+    if not selected(name):
+        return
     stop, ready, result = threading.Event(), threading.Event(), {}
 
     def run():
@@ -120,13 +143,8 @@ def case(name, attack, duration=2.0):
         problems.append("attack: " + result["error"])
     if rounds == 0 and not problems:
         problems.append("no normal round completed during the attack")
-    if problems:
-        FAILED[0] += 1
-        print("FAIL edge: %s: %s" % (name, "; ".join(problems)), flush=True)
-    else:
-        PASSED[0] += 1
-        print("PASS edge: %s: %s; normal client %d rounds, slowest %.1f ms during, %.1f ms after"
-              % (name, result.get("summary", ""), rounds, slowest * 1000, took * 1000), flush=True)
+    report(name, problems, "%s; normal client %d rounds, slowest %.1f ms during, %.1f ms after"
+           % (result.get("summary", ""), rounds, slowest * 1000, (took or 0) * 1000))
 
 
 def open_many(port, n, first_bytes):
@@ -249,6 +267,139 @@ def login_flood(many):
         return "8 threads, statuses %r" % dict(sorted(seen.items()))
     return attack
 
+# --- the edge's own errors --------------------------------------------------------------------
+def parse(raw):
+    """(status, {lower-case header: value}, body) of one HTTP/1.x answer; (0, {}, raw) if none."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep or not head.startswith(b"HTTP/1."):
+        return 0, {}, raw
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status(raw), headers, body
+
+
+def json_detail(body):
+    try:
+        detail = json.loads(body.decode("utf-8")).get("detail")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return None
+    return detail if isinstance(detail, str) and detail else None
+
+
+RID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+TE_GZIP = b"POST /checkins HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n"
+
+
+def req(line, *headers, body=b""):
+    return (line.encode() + b"\r\n" + b"".join(h.encode() + b"\r\n" for h in headers)
+            + b"Connection: close\r\n\r\n" + body)
+
+
+# (what, port, request, status, headers that must be there, X-Request-Id sent or None)
+EDGE_ERRORS = [
+    ("TRACE", ATT_PORT, req("TRACE / HTTP/1.1", "Host: x", "X-Request-Id: edge-trace.1"), 405,
+     ("allow",), "edge-trace.1"),
+    ("Transfer-Encoding: gzip, chunked", ATT_PORT,
+     TE_GZIP + b"X-Request-Id: edge-te.2\r\nConnection: close\r\n\r\n0\r\n\r\n", 501, (), "edge-te.2"),
+    ("HTTP/9.9", ATT_PORT, req("GET /health HTTP/9.9", "Host: x"), 505, (), None),
+    ("HTTP/2.0 in plain text", ID_PORT, req("GET /health HTTP/2.0", "Host: x"), 505, (), None),
+    ("a request line that is not HTTP", ID_PORT, b"\x16\x03\x01\x00\xa5\x01\x00\r\n\r\n", 400, (), None),
+    ("HTTP/1.1 without Host", ATT_PORT, req("GET /health HTTP/1.1"), 400, (), None),
+    ("Host twice", ID_PORT, req("GET /health HTTP/1.1", "Host: x", "Host: y"), 400, (), None),
+    ("Transfer-Encoding in HTTP/1.0", ATT_PORT,
+     b"POST /checkins HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, (), None),
+    ("one of the edge's internal URIs", ATT_PORT,
+     req("GET /.tixgo-edge/502.json HTTP/1.1", "Host: x", "X-Request-Id: edge-internal.3"), 404,
+     (), "edge-internal.3"),
+    ("a 100 KiB body", ID_PORT, req("POST /auth/register HTTP/1.1", "Host: x",
+                                    "Content-Length: 102400", body=b"a" * 102400), 413, (), None),
+    ("a 9 KiB URL", ATT_PORT, req("GET /" + "a" * 9216 + " HTTP/1.1", "Host: x"), 414, (), None),
+    ("a 9 KiB header line", ATT_PORT, req("GET /health HTTP/1.1", "Host: x", "X-Big: " + "a" * 9216),
+     431, (), None),
+    ("an internal error (test-only `return 500`)", ATT_PORT,
+     req("GET /.tixgo-test/500 HTTP/1.1", "Host: x"), 500, (), None),
+    ("a refused service (test-only location)", ID_PORT,
+     req("GET /.tixgo-test/502 HTTP/1.1", "Host: x", "X-Request-Id: edge-502.4"), 502, (), "edge-502.4"),
+    ("503 (test-only `return 503`)", ATT_PORT, req("GET /.tixgo-test/503 HTTP/1.1", "Host: x"), 503,
+     ("retry-after",), None),
+    ("411 (test-only `return 411`)", ATT_PORT, req("GET /.tixgo-test/411 HTTP/1.1", "Host: x"), 411,
+     (), None),
+    ("403 (test-only `return 403`)", ID_PORT, req("GET /.tixgo-test/403 HTTP/1.1", "Host: x"), 403,
+     (), None),
+]
+if SILENT_PORT:
+    EDGE_ERRORS.append(("a service that never answers (test-only location, 1 s)", ATT_PORT,
+                        req("GET /.tixgo-test/504 HTTP/1.1", "Host: x"), 504, (), None))
+
+
+def check_edge_error(what, port, raw, want, need, rid):
+    answer, _ = exchange(port, raw, limit=5)
+    code, headers, body = parse(answer)
+    problems = []
+    if code != want:
+        problems.append("status %d, want %d" % (code, want))
+    if headers.get("content-type") != "application/json":
+        problems.append("Content-Type %r" % headers.get("content-type"))
+    if json_detail(body) is None:
+        problems.append("no JSON detail in %r" % body[:80])
+    got = headers.get("x-request-id", "")
+    if not RID.match(got) or (rid and got != rid):
+        problems.append("X-Request-Id %r%s" % (got, " (sent %r)" % rid if rid else ""))
+    problems += ["no %s header" % h for h in need if h not in headers]
+    return "%s: %s" % (what, ", ".join(problems)) if problems else None
+
+
+def never_answers(stop, ready, hold_for=3.0):
+    """A service that accepts connections and never says a word (for the 504)."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((HOST, SILENT_PORT))
+    ls.listen(16)
+    ls.settimeout(0.1)
+    ready.set()
+    held, started = [], time.time()
+    while not stop.is_set() and time.time() - started < hold_for:
+        try:
+            held.append(ls.accept()[0])
+        except socket.timeout:
+            pass
+    for s in held + [ls]:
+        s.close()
+
+
+def edge_errors(stop, ready):
+    silent_stop, silent_ready = threading.Event(), threading.Event()
+    silent = None
+    if SILENT_PORT:
+        silent = threading.Thread(target=never_answers, args=(silent_stop, silent_ready), daemon=True)
+        silent.start()
+        silent_ready.wait(5)
+    ready.set()
+    try:
+        wrong = [check_edge_error(*e) for e in EDGE_ERRORS]
+        # HTTP/0.9 has no status line or headers: the JSON body is all there can be.
+        for port in (ID_PORT, ATT_PORT):
+            answer, _ = exchange(port, b"GET /health\r\n", limit=5)
+            if json_detail(answer) != "Bad request":
+                wrong.append("HTTP/0.9: %r" % answer[:80])
+        # nginx never sends a 408: even `return 408` closes the connection without an answer.
+        answer, _ = exchange(ATT_PORT, req("GET /.tixgo-test/408 HTTP/1.1", "Host: x"), limit=5)
+        if answer:
+            wrong.append("408: nginx answered %r" % answer[:80])
+    finally:
+        silent_stop.set()
+        if silent:
+            silent.join(5)
+    wrong = [w for w in wrong if w]
+    if wrong:
+        raise AssertionError("%d of %d wrong: %s" % (len(wrong), len(EDGE_ERRORS) + 3, "; ".join(wrong)))
+    return "%d kinds: JSON with a detail and an X-Request-Id, statuses %s; HTTP/0.9 the JSON body alone; " \
+           "408 never sent" % (len(EDGE_ERRORS), sorted({e[3] for e in EDGE_ERRORS}))
+
+
 
 case("slowloris, 500 connections", slowloris, 2.5)
 case("500 idle keep-alive connections", idle)
@@ -279,6 +430,7 @@ case("raw non-ASCII bytes in the request line", repeat(
     lambda a: status(a) == 400 and b'"detail"' in a, count=20), 0.5)
 case("login flood, one user", login_flood(False), 2.0)
 case("login flood, many users", login_flood(True), 2.0)
+case("the edge's own errors", edge_errors, 1.0)
 
 print("%d passed, %d failed" % (PASSED[0], FAILED[0]))
 sys.exit(1 if FAILED[0] else 0)
