@@ -7,7 +7,8 @@
 # scripts/ci-deploy-checks.sh to free loopback ports and a temp prefix, then runs
 # scripts/lib/hostile_edge.py: every attack of RELIABILITY.md against the edge while a normal
 # client must be answered within a second. Installs nginx if missing (apt-get, root). Talks only
-# to 127.0.0.1 (the normal client's source address is 127.0.0.2). Every wait is bounded.
+# to 127.0.0.1 (from source addresses 127.0.0.2, .4 and .5: the normal client and the sign-ups
+# each have their own, so each per-address limit is theirs alone). Every wait is bounded.
 # Prints one line per case and ends with "N passed, M failed"; exits non-zero on a failure.
 #
 #   EDGE_CONF=DIR          another edge config (e.g. main's, for before/after figures)

@@ -6,8 +6,9 @@ usage: hostile_edge.py EDGE_IDENTITY_PORT EDGE_ATTENDANCE_PORT TOKEN
 Every attack goes to 127.0.0.1 and is bounded in time and count. While it runs, a normal
 client (from source address 127.0.0.2, so the edge's per-address limits it shares with nobody
 are its own) must get identity /health, /auth/me, attendance /health and a real check-in
-answered within one second, and again afterwards. Prints PASS/FAIL per case and
-"N passed, M failed"; exits non-zero when a case failed.
+answered within one second, and again afterwards. The sign-ups come from 127.0.0.4 and .5,
+with per-address limits of their own. Prints PASS/FAIL per case and "N passed, M failed"; exits
+non-zero when a case failed.
 """
 import json
 import os
@@ -20,6 +21,7 @@ import time
 ID_PORT, ATT_PORT, TOKEN = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 HOST = "127.0.0.1"
 NORMAL_SOURCE = "127.0.0.2"
+SIGNUP_SOURCES = ("127.0.0.4", "127.0.0.5")
 # Set by scripts/ci-hostile-edge.sh: the port behind its test-only location /.tixgo-test/504
 # (this script listens and never answers).
 SILENT_PORT = int(os.environ.get("EDGE_SILENT_PORT", "0"))
@@ -400,6 +402,43 @@ def edge_errors(stop, ready):
            "408 never sent" % (len(EDGE_ERRORS), sorted({e[3] for e in EDGE_ERRORS}))
 
 
+# --- sign-ups ---------------------------------------------------------------------------------
+SIGNUP_ATTEMPTS = 20
+
+
+def signup(source, name):
+    body = '{"username":"%s","password":"signup-pass"}' % name
+    answer, _ = exchange(ID_PORT, post("/auth/register", body), limit=10, source=source)
+    return answer
+
+
+def signup_flood(stop, ready):
+    ready.set()
+    first, second = SIGNUP_SOURCES
+    run = "%x" % int(time.time() * 1000)
+    codes, limited = [], None
+    for i in range(SIGNUP_ATTEMPTS):
+        answer = signup(first, "edge-signup-%s-%d" % (run, i))
+        codes.append(status(answer))
+        if status(answer) == 429 and limited is None:
+            limited = answer
+    accepted = codes.count(200)
+    # 6 at once (burst=5 past the first), a 7th if the loop took over 10 s.
+    if not 1 <= accepted <= 7 or codes[0] != 200 or limited is None:
+        raise AssertionError("%s: statuses %s" % (first, codes))
+    code, headers, body = parse(limited)
+    if (headers.get("content-type") != "application/json" or "Too many requests" not in (json_detail(body) or "")
+            or not headers.get("retry-after", "").isdigit() or not RID.match(headers.get("x-request-id", ""))):
+        raise AssertionError("the 429: %r" % limited[:300])
+    # Another address is not held up, and only POST counts.
+    other = status(signup(second, "edge-signup-%s-other" % run))
+    listing = status(exchange(ID_PORT, get("/auth/register"), source=first)[0])
+    if other != 200 or listing == 429:
+        raise AssertionError("another address: %d, GET from the limited one: %d" % (other, listing))
+    return "%d sign-ups from %s: %d accepted, %d refused 429 (Retry-After %s); %s still signs up" % (
+        SIGNUP_ATTEMPTS, first, accepted, codes.count(429), headers["retry-after"], second)
+
+
 
 case("slowloris, 500 connections", slowloris, 2.5)
 case("500 idle keep-alive connections", idle)
@@ -431,6 +470,7 @@ case("raw non-ASCII bytes in the request line", repeat(
 case("login flood, one user", login_flood(False), 2.0)
 case("login flood, many users", login_flood(True), 2.0)
 case("the edge's own errors", edge_errors, 1.0)
+case("sign-up flood from one address", signup_flood, 1.0)
 
 print("%d passed, %d failed" % (PASSED[0], FAILED[0]))
 sys.exit(1 if FAILED[0] else 0)
