@@ -7,9 +7,10 @@
 # scripts/ci-deploy-checks.sh to free loopback ports and a temp prefix, then runs
 # scripts/lib/hostile_edge.py: every attack of RELIABILITY.md against the edge while a normal
 # client must be answered within a second. Installs nginx if missing (apt-get, root). Talks only
-# to 127.0.0.1 (from source addresses 127.0.0.2, .4 and .5: the normal client and the sign-ups
-# each have their own, so each per-address limit is theirs alone). Every wait is bounded.
-# Prints one line per case and ends with "N passed, M failed"; exits non-zero on a failure.
+# to 127.0.0.1 (from source addresses 127.0.0.2 to .5: the normal client, the half-open flood
+# and the sign-ups each have their own, so each per-address limit is theirs alone). Every wait
+# is bounded. Prints one line per case and ends with "N passed, M failed"; exits non-zero on a
+# failure.
 #
 #   EDGE_CONF=DIR          another edge config (e.g. main's, for before/after figures)
 #   HOSTILE_EDGE_CASES=w,w only the cases whose name contains one of the words
@@ -18,6 +19,10 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 2
 EDGE_CONF="${EDGE_CONF:-deploy/nginx}"
+
+# The half-open flood case holds 2,100 sockets at once, nginx (started from here) as many: raise
+# the descriptor limit (root may raise the hard limit too), else take what the hard limit allows.
+ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 SECRET="ci-hostile-edge-secret-0123456789abcdef0123456789abcdef"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/tixgo-hostile.XXXXXX")" || exit 2
@@ -102,14 +107,15 @@ location = /.tixgo-test/504 { proxy_read_timeout 1s; proxy_pass http://127.0.0.1
 EOF
 EDGE_ID_PORT="$(free_port)"
 EDGE_ATT_PORT="$(free_port)"
-sed -i -e "s#^\([[:space:]]*\)listen 18081;#\1listen 127.0.0.1:$EDGE_ID_PORT;#" \
-    -e "s#^\([[:space:]]*\)listen 18082;#\1listen 127.0.0.1:$EDGE_ATT_PORT;#" \
+sed -i -e "s#^\([[:space:]]*\)listen 18081\([ ;]\)#\1listen 127.0.0.1:$EDGE_ID_PORT\2#" \
+    -e "s#^\([[:space:]]*\)listen 18082\([ ;]\)#\1listen 127.0.0.1:$EDGE_ATT_PORT\2#" \
     -e "s#/tmp/nginx#$PREFIX/nginx#g" "$PREFIX/conf/nginx.conf"
 "$NGINX" -t -p "$PREFIX" -c "$PREFIX/conf/nginx.conf" -e "$PREFIX/error.log" >"$WORK/nginx-t.log" 2>&1 ||
     fatal "nginx -t" "$(cat "$WORK/nginx-t.log")"
 "$NGINX" -p "$PREFIX" -c "$PREFIX/conf/nginx.conf" -e "$PREFIX/error.log" -g 'daemon off;' \
     </dev/null >"$PREFIX/access.log" 2>&1 &
-PIDS+=("$!")
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
 up=0
 for ((i = 0; i < 100; i++)); do
     if [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$EDGE_ATT_PORT/health")" == 200 ]]; then
@@ -132,11 +138,11 @@ TOKEN="$(curl -s --max-time 10 -H 'Content-Type: application/json' \
 [[ -n "$TOKEN" ]] || fatal "log in the normal client's user"
 
 echo "edge on 127.0.0.1:$EDGE_ID_PORT (identity) and 127.0.0.1:$EDGE_ATT_PORT (attendance)"
-EDGE_SILENT_PORT="$SILENT_PORT" \
+EDGE_NGINX_PID="$NGINX_PID" EDGE_SILENT_PORT="$SILENT_PORT" \
     timeout 600 python3 scripts/lib/hostile_edge.py "$EDGE_ID_PORT" "$EDGE_ATT_PORT" "$TOKEN"
 rc=$?
-# What nginx itself complained about, counted: its error log is stderr, which lands in
-# access.log here.
+# What nginx itself complained about (the flood's "worker_connections are not enough" among
+# it), counted: its error log is stderr, which lands in access.log here.
 grep -E '^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9:]{8} \[' "$PREFIX/access.log" |
     sed -E 's/^[0-9/: ]+\[([a-z]+)\] [0-9#]+: (\*[0-9]+ )?/\1: /; s/, client: .*//; s/[0-9]+([.][0-9]+)?/N/g' |
     sort | uniq -c | sort -rn | head -n 8 | sed 's/^/edge log: /'

@@ -6,13 +6,14 @@ usage: hostile_edge.py EDGE_IDENTITY_PORT EDGE_ATTENDANCE_PORT TOKEN
 Every attack goes to 127.0.0.1 and is bounded in time and count. While it runs, a normal
 client (from source address 127.0.0.2, so the edge's per-address limits it shares with nobody
 are its own) must get identity /health, /auth/me, attendance /health and a real check-in
-answered within one second, and again afterwards. The sign-ups come from 127.0.0.4 and .5,
-with per-address limits of their own. Prints PASS/FAIL per case and "N passed, M failed"; exits
-non-zero when a case failed.
+answered within one second, and again afterwards. The half-open flood comes from 127.0.0.3 and
+the sign-ups from 127.0.0.4 and .5, each with per-address limits of its own. Prints PASS/FAIL
+per case and "N passed, M failed"; exits non-zero when a case failed.
 """
 import json
 import os
 import re
+import selectors
 import socket
 import sys
 import threading
@@ -21,9 +22,12 @@ import time
 ID_PORT, ATT_PORT, TOKEN = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 HOST = "127.0.0.1"
 NORMAL_SOURCE = "127.0.0.2"
+FLOOD_SOURCE = "127.0.0.3"
 SIGNUP_SOURCES = ("127.0.0.4", "127.0.0.5")
-# Set by scripts/ci-hostile-edge.sh: the port behind its test-only location /.tixgo-test/504
-# (this script listens and never answers).
+# Set by scripts/ci-hostile-edge.sh: nginx's master pid (memory figures of the flood case), and
+# the ports behind its test-only locations /.tixgo-test/502 (nothing listens) and
+# /.tixgo-test/504 (this script listens and never answers).
+NGINX_PID = int(os.environ.get("EDGE_NGINX_PID", "0"))
 SILENT_PORT = int(os.environ.get("EDGE_SILENT_PORT", "0"))
 # HOSTILE_EDGE_CASES=word,word runs only the cases whose name contains one of the words.
 ONLY = [w for w in os.environ.get("HOSTILE_EDGE_CASES", "").split(",") if w]
@@ -439,6 +443,155 @@ def signup_flood(stop, ready):
         SIGNUP_ATTEMPTS, first, accepted, codes.count(429), headers["retry-after"], second)
 
 
+# --- half-open flood --------------------------------------------------------------------------
+# Connections that send a request line and one header and then nothing: nginx holds each one
+# until client_header_timeout, and limit_conn does not count them (it counts requests whose
+# headers are complete). The attacker reopens every connection the edge closes, so the flood
+# stays at its size for the whole case. Meanwhile the normal client sends 60 /health requests
+# (identity and attendance in turn), each on a new connection and given 2 s: at least 58 must
+# be answered 200, and their p99 (nearest rank: of 60, the slowest) must be under 1 s.
+FLOOD_CONNECTIONS = 2100
+FLOOD_HEAD = b"GET /health HTTP/1.1\r\nHost: x\r\n"
+PROBES, PROBE_LIMIT, PROBES_NEEDED, P99_LIMIT = 60, 2.0, 58, 1.0
+MEMORY_LIMIT_KB = 28 << 10
+
+
+def flood_open(port):
+    s = socket.socket()
+    s.settimeout(1.0)
+    try:
+        s.bind((FLOOD_SOURCE, 0))
+        s.connect((HOST, port))
+        s.sendall(FLOOD_HEAD)
+        s.setblocking(False)
+        return s
+    except OSError:
+        s.close()
+        return None
+
+
+def half_open_flood(port, ready, stop, stats):
+    sel, deadline = selectors.DefaultSelector(), time.time() + 240
+    try:
+        for _ in range(FLOOD_CONNECTIONS):
+            s = flood_open(port)
+            if s is None:
+                stats["failed"] += 1
+            else:
+                sel.register(s, selectors.EVENT_READ)
+                stats["opened"] += 1
+        ready.set()
+        # Every connection the edge closes (RST after client_header_timeout, or an answer) is
+        # opened again, up to 5 times the flood's size in all.
+        while not stop.is_set() and time.time() < deadline:
+            for key, _ in sel.select(0.05):
+                try:
+                    data = key.fileobj.recv(4096)
+                except OSError:
+                    data = b""
+                if data:
+                    stats["answered"] += 1
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+                stats["closed"] += 1
+                if stats["reopened"] < 5 * FLOOD_CONNECTIONS:
+                    s = flood_open(port)
+                    if s is not None:
+                        sel.register(s, selectors.EVENT_READ)
+                        stats["reopened"] += 1
+    finally:
+        ready.set()
+        stats["open_at_end"] = len(sel.get_map())
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
+        sel.close()
+
+
+def nginx_memory_kb():
+    """nginx's own memory (Pss_Anon of the master and its workers, kB); 0 when unknown."""
+    if not NGINX_PID:
+        return 0
+    total = 0
+    try:
+        with open("/proc/%d/task/%d/children" % (NGINX_PID, NGINX_PID)) as f:
+            pids = [NGINX_PID] + [int(p) for p in f.read().split()]
+        for pid in pids:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Pss_Anon:"):
+                        total += int(line.split()[1])
+    except (OSError, ValueError):
+        return 0
+    return total
+
+
+def percentile(values, p):
+    """Nearest-rank percentile (of 60 values, p99 is the slowest)."""
+    ordered = sorted(values)
+    return ordered[max(0, -(-len(ordered) * p // 100) - 1)] if ordered else float("inf")
+
+
+def flood_case(name):
+    if not selected(name):
+        return
+    stats = dict(opened=0, failed=0, closed=0, reopened=0, answered=0, open_at_end=0)
+    ready, stop = threading.Event(), threading.Event()
+    memory_before = nginx_memory_kb()
+    t = threading.Thread(target=half_open_flood, args=(ATT_PORT, ready, stop, stats), daemon=True)
+    t.start()
+    ready.wait(120)
+    time.sleep(0.5)  # let the edge take them all in
+    started, times, missed, problems = time.time(), [], [], []
+    memory_peak = nginx_memory_kb()
+    for i in range(PROBES):
+        if i % 10 == 9:
+            memory_peak = max(memory_peak, nginx_memory_kb())
+        port = ID_PORT if i % 2 else ATT_PORT
+        try:
+            answer, took = exchange(port, get("/health"), limit=PROBE_LIMIT, source=NORMAL_SOURCE)
+        except OSError as e:
+            missed.append(type(e).__name__)
+        else:
+            if status(answer) == 200 and took < PROBE_LIMIT:
+                times.append(took)
+            else:
+                missed.append("status %d" % status(answer) if answer else "no answer")
+        time.sleep(0.1)
+    spent = time.time() - started
+    stop.set()
+    t.join(30)
+    if t.is_alive():
+        problems.append("the flood did not stop")
+    p50, p99 = percentile(times, 50), percentile(times, 99)
+    if stats["opened"] < FLOOD_CONNECTIONS * 0.95:
+        problems.append("only %d of %d flood connections opened" % (stats["opened"], FLOOD_CONNECTIONS))
+    if len(times) < PROBES_NEEDED or p99 >= P99_LIMIT:
+        problems.append("normal client: %d of %d answered in %.1f s (need %d), p99 %.3f s (need < %.1f s);"
+                        " unanswered: %s" % (len(times), PROBES, spent, PROBES_NEEDED, p99, P99_LIMIT,
+                                            ",".join(sorted(set(missed))) or "-"))
+    time.sleep(0.5)
+    took, err = normal_check()
+    if err:
+        problems.append("after: " + err)
+    if stats["answered"]:
+        problems.append("%d flood connections got an answer (nginx never sends 408)" % stats["answered"])
+    memory = ""
+    if memory_before and memory_peak:
+        memory = "; nginx memory %.1f MB during the flood (%.1f MB before)" % (
+            memory_peak / 1024, memory_before / 1024)
+        # With the flood's sockets in the kernel (~4.2 kB each, ~9 MB) and nginx's files in the
+        # page cache (~5.5 MB), this keeps the edge inside docker-compose.yml's 48m.
+        if memory_peak > MEMORY_LIMIT_KB:
+            problems.append("nginx memory %.1f MB during the flood, over %d MB"
+                            % (memory_peak / 1024, MEMORY_LIMIT_KB // 1024))
+    summary = ("%d connections from %s (%d closed unanswered by the edge and reopened, %d open at the end); "
+               "normal client %d of %d answered in %.1f s, p50 %.1f ms, p99 %.1f ms; %.1f ms after%s"
+               % (stats["opened"], FLOOD_SOURCE, stats["reopened"], stats["open_at_end"], len(times),
+                  PROBES, spent, p50 * 1000, p99 * 1000, (took or 0) * 1000, memory))
+    report(name, problems, summary)
+    if problems:
+        print("     flood: %s" % summary, flush=True)
+
 
 case("slowloris, 500 connections", slowloris, 2.5)
 case("500 idle keep-alive connections", idle)
@@ -471,6 +624,7 @@ case("login flood, one user", login_flood(False), 2.0)
 case("login flood, many users", login_flood(True), 2.0)
 case("the edge's own errors", edge_errors, 1.0)
 case("sign-up flood from one address", signup_flood, 1.0)
+flood_case("half-open flood, %d connections from one address" % FLOOD_CONNECTIONS)
 
 print("%d passed, %d failed" % (PASSED[0], FAILED[0]))
 sys.exit(1 if FAILED[0] else 0)
