@@ -24,10 +24,11 @@ HOST = "127.0.0.1"
 NORMAL_SOURCE = "127.0.0.2"
 FLOOD_SOURCE = "127.0.0.3"
 SIGNUP_SOURCES = ("127.0.0.4", "127.0.0.5")
-# Set by scripts/ci-hostile-edge.sh: nginx's master pid (memory figures of the flood case), and
-# the ports behind its test-only locations /.tixgo-test/502 (nothing listens) and
-# /.tixgo-test/504 (this script listens and never answers).
+# Set by scripts/ci-hostile-edge.sh: nginx's master pid (memory figures of the flood case), its
+# log (what nginx complained about is counted at the end), and the port behind its test-only
+# location /.tixgo-test/504 (this script listens there and never answers).
 NGINX_PID = int(os.environ.get("EDGE_NGINX_PID", "0"))
+EDGE_LOG = os.environ.get("EDGE_LOG", "")
 SILENT_PORT = int(os.environ.get("EDGE_SILENT_PORT", "0"))
 # HOSTILE_EDGE_CASES=word,word runs only the cases whose name contains one of the words.
 ONLY = [w for w in os.environ.get("HOSTILE_EDGE_CASES", "").split(",") if w]
@@ -626,5 +627,23 @@ case("the edge's own errors", edge_errors, 1.0)
 case("sign-up flood from one address", signup_flood, 1.0)
 flood_case("half-open flood, %d connections from one address" % FLOOD_CONNECTIONS)
 
+def edge_log_summary(top=8):
+    """nginx's own warnings and errors during the run, counted, numbers folded to N."""
+    counts = {}
+    try:
+        with open(EDGE_LOG, errors="replace") as f:
+            for line in f:
+                m = re.match(r"^\d{4}/\d\d/\d\d [\d:]{8} \[(\w+)\] [\d#]+: (?:\*\d+ )?(.*?)(?:, client: .*)?$", line)
+                if m:
+                    what = "%s: %s" % (m.group(1), re.sub(r"\d+(?:\.\d+)?", "N", m.group(2)))
+                    counts[what] = counts.get(what, 0) + 1
+    except OSError:
+        return
+    for what, n in sorted(counts.items(), key=lambda kv: -kv[1])[:top]:
+        print("edge log: %6d %s" % (n, what))
+
+
+if EDGE_LOG:
+    edge_log_summary()
 print("%d passed, %d failed" % (PASSED[0], FAILED[0]))
 sys.exit(1 if FAILED[0] else 0)
