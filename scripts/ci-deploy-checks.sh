@@ -306,9 +306,10 @@ stop_and_wait() {
     forget_pid "$pid"
 }
 
-# .env.example as the owner gets it, with only JWT_SECRET filled in (the one edit), must be a
-# configuration both services accept.
-mapfile -t EXAMPLE_ENV < <(grep -E '^[A-Z][A-Z0-9_]*=' .env.example | grep -v '^JWT_SECRET=')
+# .env.example as the owner gets it, with JWT_SECRET and ADMIN_PASSWORD filled in (the two
+# edits), must be a configuration both services accept.
+mapfile -t EXAMPLE_ENV < <(grep -E '^[A-Z][A-Z0-9_]*=' .env.example | grep -v -E '^(JWT_SECRET|ADMIN_PASSWORD)=')
+EXAMPLE_ENV+=(ADMIN_PASSWORD=ci-bootstrap-admin-password)
 for bin in identity attendance; do
     [[ -x "$BIN_DIR/$bin" ]] || continue
     log="$WORK/$bin-env-example.log"
@@ -319,13 +320,13 @@ for bin in identity attendance; do
     if port="$(wait_listening "$log" "$pid")"; then
         stop_and_wait "$pid"
         if [[ "$STOP_RC" == 0 ]]; then
-            pass "$bin: starts with .env.example's values plus a JWT_SECRET (and stops cleanly)"
+            pass "$bin: starts with .env.example's values plus a JWT_SECRET and ADMIN_PASSWORD (and stops cleanly)"
         else
             fail "$bin: stops cleanly after starting with .env.example" "exit $STOP_RC"
         fi
     else
         stop_and_wait "$pid"
-        fail "$bin: starts with .env.example's values plus a JWT_SECRET" "$(tail -n 5 "$log")"
+        fail "$bin: starts with .env.example's values plus a JWT_SECRET and ADMIN_PASSWORD" "$(tail -n 5 "$log")"
     fi
 done
 
@@ -388,8 +389,8 @@ if [[ -n "${PORT_OF[identity]:-}" && -n "${PORT_OF[attendance]:-}" ]]; then
         -e "s#server attendance:18082#server 127.0.0.1:${PORT_OF[attendance]}#" \
         deploy/nginx/upstreams.conf >"$PREFIX/conf/upstreams.conf"
     conf="$PREFIX/conf/nginx.conf"
-    sed -i -e "s#^\([[:space:]]*\)listen 18081;#\1listen 127.0.0.1:$EDGE_ID_PORT;#" \
-        -e "s#^\([[:space:]]*\)listen 18082;#\1listen 127.0.0.1:$EDGE_ATT_PORT;#" \
+    sed -i -e "s#^\([[:space:]]*\)listen 18081\([ ;]\)#\1listen 127.0.0.1:$EDGE_ID_PORT\2#" \
+        -e "s#^\([[:space:]]*\)listen 18082\([ ;]\)#\1listen 127.0.0.1:$EDGE_ATT_PORT\2#" \
         -e "s#/tmp/nginx#$PREFIX/nginx#g" "$conf"
     active="$(grep -v '^[[:space:]]*#' "$conf")"
     if [[ "$(grep -c "listen 127.0.0.1:" <<<"$active")" == 2 ]] && ! grep -q '/tmp/nginx' <<<"$active" &&
@@ -413,7 +414,7 @@ if [[ -n "${PORT_OF[identity]:-}" && -n "${PORT_OF[attendance]:-}" ]]; then
         openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=tixgo.test \
             -keyout "$extra/certs/privkey.pem" -out "$extra/certs/fullchain.pem" >/dev/null 2>&1; then
         sed -e "s#/etc/nginx/tixgo/certs/[^/]*/#$extra/certs/#" \
-            -e "s#listen 8443 ssl;#listen 127.0.0.1:$(free_port) ssl;#" \
+            -e "s#listen 8443 ssl#listen 127.0.0.1:$(free_port) ssl#" \
             deploy/nginx/tls.conf.example >"$extra/conf/local.d/tls.conf"
         snippets+=" and tls.conf.example"
     fi
@@ -581,8 +582,8 @@ else
     cp "$PREFIX/conf/upstreams.conf" "$nonroot/upstreams.conf"
     np1="$(free_port)"
     np2="$(free_port)"
-    sed -i -e "s#^\([[:space:]]*\)listen 18081;#\1listen 127.0.0.1:$np1;#" \
-        -e "s#^\([[:space:]]*\)listen 18082;#\1listen 127.0.0.1:$np2;#" "$nonroot/nginx.conf"
+    sed -i -e "s#^\([[:space:]]*\)listen 18081\([ ;]\)#\1listen 127.0.0.1:$np1\2#" \
+        -e "s#^\([[:space:]]*\)listen 18082\([ ;]\)#\1listen 127.0.0.1:$np2\2#" "$nonroot/nginx.conf"
     chmod -R a+rX "$nonroot"
     : >"$nonroot/stdout.log"
     chown 65534:65534 "$nonroot/stdout.log"

@@ -50,8 +50,10 @@ for target in "${targets[@]}"; do
         echo "PASS $target: $runs executions in ${seconds} s, $found new inputs beyond the corpus"
         passed=$((passed + 1))
     else
-        echo "FAIL $target (last lines of its log):"
-        tail -n 60 "$log"
+        echo "FAIL $target; what went wrong, then the last lines of its log:"
+        grep -n -m 3 -A 15 -E 'panicked at|ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)' "$log" || true
+        echo "----"
+        tail -n 40 "$log"
         ls -l "artifacts/$target" 2>/dev/null || true
         failed=$((failed + 1))
     fi

@@ -26,7 +26,7 @@ SERVICES = {"identity": 18081, "attendance": 18082}
 SPEC_VARIABLES = [
     "JWT_SECRET", "JWT_ALG", "TOKEN_EXPIRE_MINUTES", "PORT", "BIND_ADDR", "DATA_DIR", "WORKERS",
     "BCRYPT_COST", "REGISTRATION", "ADMIN_USERNAME", "ADMIN_PASSWORD", "DEMO_USERS",
-    "CORS_ORIGINS",
+    "CORS_ORIGINS", "WRITE_LIMIT_PER_USER",
 ]
 
 
@@ -268,6 +268,9 @@ def check_env_example(c, root):
     text = (root / ".env.example").read_text()
     lines = text.splitlines()
     c.check(".env.example: JWT_SECRET= left empty for the owner", "JWT_SECRET=" in lines)
+    c.check(".env.example: closed registration with a bootstrap admin whose password is the "
+            "owner's to set", {"REGISTRATION=closed", "ADMIN_USERNAME=admin", "ADMIN_PASSWORD="}
+            <= set(lines))
     c.check(".env.example: says how to make a secret", "openssl rand -hex 32" in text)
     missing = [v for v in SPEC_VARIABLES if v not in text]
     c.check(".env.example: mentions every variable", not missing, missing)
@@ -280,9 +283,9 @@ def check_nginx(c, root):
     upstreams = (root / "deploy/nginx/upstreams.conf").read_text()
     active = "\n".join(line.split("#", 1)[0] for line in conf.splitlines())
     for port in SERVICES.values():
-        # scripts/ci-deploy-checks.sh rewrites exactly these lines.
-        c.check(f"nginx.conf: exactly one 'listen {port};'",
-                len(re.findall(rf"^\s*listen {port};\s*$", active, re.M)) == 1)
+        # scripts/ci-deploy-checks.sh and ci-hostile-edge.sh rewrite exactly these lines.
+        c.check(f"nginx.conf: exactly one 'listen {port} reuseport;'",
+                len(re.findall(rf"^\s*listen {port} reuseport;\s*$", active, re.M)) == 1)
     for directive in ["client_max_body_size 64k;", "server_tokens off;", "limit_req_status 429;",
                       "proxy_request_buffering on;", "client_body_buffer_size 64k;",
                       "underscores_in_headers off;", "ignore_invalid_headers on;",
@@ -294,6 +297,24 @@ def check_nginx(c, root):
     for name, port in SERVICES.items():
         c.check(f"upstreams.conf: server {name}:{port}",
                 re.search(rf"^\s*server {name}:{port}[\s;]", upstreams, re.M) is not None)
+
+    # Every connection, to a client or to a service, is one descriptor and one of a worker's
+    # worker_connections; the rest of a worker's descriptors are a handful (listeners, logs).
+    def number(directive):
+        match = re.search(rf"^\s*{directive}\s+(\d+)\s*;", active, re.M)
+        return int(match.group(1)) if match else None
+
+    connections, nofile = number("worker_connections"), number("worker_rlimit_nofile")
+    c.check("nginx.conf: worker_rlimit_nofile >= worker_connections + 64",
+            connections is not None and nofile is not None and nofile >= connections + 64,
+            f"worker_connections {connections}, worker_rlimit_nofile {nofile}")
+    # An unprivileged master cannot raise its workers' hard limit: the container must allow it.
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text()) or {}
+    limit = (((compose.get("services") or {}).get("edge") or {}).get("ulimits") or {}).get("nofile")
+    soft, hard = (limit.get("soft"), limit.get("hard")) if isinstance(limit, dict) else (limit, limit)
+    c.check("compose edge: ulimits nofile (soft and hard) >= nginx.conf worker_rlimit_nofile",
+            nofile is not None and all(isinstance(v, int) and v >= nofile for v in (soft, hard)),
+            f"ulimits nofile {limit!r}, worker_rlimit_nofile {nofile}")
 
 
 def main():

@@ -4,7 +4,10 @@
 //! The store is plain data; [`crate::ledger::Ledger`] puts it behind a lock next to the journal.
 //! Event ids and user names are interned (one shared `Arc<str>` each), so a check-in costs one
 //! allocation (its ticket id) and a fixed-size entry, and replaying one hashes each of its
-//! event, ticket and user once.
+//! event, ticket and user once. An idempotency key is one allocation too, shared by its entry
+//! and its user's set of keys in use; the ticket id is kept once, in the entry (the set does not
+//! say which check-in a key belongs to: the entry does). BENCHMARKS.md has what a check-in of
+//! the largest ids costs.
 
 use crate::records::{CheckInLine, JournalLine, Record, Row, Stamp, UndoLine};
 use crate::storage::{JsonPage, Page};
@@ -22,7 +25,8 @@ pub struct Store {
     event_index: HashMap<Arc<str>, usize>,
     logs: Vec<EventLog>,
     users: HashSet<Arc<str>>,
-    keys: HashMap<Arc<str>, HashMap<Box<str>, KeyTarget>>,
+    /// User → the idempotency keys of their live check-ins (each shared with its entry).
+    keys: HashMap<Arc<str>, HashSet<Arc<str>>>,
     /// Hashes ticket ids for the [`TicketIndex`]es.
     tickets: RandomState,
     /// Bytes held by the events' cached JSON listings (bounded by [`LISTING_CACHE_BYTES`]).
@@ -59,14 +63,7 @@ struct Entry {
     /// Sequence number of its journal line while that line is not known to be durable; 0 once
     /// it is (replayed lines, and lines marked by [`Store::mark_durable`]).
     seq: u64,
-    key: Option<Box<str>>,
-}
-
-/// What an idempotency key was used for.
-#[derive(Debug, Clone)]
-struct KeyTarget {
-    event: Arc<str>,
-    ticket: Box<str>,
+    key: Option<Arc<str>>,
 }
 
 /// A live check-in and the sequence number of its journal line, to wait on before showing it.
@@ -170,29 +167,31 @@ impl Store {
 
     /// The live check-in of `ticket` at `event`, if any.
     pub fn find(&self, event: &str, ticket: &str) -> Option<Found> {
+        self.entry(event, ticket)
+            .map(|(log, entry)| found(log, entry))
+    }
+
+    /// The log of `event` and its live entry for `ticket`, if any.
+    fn entry(&self, event: &str, ticket: &str) -> Option<(&EventLog, &Entry)> {
         let log = self.log(event)?;
         let entry = &log.entries[log.position(self.tickets.hash_one(ticket), ticket)?];
-        Some(Found {
-            record: Record {
-                event_id: Arc::clone(&log.id),
-                ticket_id: entry.ticket.clone(),
-                checked_in_by: Arc::clone(&entry.by),
-                checked_in_at: entry.at,
-            },
-            seq: entry.seq,
-        })
+        Some((log, entry))
     }
 
     /// What a check-in of `ticket` at `event` by `user` with `key` would meet.
+    ///
+    /// A user's key is in use by at most one live check-in, so the key belongs to this very
+    /// check-in exactly when the ticket's live entry is this user's with this key.
     pub fn admit(&self, event: &str, ticket: &str, user: &str, key: Option<&str>) -> Admission {
-        let used = key.and_then(|key| self.keys.get(user)?.get(key));
-        match (used, self.find(event, ticket)) {
-            (Some(target), Some(found)) if &*target.event == event && &*target.ticket == ticket => {
-                Admission::Repeated(found)
+        let used =
+            key.is_some_and(|key| self.keys.get(user).is_some_and(|keys| keys.contains(key)));
+        match (used, self.entry(event, ticket)) {
+            (true, Some((log, entry))) if entry.key.as_deref() == key && &*entry.by == user => {
+                Admission::Repeated(found(log, entry))
             }
-            (Some(_), _) => Admission::KeyReused,
-            (None, Some(found)) => Admission::Taken(found),
-            (None, None) => Admission::Free,
+            (true, _) => Admission::KeyReused,
+            (false, Some((log, entry))) => Admission::Taken(found(log, entry)),
+            (false, None) => Admission::Free,
         }
     }
 
@@ -215,11 +214,7 @@ impl Store {
     /// is the new check-in.
     fn add(&mut self, new: NewCheckIn<'_>, seq: u64) -> Result<usize, Conflict> {
         if let Some(key) = new.key {
-            if self
-                .keys
-                .get(new.by)
-                .is_some_and(|keys| keys.contains_key(key))
-            {
+            if self.keys.get(new.by).is_some_and(|keys| keys.contains(key)) {
                 return Err(Conflict::KeyInUse {
                     user: new.by.to_owned(),
                 });
@@ -240,24 +235,21 @@ impl Store {
             });
         }
         let by = self.user(new.by);
-        let log = &mut self.logs[index];
-        if let Some(key) = new.key {
-            let target = KeyTarget {
-                event: Arc::clone(&log.id),
-                ticket: new.ticket.into(),
-            };
+        let key = new.key.map(Arc::<str>::from);
+        if let Some(key) = &key {
             self.keys
                 .entry(Arc::clone(&by))
                 .or_default()
-                .insert(key.into(), target);
+                .insert(Arc::clone(key));
         }
+        let log = &mut self.logs[index];
         log.rows_bytes += row_json_len(new.ticket, &by);
         log.entries.push(Entry {
             ticket: new.ticket.into(),
             by,
             at: new.at,
             seq,
-            key: new.key.map(Box::from),
+            key,
         });
         if let Some(listing) = log.listing.take() {
             self.cached_bytes -= listing.len();
@@ -288,7 +280,7 @@ impl Store {
         let event_id = Arc::clone(&log.id);
         if let Some(key) = &entry.key {
             if let Some(keys) = self.keys.get_mut(&entry.by) {
-                keys.remove(key);
+                keys.remove(&**key);
                 if keys.is_empty() {
                     self.keys.remove(&entry.by);
                 }
@@ -478,6 +470,19 @@ impl Store {
         let user: Arc<str> = Arc::from(name);
         self.users.insert(Arc::clone(&user));
         user
+    }
+}
+
+/// The record of `entry` in `log`, with its journal sequence number.
+fn found(log: &EventLog, entry: &Entry) -> Found {
+    Found {
+        record: Record {
+            event_id: Arc::clone(&log.id),
+            ticket_id: entry.ticket.clone(),
+            checked_in_by: Arc::clone(&entry.by),
+            checked_in_at: entry.at,
+        },
+        seq: entry.seq,
     }
 }
 

@@ -59,6 +59,44 @@ fn check_in_answers_201_then_409_with_the_first_record() {
 }
 
 #[test]
+fn each_user_is_limited_to_its_write_rate_and_a_refusal_writes_nothing() {
+    let dir = TempDir::new("att-write-limit");
+    // 2 writes a second, bursts of 20.
+    let api = attendance_app_with(&dir, &[("WRITE_LIMIT_PER_USER", "2")]);
+    let gate = token("gate-flood", service_kit::Role::Committee);
+    for i in 0..19 {
+        assert_eq!(
+            api.check_in(&gate, "evt-limit", &format!("T{i}")).status,
+            201
+        );
+    }
+    // A repeat is a write too (it may carry a new key): it takes the burst's last turn.
+    assert_eq!(api.check_in(&gate, "evt-limit", "T0").status, 409);
+    let refused = api.check_in(&gate, "evt-limit", "T-over");
+    assert_json(
+        &refused,
+        429,
+        &json!({"detail": "Too many writes from this user; slow down and retry shortly"}),
+    );
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    // Nothing of it was written, and reading is not limited.
+    let listed = api.attendance(Some(&gate), "evt-limit", &[]);
+    assert_eq!(listed.json()["total_checkins"], 19);
+    assert!(!api.tickets("evt-limit").contains(&"T-over".to_owned()));
+    // Another user's writes go on.
+    let other = token("gate-calm", service_kit::Role::Committee);
+    assert_eq!(api.check_in(&other, "evt-limit", "T-other").status, 201);
+    // An admin's undo is a write of the admin's own budget.
+    assert_eq!(api.undo(Some(&admin()), "evt-limit/T1").status, 200);
+    // With the limit off (0), nothing is refused.
+    let dir = TempDir::new("att-write-limit-off");
+    let api = attendance_app_with(&dir, &[("WRITE_LIMIT_PER_USER", "0")]);
+    for i in 0..1000 {
+        assert_eq!(api.check_in(&gate, "evt-off", &format!("T{i}")).status, 201);
+    }
+}
+
+#[test]
 fn ids_of_128_characters_are_accepted_and_unicode_counts_characters() {
     let dir = TempDir::new("att-len");
     let api = attendance_app(&dir);

@@ -397,3 +397,47 @@ fn a_write_that_fails_is_503_and_changes_nothing() {
     assert_eq!(api.tickets("evt"), acked);
     assert_eq!(api.check_in(&t, "evt", &ticket).status, 201);
 }
+
+#[test]
+fn a_journal_grown_past_the_memory_limit_stops_the_start_with_one_clear_line() {
+    let dir = TempDir::new("att-outgrown");
+    // 40,000 check-ins of the largest ids (about 50 MB of journal, some 30 MiB in memory) for a
+    // process limited to 32 MiB, as compose's mem_limit would.
+    let event = "\u{1D11E}".repeat(128);
+    let mut journal = String::new();
+    for i in 0..40_000 {
+        journal.push_str(&journal_line(&json!({"check_in": {
+            "event_id": event,
+            "ticket_id": format!("{i:010}{}", "\u{1D11E}".repeat(118)),
+            "checked_in_by": format!("{:02}{}", i % 50, "u".repeat(48)),
+            "checked_in_at": "2026-01-03T13:25:53.415880+00:00",
+            "idempotency_key": format!("{i:010}{}", "k".repeat(54)),
+        }})));
+    }
+    std::fs::create_dir_all(dir.path()).unwrap();
+    std::fs::write(dir.path().join(JOURNAL), &journal).unwrap();
+
+    let cgroup = testkit::cgroup::MemoryCgroup::new("att-outgrown", 32 << 20);
+    let (status, _, stderr) = Launch::new(BIN, dir.path()).run_under(&cgroup.wrapper(), &[]);
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "an exit, not a kill: {status:?} {stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(
+        lines[0].starts_with("attendance: journal ")
+            && lines[0].contains("has outgrown the memory limit")
+            && lines[0].contains("against a limit of 32 MiB")
+            && lines[0].contains("mem_limit"),
+        "{stderr}"
+    );
+    drop(cgroup);
+
+    // Nothing was changed: without the limit every check-in is there.
+    let api = start(dir.path());
+    let encoded = "%F0%9D%84%9E".repeat(128);
+    let listed = api.attendance(Some(&committee()), &format!("{encoded}?limit=1"), &[]);
+    assert_eq!(listed.json()["total_checkins"], 40_000, "{}", listed.text());
+}

@@ -14,6 +14,7 @@ use service_kit::App;
 use service_kit::{Authenticator, Claims, Role};
 use service_kit::Response;
 use service_kit::Pool;
+use service_kit::RateLimit;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -50,6 +51,7 @@ pub fn identity_app(tag: &str) -> App<Identity> {
         auth: authenticator(),
         token_lifetime_secs: 3600,
         registration: Registration::Open,
+        signups: RateLimit::off(),
     });
     App::new(service, vec![ORIGIN.to_owned()])
 }

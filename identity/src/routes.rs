@@ -16,12 +16,14 @@ use serde_json::json;
 use service_kit::startup::{Opened, Program, StepError, Variable};
 use service_kit::Fields;
 use service_kit::Pool;
+use service_kit::RateLimit;
 use service_kit::Role;
 use service_kit::Service;
 use service_kit::{Authenticator, Claims};
 use service_kit::{Call, Route};
 use service_kit::{CommonConfig, ConfigError, Env};
 use service_kit::{Method, Response};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,7 +48,11 @@ pub struct Identity {
     auth: Authenticator,
     token_lifetime_secs: u64,
     registration: Registration,
+    signups: RateLimit,
 }
+
+/// The detail of the 429 past the sign-up limit.
+pub const TOO_MANY_SIGNUPS: &str = "Too many registrations from this address; try again later";
 
 /// What [`Identity`] is made of.
 #[derive(Debug)]
@@ -66,6 +72,9 @@ pub struct Parts {
     pub token_lifetime_secs: u64,
     /// Who may register.
     pub registration: Registration,
+    /// Self sign-ups (registrations without an admin token) per client address
+    /// ([`Settings::signup_limit`]).
+    pub signups: RateLimit,
 }
 
 impl Identity {
@@ -79,6 +88,7 @@ impl Identity {
             auth: parts.auth,
             token_lifetime_secs: parts.token_lifetime_secs,
             registration: parts.registration,
+            signups: parts.signups,
         }
     }
 }
@@ -129,6 +139,7 @@ impl Program for Identity {
     /// Creates the bootstrap admin and the demo users, then the service.
     fn start(settings: Settings, users: UserStore) -> Result<Identity, StepError> {
         let passwords = Passwords::new(settings.bcrypt_cost);
+        let signups = settings.signup_limit();
         seed::seed(&users, &passwords, settings.admin, settings.demo_users)?;
         let common = settings.common;
         Ok(Identity::new(Parts {
@@ -142,6 +153,7 @@ impl Program for Identity {
             auth: Authenticator::new(common.jwt_key),
             token_lifetime_secs: common.token_lifetime_secs,
             registration: settings.registration,
+            signups,
         }))
     }
 
@@ -161,8 +173,16 @@ fn register(identity: &Identity, call: &Call<'_>) -> Response {
         Ok(form) => form,
         Err(response) => return response,
     };
-    if let Err(response) = identity.authorize_registration(call, form.role) {
-        return response;
+    match identity.authorize_registration(call, form.role) {
+        Ok(Registrant::Admin) => {}
+        Ok(Registrant::Anyone) => {
+            let address = call.peer.map(address_key);
+            if let Some(Err(limited)) = address.map(|a| identity.signups.admit(&a, Instant::now()))
+            {
+                return Response::too_many(TOO_MANY_SIGNUPS, limited.retry_after_secs());
+            }
+        }
+        Err(response) => return response,
     }
     match identity.users.contains(&form.username) {
         Ok(false) => {}
@@ -256,24 +276,59 @@ fn me(_: &Identity, _: &Call<'_>, claims: &Claims) -> Response {
 
 impl Identity {
     /// Registering an admin, and any registration while registration is closed, needs an admin
-    /// token: no `Authorization` header is 403, a bad token 401, a committee token 403.
-    fn authorize_registration(&self, request: &Call<'_>, role: Role) -> Result<(), Response> {
+    /// token: no `Authorization` header is 403, a bad token 401, a committee token 403. Says
+    /// whether the registration is an admin's or a self sign-up.
+    fn authorize_registration(
+        &self,
+        request: &Call<'_>,
+        role: Role,
+    ) -> Result<Registrant, Response> {
         let refusal = match (role, self.registration) {
             (Role::Admin, _) => "Only an admin can register an admin",
             (Role::Committee, Registration::Closed) => {
                 "Registration is closed: only an admin can register users"
             }
-            (Role::Committee, Registration::Open) => return Ok(()),
+            (Role::Committee, Registration::Open) => {
+                // Anyone may; an admin's token (any other token is ignored) makes it an
+                // admin's registration rather than a self sign-up.
+                return Ok(match self.auth.authenticate(request) {
+                    Ok(claims) if claims.role == Role::Admin => Registrant::Admin,
+                    _ => Registrant::Anyone,
+                });
+            }
         };
         if request.header("authorization").is_none() {
             return Err(Response::detail(403, refusal));
         }
         let claims = self.auth.authenticate(request)?;
         if claims.role == Role::Admin {
-            Ok(())
+            Ok(Registrant::Admin)
         } else {
             Err(Response::detail(403, refusal))
         }
+    }
+}
+
+/// Who a registration is allowed for.
+enum Registrant {
+    /// Anyone (open registration of a committee user): a self sign-up, limited per address.
+    Anyone,
+    /// An admin, with an admin token.
+    Admin,
+}
+
+/// The key a client address is limited under: an IPv4 address itself (also when written as
+/// IPv4-mapped IPv6), an IPv6 address by its /64 (one device can hold a whole /64).
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
     }
 }
 

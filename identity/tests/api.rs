@@ -319,6 +319,80 @@ fn closed_registration_needs_an_admin_token() {
     assert_eq!(response.json(), closed);
 }
 
+#[test]
+fn self_sign_ups_are_limited_per_client_address() {
+    let dir = TempDir::new("signups");
+    let api = fresh(
+        &dir,
+        &[("ADMIN_USERNAME", "root"), ("ADMIN_PASSWORD", "root-pass")],
+    );
+    // The default: bursts of 20, then 10 a minute.
+    let burst = 20;
+    let spammer = api.from_peer("192.0.2.7".parse().unwrap());
+    for i in 0..burst {
+        let name = format!("spam{i}");
+        assert_eq!(
+            spammer.register(&name, "spam-pass", None).status,
+            200,
+            "{name}"
+        );
+    }
+    let refused = spammer.register("spam-over", "spam-pass", None);
+    assert_eq!(refused.status, 429);
+    assert_eq!(
+        refused.json(),
+        json!({ "detail": "Too many registrations from this address; try again later" })
+    );
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!(
+        (1..=6).contains(&retry),
+        "one sign-up every six seconds: {retry}"
+    );
+    assert_eq!(
+        api.login("spam-over", "spam-pass").status,
+        401,
+        "not registered"
+    );
+    // A name already taken counts too, so the limit cannot be used to probe names.
+    assert_eq!(spammer.register("spam0", "spam-pass", None).status, 429);
+
+    // Another address has its own budget; so does each IPv6 /64, and an IPv4-mapped address
+    // is its IPv4 address.
+    let neighbour = api.from_peer("192.0.2.8".parse().unwrap());
+    assert_eq!(
+        neighbour.register("neighbour", "pass-word", None).status,
+        200
+    );
+    let mapped = api.from_peer("::ffff:192.0.2.7".parse().unwrap());
+    assert_eq!(mapped.register("mapped", "pass-word", None).status, 429);
+    let v6 = api.from_peer("2001:db8:1:2::10".parse().unwrap());
+    for i in 0..burst {
+        assert_eq!(
+            v6.register(&format!("six{i}"), "pass-word", None).status,
+            200
+        );
+    }
+    let same_64 = api.from_peer("2001:db8:1:2:ffff::1".parse().unwrap());
+    assert_eq!(same_64.register("six-over", "pass-word", None).status, 429);
+    let other_64 = api.from_peer("2001:db8:1:3::10".parse().unwrap());
+    assert_eq!(
+        other_64.register("six-other", "pass-word", None).status,
+        200
+    );
+
+    // An admin registering staff is not a self sign-up: no address limit.
+    let admin = api.token("root", "root-pass");
+    for i in 0..3 {
+        let body = json!({ "username": format!("staff{i}"), "password": "staff-pass" });
+        let response = spammer.post_json("/auth/register", &body, Some(&admin));
+        assert_eq!(response.status, 200, "{}", response.text());
+    }
+    // Nor is a refused body: a 422 takes no turn (the address is spent already, so a turn
+    // taken would show as 429).
+    let bad = spammer.register("x", "spam-pass", None);
+    assert_eq!(bad.status, 422);
+}
+
 /// The fastest of `runs` interleaved logins with a wrong password for a known user (`dave<n>`)
 /// and with an unknown user: other work on the machine only ever adds time, so each minimum is
 /// what the work itself costs. Which of the two goes first alternates, so that neither keeps

@@ -37,6 +37,18 @@ pub enum JournalError {
     /// batch was cut off the file again: nothing of it was kept. The cause is reported on stderr,
     /// once per batch.
     NotKept,
+    /// The replay was stopped because the process came close to its memory limit (its
+    /// cgroup's, as a container's `mem_limit` sets it): going on would have had it killed.
+    OutgrewMemory {
+        /// The journal file.
+        path: PathBuf,
+        /// The line the replay had reached.
+        line: u64,
+        /// The process's resident memory then, in bytes.
+        resident: u64,
+        /// The memory limit, in bytes.
+        limit: u64,
+    },
 }
 
 impl fmt::Display for JournalError {
@@ -61,6 +73,18 @@ impl fmt::Display for JournalError {
             JournalError::NotKept => {
                 f.write_str("the journal line was not kept: the write or sync of its batch failed")
             }
+            JournalError::OutgrewMemory {
+                path,
+                line,
+                resident,
+                limit,
+            } => write!(
+                f,
+                "journal {} has outgrown the memory limit: {} MiB in use after {line} lines of it,                  against a limit of {} MiB (with room to serve); raise the memory limit                  (mem_limit, see the README's memory capacity) and start again",
+                path.display(),
+                resident >> 20,
+                limit >> 20
+            ),
         }
     }
 }
@@ -70,9 +94,10 @@ impl std::error::Error for JournalError {
         match self {
             JournalError::Io { source, .. } => Some(source),
             JournalError::Encode(e) => Some(e),
-            JournalError::Locked { .. } | JournalError::Corrupt { .. } | JournalError::NotKept => {
-                None
-            }
+            JournalError::Locked { .. }
+            | JournalError::Corrupt { .. }
+            | JournalError::NotKept
+            | JournalError::OutgrewMemory { .. } => None,
         }
     }
 }

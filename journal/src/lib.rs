@@ -43,6 +43,7 @@ mod commit;
 mod error;
 mod line;
 mod lock;
+mod memory;
 mod replay;
 
 pub use commit::{Durability, Stats};

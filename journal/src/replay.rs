@@ -7,6 +7,7 @@
 
 use crate::error::{io_error, JournalError};
 use crate::line;
+use crate::memory::Budget;
 use serde::de::DeserializeOwned;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -23,10 +24,15 @@ pub struct ReplayReport {
     pub dropped_torn_line: Option<u64>,
 }
 
+/// How many lines are replayed between two looks at the process's memory.
+const LINES_PER_MEMORY_CHECK: u64 = 4096;
+
 /// Replays every good line of `file` (at `path`) into `apply`; returns the report and the length
 /// of the good prefix, which is where the file must be cut if a torn line follows it.
 ///
-/// `apply` may refuse a record (an impossible change); that is damage at its line.
+/// `apply` may refuse a record (an impossible change); that is damage at its line. Every
+/// [`LINES_PER_MEMORY_CHECK`] lines the process's memory is compared with its limit, and the
+/// replay stops with [`JournalError::OutgrewMemory`] before it can be killed for it.
 pub(crate) fn replay<T, F>(
     path: &Path,
     file: &File,
@@ -52,6 +58,7 @@ where
     let mut good_len = 0u64;
     // A bad line is only forgiven if nothing follows it.
     let mut bad: Option<(u64, String)> = None;
+    let budget = Budget::of_this_process();
     loop {
         text.clear();
         let n = reader
@@ -61,6 +68,16 @@ where
             break;
         }
         line_no += 1;
+        if line_no.is_multiple_of(LINES_PER_MEMORY_CHECK) {
+            if let Some((resident, budget)) = budget.and_then(|b| Some((b.exceeded()?, b))) {
+                return Err(JournalError::OutgrewMemory {
+                    path: path.to_owned(),
+                    line: line_no,
+                    resident,
+                    limit: budget.limit,
+                });
+            }
+        }
         if let Some((bad_line, reason)) = bad.take() {
             return Err(corrupt(bad_line, reason));
         }

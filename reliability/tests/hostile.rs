@@ -17,6 +17,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+use testkit::TempDir;
 
 /// Which binary an attack is aimed at.
 #[derive(Clone, Copy, Debug)]
@@ -630,4 +631,91 @@ fn login_floods() {
     );
     assert_eq!(locked.status, 429, "{}", locked.text());
     assert!(locked.header("retry-after").is_some());
+}
+
+/// One committee token flooding check-ins of the largest ids the API accepts (128 characters of
+/// 4 bytes each, a 59-character `Idempotency-Key`) from 16 threads, with the per-user write
+/// limit at its default: past the burst it is 429 with `Retry-After`, so the flood writes at
+/// most the burst plus the rate (and cannot grow the journal or the memory faster), while
+/// another user's check-ins go on within a second.
+#[test]
+fn one_token_flooding_writes_meets_its_limit() {
+    let identity_dir = TempDir::new("write-flood-id");
+    let attendance_dir = TempDir::new("write-flood-att");
+    let pair = Pair {
+        identity: identity_launch(identity_dir.path()).start(),
+        attendance: attendance_launch(attendance_dir.path())
+            .env("WRITE_LIMIT_PER_USER", "50")
+            .start(),
+        identity_dir,
+        attendance_dir,
+    };
+    let client = pair.normal_client("write-flood");
+    let addr = pair.attendance.addr;
+    let duration = Duration::from_millis(2500);
+    under_attack(
+        "one token flooding check-ins",
+        &client,
+        duration,
+        move |control| {
+            control.ready();
+            let started = Instant::now();
+            let flooder = token("gate-flood", Role::Committee);
+            let threads: Vec<_> = (0..16)
+                .map(|t| {
+                    let (control, flooder) = (Arc::clone(&control), flooder.clone());
+                    thread::spawn(move || {
+                        let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+                        let mut retry_after_ok = true;
+                        let mut i = 0;
+                        while !control.stopping() && i < 5000 {
+                            let ticket = format!("{t:02}-{i:06}-{}", "𝄞".repeat(118));
+                            let key = format!("{t:02}-{i:06}-{}", "k".repeat(49));
+                            let body = json!({"event_id": "flood-evt", "ticket_id": ticket});
+                            let raw = post_raw("/checkins", &body, Some(&flooder));
+                            let text = String::from_utf8(raw).unwrap().replacen(
+                                "Content-Type:",
+                                &format!("Idempotency-Key: {key}\r\nContent-Type:"),
+                                1,
+                            );
+                            let answer =
+                                send_loose(addr, text.as_bytes(), Duration::from_secs(10), 8192);
+                            let response = testkit::HttpResponse::parse(&answer);
+                            let status = response.as_ref().map_or(0, |r| r.status);
+                            if status == 429 {
+                                retry_after_ok &= response
+                                    .as_ref()
+                                    .and_then(|r| r.header("retry-after"))
+                                    .is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s >= 1));
+                            }
+                            *statuses.entry(status).or_default() += 1;
+                            i += 1;
+                        }
+                        (statuses, retry_after_ok)
+                    })
+                })
+                .collect();
+            let mut total = std::collections::BTreeMap::<u16, u32>::new();
+            for t in threads {
+                let (statuses, retry_after_ok) = t.join().unwrap();
+                assert!(retry_after_ok, "a 429 without a whole-second Retry-After");
+                for (status, n) in statuses {
+                    *total.entry(status).or_default() += n;
+                }
+            }
+            let elapsed = started.elapsed().as_secs_f64();
+            assert!(
+                total.keys().all(|s| [201, 429].contains(s)),
+                "unexpected statuses: {total:?}"
+            );
+            let written = f64::from(total.get(&201).copied().unwrap_or(0));
+            let allowed = 500.0 + 50.0 * (elapsed + 0.5);
+            assert!(
+                written <= allowed,
+                "{written} writes in {elapsed:.1} s: {total:?}"
+            );
+            assert!(total.get(&429).copied().unwrap_or(0) > 0, "{total:?}");
+            format!("16 threads for {elapsed:.1} s, answers by status {total:?}")
+        },
+    );
 }

@@ -10,8 +10,10 @@
 use crate::auth::Authenticator;
 use crate::http::{Method, Request, Response};
 use crate::later::Answer;
+use crate::rate_limit::RateLimit;
 use crate::request_id::RequestIds;
 use crate::router::{Route, Router};
+use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// A service: its state, its route table and the token validation its signed routes use.
@@ -38,19 +40,30 @@ pub struct App<S> {
     service: S,
     router: Router<S>,
     cors_origins: Vec<String>,
+    writes: RateLimit,
     ids: RequestIds,
 }
 
 impl<S: Service> App<S> {
     /// The app of `service`, sending CORS headers to the origins in `cors_origins` (exact
-    /// matches; empty: no CORS headers).
+    /// matches; empty: no CORS headers), with no write limit.
     pub fn new(service: S, cors_origins: Vec<String>) -> App<S> {
         App {
             service,
             router: Router::new(S::routes()),
             cors_origins,
+            writes: RateLimit::off(),
             ids: RequestIds::new(),
         }
+    }
+
+    /// The app with `writes` limiting each user's writes (SPEC §2 `WRITE_LIMIT_PER_USER`): the
+    /// `POST`, `PUT`, `PATCH` and `DELETE` requests of signed routes, keyed by the token's
+    /// `sub`, are answered 429 with `Retry-After` beyond it. The start-up sets it from the
+    /// configuration ([`crate::CommonConfig::write_limit`]).
+    pub fn with_write_limit(mut self, writes: RateLimit) -> App<S> {
+        self.writes = writes;
+        self
     }
 
     /// The service.
@@ -65,7 +78,8 @@ impl<S: Service> App<S> {
 
     /// Answers one request: `method` and `target` (`/path?query`) as on the request line, its
     /// headers, and its body (or the answer already decided while reading it, such as a 413).
-    /// An answer that comes later from another thread is waited for.
+    /// An answer that comes later from another thread is waited for. The request has no peer
+    /// address (see [`App::answer_from`]).
     pub fn answer(
         &self,
         method: &str,
@@ -73,13 +87,28 @@ impl<S: Service> App<S> {
         headers: Vec<(String, String)>,
         body: Result<Vec<u8>, Response>,
     ) -> Response {
-        self.answer_deferred(method, target, headers, body).wait()
+        self.answer_deferred(None, method, target, headers, body)
+            .wait()
     }
 
-    /// [`App::answer`], leaving an answer that comes later as [`Answer::Later`] for the server to
-    /// write from the thread that sends it.
+    /// [`App::answer`] for a request that came from `peer`.
+    pub fn answer_from(
+        &self,
+        peer: IpAddr,
+        method: &str,
+        target: &str,
+        headers: Vec<(String, String)>,
+        body: Result<Vec<u8>, Response>,
+    ) -> Response {
+        self.answer_deferred(Some(peer), method, target, headers, body)
+            .wait()
+    }
+
+    /// [`App::answer_from`], leaving an answer that comes later as [`Answer::Later`] for the
+    /// server to write from the thread that sends it.
     pub fn answer_deferred(
         &self,
+        peer: Option<IpAddr>,
         method: &str,
         target: &str,
         headers: Vec<(String, String)>,
@@ -100,7 +129,8 @@ impl<S: Service> App<S> {
         let method = Method::parse(method);
         let answer = body
             .and_then(|body| Request::new(method, target, headers, body))
-            .map_or_else(Answer::Now, |request| {
+            .map_or_else(Answer::Now, |mut request| {
+                request.peer = peer;
                 self.route(&request, origin.is_some())
             });
         match answer {
@@ -125,7 +155,8 @@ impl<S: Service> App<S> {
         }
         let auth = self.service.authenticator();
         catch_unwind(AssertUnwindSafe(|| {
-            self.router.dispatch(&self.service, auth, request)
+            self.router
+                .dispatch(&self.service, auth, &self.writes, request)
         }))
         .unwrap_or_else(|_| Response::detail(500, "Internal Server Error").into())
     }

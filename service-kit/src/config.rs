@@ -4,6 +4,7 @@
 //! code 2 ([`crate::startup::EXIT_CONFIG`]). No value is ever echoed, so a secret in the wrong
 //! variable cannot leak into a log.
 
+use crate::rate_limit::RateLimit;
 use jwt_lite::Key;
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -165,6 +166,8 @@ pub struct CommonConfig {
     pub workers: usize,
     /// Origins allowed by CORS (`CORS_ORIGINS`); empty means no CORS headers.
     pub cors_origins: Vec<String>,
+    /// Writes a second per user (`WRITE_LIMIT_PER_USER`), bursts of ten times that; 0: off.
+    pub write_limit_per_user: u32,
 }
 
 impl CommonConfig {
@@ -209,6 +212,7 @@ impl CommonConfig {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("./data").join(service));
         let workers = env.int_in("WORKERS", default_workers(), 1..=1024)?;
+        let write_limit_per_user = env.int_in("WRITE_LIMIT_PER_USER", 50u32, 0..=100_000)?;
         Ok(CommonConfig {
             jwt_key: Key::new(secret.as_bytes()),
             token_lifetime_secs: minutes * 60,
@@ -216,7 +220,13 @@ impl CommonConfig {
             data_dir,
             workers,
             cors_origins: cors_origins(env)?,
+            write_limit_per_user,
         })
+    }
+
+    /// The per-user write limit these settings ask for.
+    pub fn write_limit(&self) -> RateLimit {
+        RateLimit::writes_per_user(self.write_limit_per_user)
     }
 }
 
@@ -271,6 +281,11 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("./data/identity"));
         assert!(c.workers >= 8);
         assert!(c.cors_origins.is_empty());
+        assert_eq!(c.write_limit_per_user, 50);
+        assert!(!c.write_limit().is_off());
+        let off = Env::from_pairs([("JWT_SECRET", SECRET), ("WRITE_LIMIT_PER_USER", "0")]);
+        let off = CommonConfig::from_env(&off, "identity", 18081).unwrap();
+        assert!(off.write_limit().is_off());
     }
 
     #[test]
@@ -293,6 +308,8 @@ mod tests {
             ("PORT", "70000"),
             ("BIND_ADDR", "localhost"),
             ("WORKERS", "0"),
+            ("WRITE_LIMIT_PER_USER", "-1"),
+            ("WRITE_LIMIT_PER_USER", "lots"),
             ("CORS_ORIGINS", "https://a.example/path"),
         ] {
             let env = Env::from_pairs([("JWT_SECRET", SECRET), (var, value)]);

@@ -7,6 +7,7 @@
 use crate::server::budget::{Held, HeldBytes};
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::net::IpAddr;
 
 /// The methods the services route on; anything else is answered 405.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,15 @@ impl Method {
             Method::Other => None,
         }
     }
+
+    /// Whether the method changes data (`POST`, `PUT`, `PATCH`, `DELETE`): the requests the
+    /// per-user write limit counts.
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            Method::Post | Method::Put | Method::Patch | Method::Delete
+        )
+    }
 }
 
 /// One HTTP request, as a handler sees it.
@@ -68,6 +78,9 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body bytes (at most [`crate::body::MAX_BODY_BYTES`]).
     pub body: Vec<u8>,
+    /// The address of the peer that sent it (the edge, behind the edge), when known: in-process
+    /// calls have none.
+    pub peer: Option<IpAddr>,
 }
 
 impl Request {
@@ -91,6 +104,7 @@ impl Request {
             query,
             headers,
             body,
+            peer: None,
         })
     }
 
@@ -169,6 +183,11 @@ impl Response {
     /// 503 with `Retry-After`, for when a resource is exhausted (a full queue, a full disk).
     pub fn unavailable(message: &str, retry_after_secs: u64) -> Response {
         Response::detail(503, message).with_header("Retry-After", &retry_after_secs.to_string())
+    }
+
+    /// 429 with `detail` and `Retry-After` (whole seconds).
+    pub fn too_many(message: &str, retry_after_secs: u64) -> Response {
+        Response::detail(429, message).with_header("Retry-After", &retry_after_secs.to_string())
     }
 
     /// A response with a body of another type (CSV, for example).

@@ -10,7 +10,8 @@
 //! - answers given later by another thread ([`Answer`], [`later()`]: check-ins, from the
 //!   journal's sync thread);
 //! - Bearer tokens ([`Authenticator`], and TixGo's [`Claims`] and [`Role`]);
-//! - the bounded [`Pool`] of turns for expensive work (bcrypt);
+//! - the bounded [`Pool`] of turns for expensive work (bcrypt), and per-key [`RateLimit`]s (the
+//!   per-user write limit, sign-ups per address);
 //! - the tiny_http server ([`serve`]: listener, request workers, body threads, writer threads
 //!   for big answers and their byte budget ([`hold_answer_bytes`]), the watchdog and the exit
 //!   codes of a server that can no longer serve, graceful stop);
@@ -31,6 +32,7 @@ mod http;
 mod later;
 mod percent;
 mod pool;
+mod rate_limit;
 mod request_id;
 mod router;
 mod server;
@@ -45,9 +47,10 @@ pub use config::{default_workers, CommonConfig, ConfigError, Env, MIN_SECRET_BYT
 pub use http::{FieldError, Method, Request, Response};
 pub use later::{later, Answer, Answerer, Later};
 pub use pool::{Busy, Pool};
+pub use rate_limit::{Limited, RateLimit};
 pub use router::{
     Access, Call, LaterHandler, Operation, PublicHandler, Route, Router, SignedHandler,
-    ADMIN_REQUIRED,
+    ADMIN_REQUIRED, TOO_MANY_WRITES,
 };
 pub use server::{
     hold_answer_bytes, serve, HeldBytes, OverBudget, ServerError, ServerOptions, BIG_ANSWER_BUDGET,

@@ -16,7 +16,9 @@ use crate::auth::Authenticator;
 use crate::auth::{Claims, Role};
 use crate::http::{Method, Request, Response};
 use crate::later::Answer;
+use crate::rate_limit::RateLimit;
 use std::fmt;
+use std::time::Instant;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +33,9 @@ pub enum Access {
 
 /// The detail of the 403 a committee token gets on an [`Access::Admin`] route.
 pub const ADMIN_REQUIRED: &str = "Admin role required";
+
+/// The detail of the 429 a user gets past the per-user write limit ([`crate::App::with_write_limit`]).
+pub const TOO_MANY_WRITES: &str = "Too many writes from this user; slow down and retry shortly";
 
 /// A public route's handler.
 pub type PublicHandler<S> = fn(&S, &Call<'_>) -> Response;
@@ -238,7 +243,13 @@ impl<S> Router<S> {
     ///
     /// The CORS preflight (an `OPTIONS` with an allowed `Origin`) is answered before this, by
     /// the caller, from [`Router::methods_of`].
-    pub fn dispatch(&self, service: &S, auth: &Authenticator, request: &Request) -> Answer {
+    pub fn dispatch(
+        &self,
+        service: &S,
+        auth: &Authenticator,
+        writes: &RateLimit,
+        request: &Request,
+    ) -> Answer {
         match self.find(request.method, &request.segments) {
             Match::Route(route, params) => {
                 let call = Call { request, params };
@@ -254,6 +265,12 @@ impl<S> Router<S> {
                         Ok(claims) => claims,
                     },
                 };
+                if request.method.is_write() {
+                    if let Err(limited) = writes.admit(&claims.sub, Instant::now()) {
+                        return Response::too_many(TOO_MANY_WRITES, limited.retry_after_secs())
+                            .into();
+                    }
+                }
                 match route.handler {
                     Handler::Later(handler) => handler(service, &call, &claims),
                     Handler::Signed(handler) => handler(service, &call, &claims).into(),
@@ -421,8 +438,47 @@ mod tests {
 
     fn answer(method: Method, target: &str, role: Option<Role>) -> Response {
         router()
-            .dispatch(&Echo, &auth(), &request(method, target, role))
+            .dispatch(
+                &Echo,
+                &auth(),
+                &RateLimit::off(),
+                &request(method, target, role),
+            )
             .wait()
+    }
+
+    #[test]
+    fn writes_of_signed_routes_meet_the_per_user_limit_after_the_token_checks() {
+        let router = router();
+        let writes = RateLimit::new(1.0, 2);
+        let send = |method, target, role| {
+            router
+                .dispatch(&Echo, &auth(), &writes, &request(method, target, role))
+                .wait()
+        };
+        let generate = "/events/e/tickets/generate";
+        assert_eq!(send(Method::Post, generate, Some(Role::Admin)).status, 201);
+        assert_eq!(
+            send(Method::Delete, "/events/e/tickets/t", Some(Role::Admin)).status,
+            200
+        );
+        let refused = send(Method::Post, generate, Some(Role::Admin));
+        assert_eq!(refused.status, 429);
+        assert_eq!(detail(&refused), TOO_MANY_WRITES);
+        assert_eq!(refused.header("Retry-After"), Some("1"));
+        let refused = send(Method::Post, "/later", Some(Role::Admin));
+        assert_eq!(refused.status, 429, "a later route is limited too");
+        // Reads, public routes and refused tokens never take a turn.
+        assert_eq!(
+            send(Method::Get, "/events/e/tickets/t", Some(Role::Admin)).status,
+            200
+        );
+        assert_eq!(send(Method::Get, "/health", None).status, 200);
+        assert_eq!(send(Method::Post, generate, None).status, 401);
+        assert_eq!(
+            send(Method::Post, generate, Some(Role::Committee)).status,
+            403
+        );
     }
 
     fn detail(response: &Response) -> String {

@@ -75,6 +75,11 @@ pub const COMMON_VARIABLES: &[Variable] = &[
         default: "empty (no CORS headers)",
         rule: "comma-separated origins allowed to call from a browser",
     },
+    Variable {
+        name: "WRITE_LIMIT_PER_USER",
+        default: "50",
+        rule: "writes a second per user, bursts of 10x; 0 turns it off (benchmarks, load tests)",
+    },
 ];
 
 /// What storage [`Program::open`] opened, for the replay line.
@@ -241,9 +246,9 @@ fn run<P: Program>(env: &Env) -> Result<(), Failure> {
         workers: common.workers,
         body_threads: BODY_THREADS,
     };
-    let cors_origins = common.cors_origins.clone();
+    let (cors_origins, writes) = (common.cors_origins.clone(), common.write_limit());
     let service = P::start(settings, opened.storage).map_err(Failure::Start)?;
-    let app = Arc::new(App::new(service, cors_origins));
+    let app = Arc::new(App::new(service, cors_origins).with_write_limit(writes));
     server::serve(Arc::clone(&app), &options).map_err(Failure::Server)?;
     app.service().settle().map_err(Failure::Settle)?;
     log_line(&format!("{}: stopped", P::NAME));

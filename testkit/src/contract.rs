@@ -15,6 +15,7 @@ use service_kit::startup::Program;
 use service_kit::Env;
 use service_kit::Router;
 use service_kit::{App, Service};
+use std::net::IpAddr;
 
 /// Sends requests to a service and checks each answer against its OpenAPI document.
 pub trait Client {
@@ -54,7 +55,8 @@ pub trait Client {
 /// The app of `P` built as its binary builds it, minus the socket: settings read from `env`
 /// (each suite passes `JWT_SECRET` and `DATA_DIR`), changed by `adjust` (identity lowers its
 /// bcrypt cost below what `BCRYPT_COST` allows, for speed), storage opened and the service
-/// started (identity creates its bootstrap admin there), with the configured CORS origins.
+/// started (identity creates its bootstrap admin there), with the configured CORS origins and
+/// per-user write limit.
 ///
 /// # Panics
 /// When the settings are refused or the storage or the service cannot be opened.
@@ -64,10 +66,11 @@ pub fn app<P: Program>(env: &[(&str, &str)], adjust: impl FnOnce(&mut P::Setting
     adjust(&mut settings);
     let opened =
         P::open(&settings).unwrap_or_else(|e| panic!("{}: storage not opened: {e}", P::NAME));
-    let cors_origins = P::common(&settings).cors_origins.clone();
+    let common = P::common(&settings);
+    let (cors_origins, writes) = (common.cors_origins.clone(), common.write_limit());
     let service = P::start(settings, opened.storage)
         .unwrap_or_else(|e| panic!("{}: not started: {e}", P::NAME));
-    App::new(service, cors_origins)
+    App::new(service, cors_origins).with_write_limit(writes)
 }
 
 /// A service answering in-process, each answer checked against its OpenAPI document.
@@ -93,6 +96,15 @@ impl<S: Service> Contract<S> {
     pub fn service(&self) -> &S {
         self.app.service()
     }
+
+    /// The same harness for requests that come from `peer`, as a socket's would (in-process
+    /// calls have no peer address otherwise).
+    pub fn from_peer(&self, peer: IpAddr) -> FromPeer<'_, S> {
+        FromPeer {
+            contract: self,
+            peer,
+        }
+    }
 }
 
 impl<S: Service> Client for Contract<S> {
@@ -106,6 +118,29 @@ impl<S: Service> Client for Contract<S> {
     ) -> HttpResponse {
         let answer = crate::call(&self.app, method, target, headers, body);
         check(self.app.router(), &self.document, method, target, &answer);
+        answer
+    }
+}
+
+/// A [`Contract`] whose requests come from one peer address ([`Contract::from_peer`]).
+#[derive(Debug)]
+pub struct FromPeer<'a, S> {
+    contract: &'a Contract<S>,
+    peer: IpAddr,
+}
+
+impl<S: Service> Client for FromPeer<'_, S> {
+    #[track_caller]
+    fn call(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> HttpResponse {
+        let Contract { app, document } = self.contract;
+        let answer = crate::call_from(app, Some(self.peer), method, target, headers, body);
+        check(app.router(), document, method, target, &answer);
         answer
     }
 }

@@ -12,9 +12,11 @@
 //!   ([`contract::Running`]), and builds a service in-process as its binary does
 //!   ([`contract::app`]); [`openapi`] holds those checks, and the one that the document and the
 //!   route table list the same operations.
+//! - [`cgroup`] runs a binary under a container's memory limit, without Docker.
 #![forbid(unsafe_code)]
 
 pub mod api_doc;
+pub mod cgroup;
 pub mod contract;
 pub mod openapi;
 
@@ -185,16 +187,27 @@ pub fn call<S: service_kit::Service>(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> HttpResponse {
+    call_from(app, None, method, target, headers, body)
+}
+
+/// [`call`] for a request from `peer` (none: as an in-process call, with no peer address).
+pub fn call_from<S: service_kit::Service>(
+    app: &service_kit::App<S>,
+    peer: Option<std::net::IpAddr>,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> HttpResponse {
     let headers = headers
         .iter()
         .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
         .collect();
-    let answer = app.answer(
-        method,
-        target,
-        headers,
-        Ok(body.unwrap_or_default().to_vec()),
-    );
+    let body = Ok(body.unwrap_or_default().to_vec());
+    let answer = match peer {
+        Some(peer) => app.answer_from(peer, method, target, headers, body),
+        None => app.answer(method, target, headers, body),
+    };
     let mut headers = answer.headers.clone();
     headers.push(("Content-Type".to_owned(), answer.content_type.to_owned()));
     headers.push(("Content-Length".to_owned(), answer.body.len().to_string()));
@@ -261,10 +274,6 @@ impl Launch {
     pub fn without(mut self, name: &str) -> Launch {
         self.env.retain(|(n, _)| n != name);
         self
-    }
-
-    fn command(&self) -> Command {
-        self.command_under(&[])
     }
 
     /// The binary's command, run by `wrapper` (a program and its arguments) when it is not empty.
@@ -336,7 +345,12 @@ impl Launch {
 
     /// Runs the binary with `args` until it exits (at most `WAIT`); returns (status, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> (ExitStatus, String, String) {
-        let mut cmd = self.command();
+        self.run_under(&[], args)
+    }
+
+    /// Like [`Launch::run`], with the binary run by `wrapper` as in [`Launch::start_under`].
+    pub fn run_under(&self, wrapper: &[&str], args: &[&str]) -> (ExitStatus, String, String) {
+        let mut cmd = self.command_under(wrapper);
         cmd.args(args);
         let mut child = cmd.spawn().expect("spawn the binary");
         let stdout = Arc::new(Mutex::new(String::new()));

@@ -115,8 +115,14 @@ fn document() -> Document {
 /// attendance on `dir`, built in-process as the binary builds it (its settings, its ledger);
 /// every answer is checked against its OpenAPI document.
 pub fn attendance_app(dir: &TempDir) -> Contract<Attendance> {
+    attendance_app_with(dir, &[])
+}
+
+/// [`attendance_app`] with more variables set.
+pub fn attendance_app_with(dir: &TempDir, more: &[(&str, &str)]) -> Contract<Attendance> {
     let data_dir = dir.path().display().to_string();
-    let env = [("JWT_SECRET", SECRET), ("DATA_DIR", data_dir.as_str())];
+    let mut env = vec![("JWT_SECRET", SECRET), ("DATA_DIR", data_dir.as_str())];
+    env.extend_from_slice(more);
     let app = testkit::contract::app::<Attendance>(&env, |_| {});
     Contract::new(app, document())
 }

@@ -81,9 +81,15 @@ pub fn signed_raw(header: &[u8], payload: &[u8], secret: &str) -> String {
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
-/// Starts a binary of the workspace on a fresh data directory.
+/// Starts a binary of the workspace on a fresh data directory, with the per-user write limit
+/// and the sign-up limit off: the corpus sends thousands of writes with one token and hundreds
+/// of registrations from one address, and each must meet the rule it was made for, not the
+/// limits (which have tests of their own).
 pub fn launch(bin: &str, dir: &TempDir) -> Launch {
-    Launch::new(testkit::sibling_binary(bin), dir.path()).env("BCRYPT_COST", "10")
+    Launch::new(testkit::sibling_binary(bin), dir.path())
+        .env("BCRYPT_COST", "10")
+        .env("WRITE_LIMIT_PER_USER", "0")
+        .env("SIGNUP_LIMIT_PER_ADDRESS", "0")
 }
 
 /// One request of the corpus.

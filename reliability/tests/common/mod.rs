@@ -19,12 +19,19 @@ pub use testkit::{token, unix_now};
 /// What a normal client's request may take, at most, during and after an attack.
 pub const NORMAL_LIMIT: Duration = Duration::from_secs(1);
 
+/// identity at the cheapest bcrypt cost it accepts, with the per-user write limit and the
+/// sign-up limit off: these suites load one user and one address far past them on purpose (the
+/// limits have their own tests).
 pub fn identity_launch(dir: &Path) -> Launch {
-    Launch::new(sibling_binary("identity"), dir).env("BCRYPT_COST", "10")
+    Launch::new(sibling_binary("identity"), dir)
+        .env("BCRYPT_COST", "10")
+        .env("WRITE_LIMIT_PER_USER", "0")
+        .env("SIGNUP_LIMIT_PER_ADDRESS", "0")
 }
 
+/// attendance with the per-user write limit off, as [`identity_launch`].
 pub fn attendance_launch(dir: &Path) -> Launch {
-    Launch::new(sibling_binary("attendance"), dir)
+    Launch::new(sibling_binary("attendance"), dir).env("WRITE_LIMIT_PER_USER", "0")
 }
 
 /// Both services, each on its own fresh data directory.

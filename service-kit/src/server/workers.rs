@@ -72,6 +72,7 @@ pub fn exchange<S: Service>(
     let started = Instant::now();
     let body = reading::body(&mut request);
     let answer = app.answer_deferred(
+        request.remote_addr().map(|addr| addr.ip()),
         request.method().as_str(),
         request.url(),
         reading::headers(&request),

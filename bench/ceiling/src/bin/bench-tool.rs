@@ -5,6 +5,10 @@
 //! - `bench-tool --seed-journal FILE RECORDS EVENTS`: writes a valid attendance journal of
 //!   RECORDS check-ins spread round-robin over EVENTS events (`event-0`…), as the service would
 //!   (CRC-32 hex, space, JSON, newline), without going through HTTP.
+//! - `bench-tool --seed-journal-largest FILE RECORDS`: the same for check-ins as large as the
+//!   API accepts, to measure what one costs in memory: one event, 50 users, and for each
+//!   check-in a ticket id of 128 characters (10 digits and 118 four-byte ones), a 50-character
+//!   user and a 64-character `Idempotency-Key`. The event id is 128 four-byte characters.
 //! - `bench-tool --startup PORT TIMEOUT_MS LOG -- BINARY [ARGS…]`: spawns BINARY (with this
 //!   process's environment, its stdout and stderr appended to `LOG.stdout` and `LOG.stderr`),
 //!   polls `GET /health` on 127.0.0.1:PORT in a tight loop, and prints
@@ -32,6 +36,9 @@ fn main() -> ExitCode {
             records.parse().expect("records"),
             events.parse().expect("events"),
         ),
+        ["--seed-journal-largest", file, records] => {
+            seed_largest(file, records.parse().expect("records"));
+        }
         ["--startup", port, timeout, log, "--", command @ ..] if !command.is_empty() => startup(
             port.parse().expect("port"),
             timeout.parse().expect("timeout"),
@@ -84,6 +91,31 @@ fn seed(file: &str, records: usize, events: usize) {
             i % 1_000_000
         )
         .unwrap();
+        write!(out, "{:08x} ", crc32fast::hash(&json)).unwrap();
+        out.write_all(&json).unwrap();
+        out.write_all(b"\n").unwrap();
+    }
+    out.into_inner().expect("flush").sync_all().expect("sync");
+}
+
+fn seed_largest(file: &str, records: usize) {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(file).expect("create"));
+    let wide = |n: usize| "\u{1D11E}".repeat(n);
+    let event = wide(128);
+    let users: Vec<String> = (0..50)
+        .map(|u| format!("{u:02}{}", "u".repeat(48)))
+        .collect();
+    let mut json = Vec::with_capacity(1024);
+    for i in 0..records {
+        json.clear();
+        let line = serde_json::json!({"check_in": {
+            "event_id": event,
+            "ticket_id": format!("{i:010}{}", wide(118)),
+            "checked_in_by": users[i % users.len()],
+            "checked_in_at": format!("2026-01-01T00:00:00.{:06}+00:00", i % 1_000_000),
+            "idempotency_key": format!("{i:010}{}", "k".repeat(54)),
+        }});
+        serde_json::to_writer(&mut json, &line).unwrap();
         write!(out, "{:08x} ", crc32fast::hash(&json)).unwrap();
         out.write_all(&json).unwrap();
         out.write_all(b"\n").unwrap();
