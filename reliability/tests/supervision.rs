@@ -40,8 +40,9 @@ struct Cgroup {
 }
 
 impl Cgroup {
-    /// A new child cgroup of `controller`: under its cgroup v1 hierarchy, or under the cgroup v2
-    /// mount when that has the controller. Panics, saying why, when neither can be made.
+    /// A new child cgroup of `controller`: under its cgroup v1 hierarchy, or, for `pids`, under
+    /// a cgroup v2 mount that has the controller (the frozen-thread test needs v1's freezer,
+    /// which alone freezes one thread of a process). Panics, saying why, when none can be made.
     fn new(controller: &str, tag: &str) -> Cgroup {
         let name = format!("tixgo-{tag}-{}", std::process::id());
         let mut tried = Vec::new();
@@ -50,8 +51,13 @@ impl Cgroup {
             .into_iter()
             .map(PathBuf::from)
             .filter(|root| {
-                std::fs::read_to_string(root.join("cgroup.controllers"))
-                    .is_ok_and(|c| c.split_whitespace().any(|c| c == controller))
+                controller == "pids"
+                    && std::fs::read_to_string(root.join("cgroup.controllers"))
+                        .is_ok_and(|c| c.split_whitespace().any(|c| c == controller))
+            })
+            .inspect(|root| {
+                // The controller must be handed down to the new child; it may be already.
+                let _ = std::fs::write(root.join("cgroup.subtree_control"), "+pids");
             });
         for root in std::iter::once(v1).chain(v2) {
             let path = root.join(&name);
