@@ -33,7 +33,10 @@ echo "== building ${#targets[@]} fuzz targets"
 cargo +nightly fuzz build
 
 scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+# The targets keep the services' journals in /dev/shm/tixgo-fuzz-<target>-<pid> (or the temp
+# dir); libFuzzer never returns to remove them, so this does, after each target.
+sweep() { rm -rf /dev/shm/tixgo-fuzz-* "${TMPDIR:-/tmp}"/tixgo-fuzz-*; }
+trap 'rm -rf "$scratch"; sweep' EXIT
 
 passed=0
 failed=0
@@ -57,6 +60,7 @@ for target in "${targets[@]}"; do
         ls -l "artifacts/$target" 2>/dev/null || true
         failed=$((failed + 1))
     fi
+    sweep
 done
 
 echo "$passed passed, $failed failed"
