@@ -19,14 +19,21 @@
 //! # Undo
 //! Deletes are rare, so an undo keeps the store lock until its line is durable: memory changes
 //! only once the disk has, and no removed record ever has to be put back in its place.
+//!
+//! # Memory
+//! Every check-in stays in memory. Once the process comes within an eighth of its memory limit
+//! (a container's `mem_limit`), new check-ins are refused with [`StorageError::OutOfMemory`]
+//! rather than growing until the kernel kills the process: what is kept stays readable, undo
+//! still works, and the operator reads why in the answer and the log.
 
 use crate::records::{CheckInLine, JournalLine, Record, Stamp, UndoLine};
 use crate::storage::{
     CheckIn, CheckInDone, CheckInRequest, CheckIns, JsonPage, Page, StorageError,
 };
 use crate::store::{Admission, Found, Listed, NewCheckIn, Store};
-use journal::{Journal, JournalError, ReplayReport};
+use journal::{Journal, JournalError, MemoryLimit, ReplayReport};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The journal's file name inside `DATA_DIR`.
@@ -37,6 +44,51 @@ pub const JOURNAL_FILE: &str = "checkins.jsonl";
 pub struct Ledger {
     store: Arc<Mutex<Store>>,
     journal: Journal,
+    memory: MemoryGuard,
+}
+
+/// How many new check-ins are admitted between two looks at the process's memory.
+const CHECK_INS_PER_MEMORY_CHECK: u64 = 256;
+
+/// Whether the process has memory left for new check-ins, looked at every
+/// [`CHECK_INS_PER_MEMORY_CHECK`] of them (a read of `/proc/self/status`).
+#[derive(Debug)]
+struct MemoryGuard {
+    limit: Option<MemoryLimit>,
+    admitted: AtomicU64,
+    full: AtomicBool,
+}
+
+impl MemoryGuard {
+    fn new(limit: Option<MemoryLimit>) -> MemoryGuard {
+        let guard = MemoryGuard {
+            limit,
+            admitted: AtomicU64::new(0),
+            full: AtomicBool::new(false),
+        };
+        guard.look();
+        guard
+    }
+
+    fn look(&self) {
+        let full = self.limit.is_some_and(|limit| limit.exceeded().is_some());
+        if full != self.full.swap(full, Ordering::Relaxed) && full {
+            eprintln!(
+                "attendance: refusing new check-ins: the process is within an eighth of its \
+                 memory limit of {} MiB; raise mem_limit (README, \"Memory capacity\") and restart",
+                self.limit.map_or(0, |l| l.bytes() >> 20)
+            );
+        }
+    }
+
+    /// Whether a new check-in must be refused.
+    fn is_full(&self) -> bool {
+        let admitted = self.admitted.fetch_add(1, Ordering::Relaxed);
+        if admitted.is_multiple_of(CHECK_INS_PER_MEMORY_CHECK) {
+            self.look();
+        }
+        self.full.load(Ordering::Relaxed)
+    }
 }
 
 impl Ledger {
@@ -50,6 +102,7 @@ impl Ledger {
         let ledger = Ledger {
             store: Arc::new(Mutex::new(store)),
             journal,
+            memory: MemoryGuard::new(MemoryLimit::of_this_process()),
         };
         Ok((ledger, report))
     }
@@ -131,6 +184,10 @@ impl CheckIns for Ledger {
     fn check_in_later(&self, request: CheckInRequest<'_>, done: CheckInDone) {
         let store = self.lock();
         match store.admit(request.event, request.ticket, request.by, request.key) {
+            Admission::Free if self.memory.is_full() => {
+                drop(store);
+                done(Err(StorageError::OutOfMemory));
+            }
             Admission::Free => self.write_check_in(store, request, done),
             Admission::KeyReused => {
                 drop(store);

@@ -267,15 +267,22 @@ fn check_in_answer(outcome: Result<CheckIn, StorageError>) -> Response {
 /// A 503 for a storage failure (`what` happened, for the log), saying whether a change was not kept or a read
 /// failed; the cause goes to stderr (the journal names the file there), not to the client.
 fn unavailable(what: &str, error: &StorageError) -> Response {
-    eprintln!("attendance: {what}: {error}");
-    let detail = match error {
-        StorageError::NotKept(_) => {
-            "The check-in journal could not be written; please retry shortly"
-        }
-        StorageError::ReadFailed(_) => "The check-ins could not be read; please retry shortly",
+    let (detail, retry_after) = match error {
+        StorageError::NotKept(_) => (
+            "The check-in journal could not be written; please retry shortly",
+            1,
+        ),
+        StorageError::ReadFailed(_) => ("The check-ins could not be read; please retry shortly", 1),
+        // Said once on stderr when it starts, not at every refused scan.
+        StorageError::OutOfMemory => return Response::unavailable(OUT_OF_MEMORY, 30),
     };
-    Response::unavailable(detail, 1)
+    eprintln!("attendance: {what}: {error}");
+    Response::unavailable(detail, retry_after)
 }
+
+/// The detail of the 503 to a check-in refused near the memory limit.
+const OUT_OF_MEMORY: &str =
+    "The box has no memory left for more check-ins; its memory limit must be raised";
 
 fn checked_in(record: &Record) -> Response {
     Response::json(

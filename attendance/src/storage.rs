@@ -121,6 +121,9 @@ pub enum StorageError {
     /// The check-ins could not be read, or one that would be shown is not known to be durable
     /// (its own write was not kept).
     ReadFailed(Box<dyn Error + Send + Sync>),
+    /// The process is too close to its memory limit to keep another check-in; nothing was
+    /// written.
+    OutOfMemory,
 }
 
 impl fmt::Display for StorageError {
@@ -128,6 +131,9 @@ impl fmt::Display for StorageError {
         match self {
             StorageError::NotKept(e) => write!(f, "the change was not kept: {e}"),
             StorageError::ReadFailed(e) => write!(f, "the check-ins could not be read: {e}"),
+            StorageError::OutOfMemory => {
+                f.write_str("no memory left for another check-in (near the memory limit)")
+            }
         }
     }
 }
@@ -136,6 +142,7 @@ impl Error for StorageError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             StorageError::NotKept(e) | StorageError::ReadFailed(e) => Some(&**e),
+            StorageError::OutOfMemory => None,
         }
     }
 }

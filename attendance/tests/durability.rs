@@ -441,3 +441,94 @@ fn a_journal_grown_past_the_memory_limit_stops_the_start_with_one_clear_line() {
     let listed = api.attendance(Some(&committee()), &format!("{encoded}?limit=1"), &[]);
     assert_eq!(listed.json()["total_checkins"], 40_000, "{}", listed.text());
 }
+
+#[test]
+fn near_the_memory_limit_new_check_ins_are_refused_and_the_rest_keeps_working() {
+    let dir = TempDir::new("att-memory-full");
+    let cgroup = testkit::cgroup::MemoryCgroup::new("att-memory-full", 24 << 20);
+    let launch = Launch::new(BIN, dir.path()).env("WRITE_LIMIT_PER_USER", "0");
+    let api = running(launch.start_under(&cgroup.wrapper()));
+    let gate = committee();
+    let event = "\u{1D11E}".repeat(128);
+    let stop = AtomicBool::new(false);
+    let refusals = std::sync::Mutex::new(Vec::new());
+    let acked: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|t| {
+                let (api, gate, event, stop, refusals) = (&api, &gate, &event, &stop, &refusals);
+                scope.spawn(move || {
+                    let mut acked = Vec::new();
+                    for i in 0..20_000 {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let ticket = format!("{t}-{i:06}{}", "\u{1D11E}".repeat(118));
+                        let answer = api.check_in(gate, event, &ticket);
+                        match answer.status {
+                            201 => acked.push(ticket),
+                            _ => {
+                                refusals.lock().unwrap().push(answer);
+                                stop.store(true, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    acked
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    let refusals = refusals.into_inner().unwrap();
+    assert!(
+        !refusals.is_empty(),
+        "never refused after {} check-ins",
+        acked.len()
+    );
+    for refused in &refusals {
+        assert_json(
+            refused,
+            503,
+            &json!({"detail": "The box has no memory left for more check-ins; its memory limit must be raised"}),
+        );
+        assert_eq!(refused.header("retry-after"), Some("30"));
+    }
+    assert!(
+        acked.len() > 5_000,
+        "refused too early, after {}",
+        acked.len()
+    );
+    assert!(eventually(|| api
+        .service()
+        .stderr()
+        .matches("refusing new check-ins")
+        .count()
+        == 1));
+    // Reads and undo keep working, and the process is alive.
+    let encoded = "%F0%9D%84%9E".repeat(128);
+    let listed = api.attendance(Some(&gate), &format!("{encoded}?limit=1"), &[]);
+    assert_eq!(
+        listed.json()["total_checkins"],
+        acked.len(),
+        "{}",
+        listed.text()
+    );
+    let undone = api.undo(
+        Some(&admin()),
+        &format!(
+            "{encoded}/{}",
+            acked[0].replace('\u{1D11E}', "%F0%9D%84%9E")
+        ),
+    );
+    assert_eq!(undone.status, 200, "{}", undone.text());
+    api.kill9();
+    drop(cgroup);
+
+    // Every acknowledged check-in (but the undone one) is there after a restart without the
+    // limit.
+    let api = start(dir.path());
+    let listed = api.attendance(Some(&gate), &format!("{encoded}?limit=1"), &[]);
+    assert_eq!(listed.json()["total_checkins"], acked.len() - 1);
+}

@@ -80,7 +80,9 @@ impl fmt::Display for JournalError {
                 limit,
             } => write!(
                 f,
-                "journal {} has outgrown the memory limit: {} MiB in use after {line} lines of it,                  against a limit of {} MiB (with room to serve); raise the memory limit                  (mem_limit, see the README's memory capacity) and start again",
+                "journal {} has outgrown the memory limit: {} MiB in use after {line} lines of \
+                 it, against a limit of {} MiB (with room to serve); raise the memory limit \
+                 (mem_limit, see the README's memory capacity) and start again",
                 path.display(),
                 resident >> 20,
                 limit >> 20

@@ -32,6 +32,12 @@
 //! [`JournalError::NotKept`], so the writers can undo their changes in memory and answer 503; the
 //! next batch starts clean on a consistent file.
 //!
+//! # Memory
+//! A journal's records live in memory too (the service's store). [`Journal::open`] stops a replay
+//! that comes close to the process's memory limit with [`JournalError::OutgrewMemory`], one clear
+//! line instead of the kernel's OOM killer at every restart; [`MemoryLimit`] lets a store refuse
+//! new records before it gets there while serving.
+//!
 //! # Ownership
 //! The data directory's `.lock` file is locked for as long as the journal is open, so a second
 //! process pointed at the same directory refuses to start. Dropping the journal writes and syncs
@@ -48,6 +54,7 @@ mod replay;
 
 pub use commit::{Durability, Stats};
 pub use error::JournalError;
+pub use memory::MemoryLimit;
 pub use replay::ReplayReport;
 
 use commit::GroupCommit;

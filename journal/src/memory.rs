@@ -1,7 +1,7 @@
 //! The memory this process may use (its cgroup's limit, as Docker's `mem_limit` sets it) and
 //! the memory it uses, so that a replay that would outgrow the limit stops with an error that
 //! says so, instead of the kernel's OOM killer ending the process without a word, again at every
-//! restart.
+//! restart; and so that a store can refuse new records before it gets there while serving.
 //!
 //! Linux only, read from `/proc/self/cgroup`, the cgroup file systems (v2 `memory.max`, v1
 //! `memory.limit_in_bytes`, the smallest along the path to the root) and `/proc/self/status`;
@@ -14,27 +14,33 @@ use std::path::{Path, PathBuf};
 /// at least this much.
 const MIN_HEADROOM: u64 = 8 << 20;
 
-/// The limit a replay must stay under.
+/// The memory limit of this process, and the resident memory it should stay under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Budget {
-    /// The cgroup's memory limit, in bytes.
-    pub limit: u64,
+pub struct MemoryLimit {
+    limit: u64,
 }
 
-impl Budget {
-    /// This process's budget, if its cgroup has a memory limit.
-    pub fn of_this_process() -> Option<Budget> {
+impl MemoryLimit {
+    /// This process's limit, if its cgroup has one (read once; the limit of a running
+    /// container does not change under it).
+    pub fn of_this_process() -> Option<MemoryLimit> {
         let cgroups = fs::read_to_string("/proc/self/cgroup").ok()?;
-        cgroup_limit(&cgroups, Path::new("/sys/fs/cgroup")).map(|limit| Budget { limit })
+        cgroup_limit(&cgroups, Path::new("/sys/fs/cgroup")).map(|limit| MemoryLimit { limit })
     }
 
-    /// The resident memory past which the replay stops: the limit less the headroom.
+    /// The limit, in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.limit
+    }
+
+    /// The resident memory to stay under: the limit less an eighth of it (at least 8 MiB),
+    /// kept free for serving.
     pub fn ceiling(&self) -> u64 {
         self.limit
             .saturating_sub((self.limit / 8).max(MIN_HEADROOM))
     }
 
-    /// The process's resident memory, if it is past [`Budget::ceiling`].
+    /// The process's resident memory, if it is past [`MemoryLimit::ceiling`].
     pub fn exceeded(&self) -> Option<u64> {
         resident_bytes().filter(|&resident| resident > self.ceiling())
     }
@@ -125,14 +131,17 @@ mod tests {
 
     #[test]
     fn the_ceiling_leaves_an_eighth_and_at_least_8_mib() {
-        assert_eq!(Budget { limit: 64 << 20 }.ceiling(), 56 << 20);
-        assert_eq!(Budget { limit: 1 << 30 }.ceiling(), (1 << 30) - (128 << 20));
-        assert_eq!(Budget { limit: 4 << 20 }.ceiling(), 0);
+        assert_eq!(MemoryLimit { limit: 64 << 20 }.ceiling(), 56 << 20);
+        assert_eq!(
+            MemoryLimit { limit: 1 << 30 }.ceiling(),
+            (1 << 30) - (128 << 20)
+        );
+        assert_eq!(MemoryLimit { limit: 4 << 20 }.ceiling(), 0);
         assert!(resident_bytes().is_some_and(|r| r > 0));
         assert!(
-            Budget { limit: 1 << 20 }.exceeded().is_some(),
+            MemoryLimit { limit: 1 << 20 }.exceeded().is_some(),
             "any process is past 0"
         );
-        assert_eq!(Budget { limit: 1 << 50 }.exceeded(), None);
+        assert_eq!(MemoryLimit { limit: 1 << 50 }.exceeded(), None);
     }
 }

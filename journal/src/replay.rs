@@ -7,7 +7,7 @@
 
 use crate::error::{io_error, JournalError};
 use crate::line;
-use crate::memory::Budget;
+use crate::memory::MemoryLimit;
 use serde::de::DeserializeOwned;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -58,7 +58,7 @@ where
     let mut good_len = 0u64;
     // A bad line is only forgiven if nothing follows it.
     let mut bad: Option<(u64, String)> = None;
-    let budget = Budget::of_this_process();
+    let budget = MemoryLimit::of_this_process();
     loop {
         text.clear();
         let n = reader
@@ -74,7 +74,7 @@ where
                     path: path.to_owned(),
                     line: line_no,
                     resident,
-                    limit: budget.limit,
+                    limit: budget.bytes(),
                 });
             }
         }
