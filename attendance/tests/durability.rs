@@ -417,7 +417,7 @@ fn a_journal_grown_past_the_memory_limit_stops_the_start_with_one_clear_line() {
     std::fs::create_dir_all(dir.path()).unwrap();
     std::fs::write(dir.path().join(JOURNAL), &journal).unwrap();
 
-    let cgroup = testkit::cgroup::MemoryCgroup::new("att-outgrown", 32 << 20);
+    let cgroup = testkit::cgroup::Cgroup::memory("att-outgrown", 32 << 20);
     let (status, _, stderr) = Launch::new(BIN, dir.path()).run_under(&cgroup.wrapper(), &[]);
     assert_eq!(
         status.code(),
@@ -445,7 +445,7 @@ fn a_journal_grown_past_the_memory_limit_stops_the_start_with_one_clear_line() {
 #[test]
 fn near_the_memory_limit_new_check_ins_are_refused_and_the_rest_keeps_working() {
     let dir = TempDir::new("att-memory-full");
-    let cgroup = testkit::cgroup::MemoryCgroup::new("att-memory-full", 24 << 20);
+    let cgroup = testkit::cgroup::Cgroup::memory("att-memory-full", 24 << 20);
     let launch = Launch::new(BIN, dir.path()).env("WRITE_LIMIT_PER_USER", "0");
     let api = running(launch.start_under(&cgroup.wrapper()));
     let gate = committee();

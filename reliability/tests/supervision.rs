@@ -23,92 +23,16 @@ use service_kit::{EXIT_ACCEPT_LOOP_DIED, EXIT_SERVER_THREAD_PANICKED, EXIT_UNRES
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+use testkit::cgroup::Cgroup;
 use testkit::{Launch, Service, TempDir};
 
 /// How long a binary that can no longer serve may take to exit.
 const EXIT_LIMIT: Duration = Duration::from_secs(20);
-
-/// A child cgroup of one controller (`pids` or `freezer`), removed when dropped.
-struct Cgroup {
-    path: PathBuf,
-}
-
-impl Cgroup {
-    /// A new child cgroup of `controller`: under its cgroup v1 hierarchy, or, for `pids`, under
-    /// a cgroup v2 mount that has the controller (the frozen-thread test needs v1's freezer,
-    /// which alone freezes one thread of a process). Panics, saying why, when none can be made.
-    fn new(controller: &str, tag: &str) -> Cgroup {
-        let name = format!("tixgo-{tag}-{}", std::process::id());
-        let mut tried = Vec::new();
-        let v1 = PathBuf::from("/sys/fs/cgroup").join(controller);
-        let v2 = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
-            .into_iter()
-            .map(PathBuf::from)
-            .filter(|root| {
-                controller == "pids"
-                    && std::fs::read_to_string(root.join("cgroup.controllers"))
-                        .is_ok_and(|c| c.split_whitespace().any(|c| c == controller))
-            })
-            .inspect(|root| {
-                // The controller must be handed down to the new child; it may be already.
-                let _ = std::fs::write(root.join("cgroup.subtree_control"), "+pids");
-            });
-        for root in std::iter::once(v1).chain(v2) {
-            let path = root.join(&name);
-            let _ = std::fs::remove_dir(&path);
-            match std::fs::create_dir(&path) {
-                Ok(()) => return Cgroup { path },
-                Err(e) => tried.push(format!("{}: {e}", path.display())),
-            }
-        }
-        panic!(
-            "cannot create a {controller} cgroup (this test needs root and a cgroup hierarchy \
-             with the {controller} controller, as on CI): {}",
-            tried.join("; ")
-        );
-    }
-
-    fn write(&self, file: &str, value: &str) {
-        std::fs::write(self.path.join(file), value)
-            .unwrap_or_else(|e| panic!("write {value} to {}/{file}: {e}", self.path.display()));
-    }
-
-    /// A wrapper that moves itself into this cgroup, then runs the binary.
-    fn wrapper(&self) -> Vec<String> {
-        let procs = self.path.join("cgroup.procs");
-        vec![
-            "sh".into(),
-            "-c".into(),
-            format!("echo $$ > {} && exec \"$0\"", procs.display()),
-        ]
-    }
-}
-
-impl Drop for Cgroup {
-    fn drop(&mut self) {
-        if self.path.join("freezer.state").exists() {
-            let _ = std::fs::write(self.path.join("freezer.state"), "THAWED");
-        }
-        for _ in 0..100 {
-            if std::fs::remove_dir(&self.path).is_ok() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("could not remove {}", self.path.display());
-    }
-}
-
-fn start_under(launch: &Launch, wrapper: &[String]) -> Service {
-    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
-    launch.start_under(&wrapper)
-}
 
 /// Waits for `service` to exit; the status and how long it took from `since`.
 fn exited(service: &mut Service, since: Instant, what: &str) -> (ExitStatus, Duration) {
@@ -179,7 +103,7 @@ fn a_pids_limit_hit_by_a_connection_flood_ends_the_process() {
     for (name, launch, _dir) in launches("pids") {
         let cgroup = Cgroup::new("pids", "pids");
         cgroup.write("pids.max", "48");
-        let mut service = start_under(&launch, &cgroup.wrapper());
+        let mut service = launch.start_under(&cgroup.wrapper());
         let started = Instant::now();
         let (conns, opened) = flood(service.addr, 100, Duration::from_secs(5));
         let (status, took) = exited(&mut service, started, name);
@@ -204,12 +128,7 @@ fn a_pids_limit_hit_by_a_connection_flood_ends_the_process() {
 #[test]
 fn an_accept_loop_out_of_file_descriptors_ends_the_process() {
     for (name, launch, _dir) in launches("nofile") {
-        let wrapper = [
-            "sh".to_owned(),
-            "-c".into(),
-            "ulimit -n 64; exec \"$0\"".into(),
-        ];
-        let mut service = start_under(&launch, &wrapper);
+        let mut service = launch.start_under(&["sh", "-c", "ulimit -n 64; exec \"$0\""]);
         let started = Instant::now();
         let (conns, opened) = flood(service.addr, 100, Duration::from_secs(5));
         let (status, took) = exited(&mut service, started, name);

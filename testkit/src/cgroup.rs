@@ -1,67 +1,100 @@
-//! A cgroup to run a binary in with a container's memory limit (as compose's `mem_limit` sets
-//! it), on a machine without Docker.
+//! Cgroups to run a binary in with a container's limits (compose's `mem_limit`, `pids_limit`),
+//! or to freeze one of its threads, on a machine without Docker.
 //!
-//! It needs root and a writable cgroup file system, v1 (a `memory` hierarchy under
-//! `/sys/fs/cgroup/memory`) or v2 (`/sys/fs/cgroup` with the `memory` controller). Without
-//! them [`MemoryCgroup::new`] panics with a message that says so: a test that cannot set up what
-//! it checks must fail, not pass without checking.
+//! They need root and a writable cgroup file system: a cgroup v1 hierarchy of the controller
+//! (`/sys/fs/cgroup/<controller>`), or a cgroup v2 mount that has it (not for `freezer`: only
+//! v1's freezes a single thread). Without one [`Cgroup::new`] panics with a message that says
+//! so: a test that cannot set up what it checks must fail, not pass without checking.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// A fresh cgroup with a memory limit, removed again when dropped (once its processes are
-/// gone).
+/// A fresh child cgroup of one controller, removed again when dropped (once its processes are
+/// gone; a frozen one is thawed first).
 #[derive(Debug)]
-pub struct MemoryCgroup {
-    dir: PathBuf,
+pub struct Cgroup {
+    path: PathBuf,
     wrapper: Vec<String>,
+    /// Whether it lives in a cgroup v2 hierarchy (whose files are named differently).
+    unified: bool,
 }
 
-impl MemoryCgroup {
-    /// A new cgroup named after `tag` and this process, limited to `limit` bytes of memory.
+impl Cgroup {
+    /// A new child cgroup of `controller` (`memory`, `pids`, `freezer`), named after `tag` and
+    /// this process.
     ///
     /// # Panics
-    /// When no cgroup can be made or limited here (not root, no writable cgroup file system).
-    pub fn new(tag: &str, limit: u64) -> MemoryCgroup {
+    /// When none can be made here (not root, no hierarchy with the controller).
+    pub fn new(controller: &str, tag: &str) -> Cgroup {
         let name = format!("tixgo-test-{tag}-{}", std::process::id());
-        let v1 = Path::new("/sys/fs/cgroup/memory");
-        let v2 = Path::new("/sys/fs/cgroup");
-        let (dir, limit_file) = if v1.join("memory.limit_in_bytes").is_file() {
-            (v1.join(&name), "memory.limit_in_bytes")
-        } else if fs::read_to_string(v2.join("cgroup.controllers"))
-            .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
-        {
-            // The controller must be handed down to the new child; it may be already.
-            let _ = fs::write(v2.join("cgroup.subtree_control"), "+memory");
-            (v2.join(&name), "memory.max")
+        let v1 = (PathBuf::from("/sys/fs/cgroup").join(controller), false);
+        let v2 = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+            .into_iter()
+            .map(PathBuf::from)
+            .filter(|root| {
+                controller != "freezer"
+                    && fs::read_to_string(root.join("cgroup.controllers"))
+                        .is_ok_and(|c| c.split_whitespace().any(|c| c == controller))
+            })
+            .map(|root| {
+                // The controller must be handed down to the new child; it may be already.
+                let _ = fs::write(
+                    root.join("cgroup.subtree_control"),
+                    format!("+{controller}"),
+                );
+                (root, true)
+            });
+        let mut tried = Vec::new();
+        for (root, unified) in std::iter::once(v1).chain(v2) {
+            let path = root.join(&name);
+            let _ = fs::remove_dir(&path);
+            match fs::create_dir(&path) {
+                Ok(()) => {
+                    let procs = path.join("cgroup.procs");
+                    let wrapper = vec![
+                        "sh".to_owned(),
+                        "-c".to_owned(),
+                        format!("echo $$ > '{}' && exec \"$0\" \"$@\"", procs.display()),
+                    ];
+                    return Cgroup {
+                        path,
+                        wrapper,
+                        unified,
+                    };
+                }
+                Err(e) => tried.push(format!("{}: {e}", path.display())),
+            }
+        }
+        panic!(
+            "cannot create a {controller} cgroup (this test needs root and a cgroup hierarchy \
+             with the {controller} controller, as on CI): {}",
+            tried.join("; ")
+        );
+    }
+
+    /// A new memory cgroup limited to `limit` bytes, as compose's `mem_limit` makes one.
+    ///
+    /// # Panics
+    /// As [`Cgroup::new`], or when the limit cannot be set.
+    pub fn memory(tag: &str, limit: u64) -> Cgroup {
+        let cgroup = Cgroup::new("memory", tag);
+        let file = if cgroup.unified {
+            "memory.max"
         } else {
-            panic!(
-                "no memory cgroup controller here (neither /sys/fs/cgroup/memory nor a cgroup v2 \
-                 /sys/fs/cgroup with `memory`): this test needs one, as root"
-            );
+            "memory.limit_in_bytes"
         };
-        fs::create_dir(&dir).unwrap_or_else(|e| {
-            panic!(
-                "cannot create the cgroup {} ({e}): this test needs root and a writable cgroup \
-                 file system",
-                dir.display()
-            )
-        });
-        let cgroup = MemoryCgroup {
-            wrapper: vec![
-                "sh".to_owned(),
-                "-c".to_owned(),
-                format!(
-                    "echo $$ > '{}/cgroup.procs' && exec \"$0\" \"$@\"",
-                    dir.display()
-                ),
-            ],
-            dir,
-        };
-        fs::write(cgroup.dir.join(limit_file), limit.to_string())
-            .unwrap_or_else(|e| panic!("cannot limit the memory of {}: {e}", cgroup.dir.display()));
+        cgroup.write(file, &limit.to_string());
         cgroup
+    }
+
+    /// Writes `value` to the cgroup's `file` (`pids.max`, `tasks`, `freezer.state`, ...).
+    ///
+    /// # Panics
+    /// When the write fails.
+    pub fn write(&self, file: &str, value: &str) {
+        fs::write(self.path.join(file), value)
+            .unwrap_or_else(|e| panic!("write {value} to {}/{file}: {e}", self.path.display()));
     }
 
     /// A wrapper for [`crate::Launch::start_under`] and [`crate::Launch::run_under`] that moves
@@ -71,14 +104,18 @@ impl MemoryCgroup {
     }
 }
 
-impl Drop for MemoryCgroup {
+impl Drop for Cgroup {
     fn drop(&mut self) {
+        if self.path.join("freezer.state").exists() {
+            let _ = fs::write(self.path.join("freezer.state"), "THAWED");
+        }
         // A cgroup can be removed once its last process has gone, which may take a moment.
-        for _ in 0..50 {
-            if fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
+        for _ in 0..100 {
+            if fs::remove_dir(&self.path).is_ok() || !self.path.exists() {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
+        eprintln!("could not remove the cgroup {}", self.path.display());
     }
 }

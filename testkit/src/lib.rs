@@ -12,7 +12,8 @@
 //!   ([`contract::Running`]), and builds a service in-process as its binary does
 //!   ([`contract::app`]); [`openapi`] holds those checks, and the one that the document and the
 //!   route table list the same operations.
-//! - [`cgroup`] runs a binary under a container's memory limit, without Docker.
+//! - [`cgroup`] runs a binary under a container's memory or pids limit, or freezes one of its
+//!   threads, without Docker.
 #![forbid(unsafe_code)]
 
 pub mod api_doc;

@@ -5,14 +5,16 @@
 //! minutes. On a box with a 64 MiB memory limit, a dozen slow readers each holding a fresh 17 MB
 //! listing would get the process killed. So a handler that is about to build a big answer first
 //! holds its (estimated) size from the process's [`ByteBudget`] ([`hold_answer_bytes`]); when
-//! the budget is spent it answers 503 instead, before building anything. The [`HeldBytes`] travel
+//! the budget is spent (and stays so for [`BIG_ANSWER_WAIT`]) it answers 503 instead, before
+//! building anything. The [`HeldBytes`] travel
 //! with the answer ([`crate::Response::holding`]) and are given back once it is written, on the
 //! writer thread. One answer larger than the whole budget is still allowed when nothing else is
 //! held, so a big event can always be listed, one reader at a time.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// Answers with a body larger than this are big: they hold bytes of the budget and are written
 /// by the writer threads rather than by a request worker.
@@ -21,12 +23,19 @@ pub const BIG_ANSWER_BYTES: usize = 64 << 10;
 /// How many bytes the big answers in flight may hold at once, in all.
 pub const BIG_ANSWER_BUDGET: usize = 24 << 20;
 
+/// How long a request worker waits for room for a big answer (bytes of the budget, a writer)
+/// before it answers 503. Readers that take their answers at once make room within
+/// milliseconds, so many of them at once queue rather than being refused; slow readers holding
+/// the room hold a worker at most this long per request, so check-ins keep being answered.
+pub const BIG_ANSWER_WAIT: Duration = Duration::from_millis(250);
+
 /// The process's budget for big answers.
 static BIG_ANSWERS: ByteBudget = ByteBudget::new(BIG_ANSWER_BUDGET);
 
-/// Holds `bytes` of the process's big-answer budget ([`BIG_ANSWER_BUDGET`]).
+/// Holds `bytes` of the process's big-answer budget ([`BIG_ANSWER_BUDGET`]), waiting up to
+/// [`BIG_ANSWER_WAIT`] for them to fit.
 pub fn hold_answer_bytes(bytes: usize) -> Result<HeldBytes, OverBudget> {
-    BIG_ANSWERS.hold(bytes)
+    BIG_ANSWERS.hold_within(bytes, BIG_ANSWER_WAIT)
 }
 
 /// A number of bytes that may be held at once, in all.
@@ -34,6 +43,10 @@ pub fn hold_answer_bytes(bytes: usize) -> Result<HeldBytes, OverBudget> {
 pub struct ByteBudget {
     limit: usize,
     held: AtomicUsize,
+    /// Taken to wait for bytes to be given back, and to say that some were: a release under
+    /// it cannot fall between a waiter's failed hold and its wait.
+    room: Mutex<()>,
+    released: Condvar,
 }
 
 /// Bytes held from a [`ByteBudget`], given back when dropped.
@@ -72,6 +85,33 @@ impl ByteBudget {
         ByteBudget {
             limit,
             held: AtomicUsize::new(0),
+            room: Mutex::new(()),
+            released: Condvar::new(),
+        }
+    }
+
+    /// [`ByteBudget::hold`], waiting up to `wait` for the bytes to fit.
+    pub fn hold_within(
+        &'static self,
+        bytes: usize,
+        wait: Duration,
+    ) -> Result<HeldBytes, OverBudget> {
+        let deadline = Instant::now() + wait;
+        let mut room = self.room.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let refused = match self.hold(bytes) {
+                Ok(held) => return Ok(held),
+                Err(refused) => refused,
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(refused);
+            }
+            room = self
+                .released
+                .wait_timeout(room, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 
@@ -119,7 +159,13 @@ impl HeldBytes {
 
 impl Drop for HeldBytes {
     fn drop(&mut self) {
+        let _room = self
+            .budget
+            .room
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         self.budget.held.fetch_sub(self.bytes, Ordering::SeqCst);
+        self.budget.released.notify_all();
     }
 }
 

@@ -18,7 +18,7 @@
 //! to a service's port directly, with more unfinished bodies open than the bound, can hold a
 //! worker this way, one per connection.
 
-use super::budget::{hold_answer_bytes, Held, BIG_ANSWER_BYTES};
+use super::budget::{hold_answer_bytes, Held, BIG_ANSWER_BYTES, BIG_ANSWER_WAIT};
 use super::reading::{self, body_is_buffered};
 use super::watchdog;
 use super::writers::Writers;
@@ -116,7 +116,7 @@ fn hand_over<S: Service>(
         started,
         outstanding: Arc::clone(outstanding),
     };
-    if let Err(big) = writers.offer(big) {
+    if let Err(big) = writers.offer(big, BIG_ANSWER_WAIT) {
         drop(big.answer);
         refuse(app, outstanding, big.request, too_busy_for_big_answers());
     }

@@ -7,7 +7,8 @@
 //! answered. So a worker hands an answer over [`BIG_ANSWER_BYTES`] to these threads and goes on
 //! to the next request. They are started with the server (no thread is spawned per answer, which
 //! a container's pids limit could refuse), and take answers from a bounded queue; when every
-//! writer is busy and the queue is full, the worker answers 503 with `Retry-After` instead.
+//! writer is busy and the queue is full, the worker waits a little for room
+//! ([`BIG_ANSWER_WAIT`]) and then answers 503 with `Retry-After` instead.
 //!
 //! A writer only ever gets an answer that is its connection's only outstanding one (see
 //! [`super::workers::Outstanding`]): tiny_http writes a connection's answers in order, so an
@@ -18,6 +19,7 @@
 //! before.
 //!
 //! [`BIG_ANSWER_BYTES`]: super::budget::BIG_ANSWER_BYTES
+//! [`BIG_ANSWER_WAIT`]: super::budget::BIG_ANSWER_WAIT
 
 use std::collections::VecDeque;
 use std::io;
@@ -26,17 +28,20 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// How many writer threads there are.
-pub const WRITER_THREADS: usize = 4;
+pub const WRITER_THREADS: usize = 8;
 
 /// How many big answers may wait for a writer.
-pub const WRITER_QUEUE: usize = 4;
+pub const WRITER_QUEUE: usize = 8;
 
 /// The writer threads and their queue of jobs `J` (an answer and its request), which each
 /// writer hands to `write`.
 pub struct Writers<J> {
     state: Mutex<State<J>>,
-    /// Signalled when a job is queued, and when a writer finishes one.
-    changed: Condvar,
+    /// Signalled (to one writer) when a job is queued.
+    queued: Condvar,
+    /// Signalled (to everyone waiting for room, and a stop waiting for the end) when a writer
+    /// finishes a job.
+    finished: Condvar,
     capacity: usize,
     write: fn(J),
 }
@@ -55,7 +60,8 @@ impl<J: Send + 'static> Writers<J> {
                 queued: VecDeque::with_capacity(queue),
                 busy: 0,
             }),
-            changed: Condvar::new(),
+            queued: Condvar::new(),
+            finished: Condvar::new(),
             capacity: threads + queue,
             write,
         });
@@ -68,15 +74,25 @@ impl<J: Send + 'static> Writers<J> {
         Ok(writers)
     }
 
-    /// Queues `job` for a writer; gives it back when every writer is busy and the queue is full.
-    pub fn offer(&self, job: J) -> Result<(), J> {
+    /// Queues `job` for a writer, waiting up to `wait` for room; gives it back when every
+    /// writer is still busy and the queue still full by then.
+    pub fn offer(&self, job: J, wait: Duration) -> Result<(), J> {
+        let deadline = Instant::now() + wait;
         let mut state = self.lock();
-        if state.busy + state.queued.len() >= self.capacity {
-            return Err(job);
+        while state.busy + state.queued.len() >= self.capacity {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(job);
+            }
+            state = self
+                .finished
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
         state.queued.push_back(job);
         drop(state);
-        self.changed.notify_all();
+        self.queued.notify_one();
         Ok(())
     }
 
@@ -91,7 +107,7 @@ impl<J: Send + 'static> Writers<J> {
                 return false;
             }
             state = self
-                .changed
+                .finished
                 .wait_timeout(state, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
@@ -107,7 +123,7 @@ impl<J: Send + 'static> Writers<J> {
                     break job;
                 }
                 state = self
-                    .changed
+                    .queued
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
             };
@@ -115,7 +131,7 @@ impl<J: Send + 'static> Writers<J> {
             drop(state);
             (self.write)(job);
             self.lock().busy -= 1;
-            self.changed.notify_all();
+            self.finished.notify_all();
         }
     }
 
@@ -150,9 +166,15 @@ mod tests {
         let (done, finished) = mpsc::channel();
         let job = |n: u32| -> TestJob { (n, Arc::clone(&wait), done.clone()) };
         for n in 0..3 {
-            assert!(writers.offer(job(n)).is_ok(), "job {n}");
+            assert!(writers.offer(job(n), Duration::ZERO).is_ok(), "job {n}");
         }
-        assert!(writers.offer(job(3)).is_err(), "two busy and one queued");
+        let waited = Instant::now();
+        let refused = writers.offer(job(3), Duration::from_millis(50));
+        assert!(refused.is_err(), "two busy and one queued");
+        assert!(
+            waited.elapsed() >= Duration::from_millis(50),
+            "waited for room first"
+        );
         assert!(!writers.drain(Duration::from_millis(50)));
         for _ in 0..3 {
             release.send(()).unwrap();
@@ -163,8 +185,25 @@ mod tests {
             .iter()
             .all(|(_, name)| name.as_deref() == Some("answer-writer")));
         assert!(writers.drain(Duration::from_secs(2)));
-        assert!(writers.offer(job(4)).is_ok(), "room again");
+        assert!(writers.offer(job(4), Duration::ZERO).is_ok(), "room again");
         release.send(()).unwrap();
         assert_eq!(finished.recv().unwrap().0, 4);
+        assert!(writers.drain(Duration::from_secs(2)));
+
+        // A writer that finishes while a worker waits makes room for it.
+        for n in 5..8 {
+            assert!(writers.offer(job(n), Duration::ZERO).is_ok(), "job {n}");
+        }
+        let release_soon = release.clone();
+        let releaser = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            release_soon.send(()).unwrap();
+        });
+        assert!(writers.offer(job(8), Duration::from_secs(5)).is_ok());
+        releaser.join().unwrap();
+        for _ in 0..3 {
+            release.send(()).unwrap();
+        }
+        assert!(writers.drain(Duration::from_secs(2)));
     }
 }
