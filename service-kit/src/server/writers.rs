@@ -28,10 +28,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// How many writer threads there are.
-pub const WRITER_THREADS: usize = 8;
+pub const WRITER_THREADS: usize = 4;
 
 /// How many big answers may wait for a writer.
-pub const WRITER_QUEUE: usize = 8;
+pub const WRITER_QUEUE: usize = 4;
 
 /// The writer threads and their queue of jobs `J` (an answer and its request), which each
 /// writer hands to `write`.
