@@ -246,13 +246,21 @@ fn run<P: Program>(env: &Env) -> Result<(), Failure> {
         workers: common.workers,
         body_threads: BODY_THREADS,
     };
-    let (cors_origins, writes) = (common.cors_origins.clone(), common.write_limit());
-    let service = P::start(settings, opened.storage).map_err(Failure::Start)?;
-    let app = Arc::new(App::new(service, cors_origins).with_write_limit(writes));
+    let app = Arc::new(app::<P>(settings, opened.storage).map_err(Failure::Start)?);
     server::serve(Arc::clone(&app), &options).map_err(Failure::Server)?;
     app.service().settle().map_err(Failure::Settle)?;
     log_line(&format!("{}: stopped", P::NAME));
     Ok(())
+}
+
+/// The app of `P` as its binary runs it: the service started ([`Program::start`]) on its opened
+/// storage, with the settings' CORS origins and per-user write limit. The binary serves it; the
+/// in-process tests call it.
+pub fn app<P: Program>(settings: P::Settings, storage: P::Storage) -> Result<App<P>, StepError> {
+    let common = P::common(&settings);
+    let (cors_origins, writes) = (common.cors_origins.clone(), common.write_limit());
+    let service = P::start(settings, storage)?;
+    Ok(App::new(service, cors_origins).with_write_limit(writes))
 }
 
 /// How many requests whose body is still on the wire may be answered at once, each on a thread

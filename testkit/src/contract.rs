@@ -66,11 +66,8 @@ pub fn app<P: Program>(env: &[(&str, &str)], adjust: impl FnOnce(&mut P::Setting
     adjust(&mut settings);
     let opened =
         P::open(&settings).unwrap_or_else(|e| panic!("{}: storage not opened: {e}", P::NAME));
-    let common = P::common(&settings);
-    let (cors_origins, writes) = (common.cors_origins.clone(), common.write_limit());
-    let service = P::start(settings, opened.storage)
-        .unwrap_or_else(|e| panic!("{}: not started: {e}", P::NAME));
-    App::new(service, cors_origins).with_write_limit(writes)
+    service_kit::startup::app::<P>(settings, opened.storage)
+        .unwrap_or_else(|e| panic!("{}: not started: {e}", P::NAME))
 }
 
 /// A service answering in-process, each answer checked against its OpenAPI document.
@@ -105,6 +102,21 @@ impl<S: Service> Contract<S> {
             peer,
         }
     }
+
+    /// One request from `peer` (none: in-process), checked against the document.
+    #[track_caller]
+    fn checked_call(
+        &self,
+        peer: Option<IpAddr>,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> HttpResponse {
+        let answer = crate::call_from(&self.app, peer, method, target, headers, body);
+        check(self.app.router(), &self.document, method, target, &answer);
+        answer
+    }
 }
 
 impl<S: Service> Client for Contract<S> {
@@ -116,9 +128,7 @@ impl<S: Service> Client for Contract<S> {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> HttpResponse {
-        let answer = crate::call(&self.app, method, target, headers, body);
-        check(self.app.router(), &self.document, method, target, &answer);
-        answer
+        self.checked_call(None, method, target, headers, body)
     }
 }
 
@@ -138,10 +148,8 @@ impl<S: Service> Client for FromPeer<'_, S> {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> HttpResponse {
-        let Contract { app, document } = self.contract;
-        let answer = crate::call_from(app, Some(self.peer), method, target, headers, body);
-        check(app.router(), document, method, target, &answer);
-        answer
+        self.contract
+            .checked_call(Some(self.peer), method, target, headers, body)
     }
 }
 

@@ -14,7 +14,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Answers with a body larger than this are big: they hold bytes of the budget and are written
 /// by the writer threads rather than by a request worker.
@@ -96,23 +96,16 @@ impl ByteBudget {
         bytes: usize,
         wait: Duration,
     ) -> Result<HeldBytes, OverBudget> {
-        let deadline = Instant::now() + wait;
-        let mut room = self.room.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            let refused = match self.hold(bytes) {
-                Ok(held) => return Ok(held),
-                Err(refused) => refused,
-            };
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(refused);
+        let room = self.room.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut outcome = self.hold(bytes);
+        let waited = self.released.wait_timeout_while(room, wait, |_| {
+            if outcome.is_err() {
+                outcome = self.hold(bytes);
             }
-            room = self
-                .released
-                .wait_timeout(room, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+            outcome.is_err()
+        });
+        drop(waited);
+        outcome
     }
 
     /// Holds `bytes` if they fit beside what is held, or if nothing is held at all (so that one

@@ -25,7 +25,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How many writer threads there are.
 pub const WRITER_THREADS: usize = 4;
@@ -77,18 +77,14 @@ impl<J: Send + 'static> Writers<J> {
     /// Queues `job` for a writer, waiting up to `wait` for room; gives it back when every
     /// writer is still busy and the queue still full by then.
     pub fn offer(&self, job: J, wait: Duration) -> Result<(), J> {
-        let deadline = Instant::now() + wait;
-        let mut state = self.lock();
-        while state.busy + state.queued.len() >= self.capacity {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(job);
-            }
-            state = self
-                .finished
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+        let (mut state, waited) = self
+            .finished
+            .wait_timeout_while(self.lock(), wait, |s| {
+                s.busy + s.queued.len() >= self.capacity
+            })
+            .unwrap_or_else(PoisonError::into_inner);
+        if waited.timed_out() {
+            return Err(job);
         }
         state.queued.push_back(job);
         drop(state);
@@ -99,20 +95,12 @@ impl<J: Send + 'static> Writers<J> {
     /// Waits until every queued job is written, at most `limit` (the graceful stop: a client
     /// that reads slowly must not hold the stop for long). Returns whether they all were.
     pub fn drain(&self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        let mut state = self.lock();
-        while state.busy > 0 || !state.queued.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            state = self
-                .finished
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
+        let (state, waited) = self
+            .finished
+            .wait_timeout_while(self.lock(), limit, |s| s.busy > 0 || !s.queued.is_empty())
+            .unwrap_or_else(PoisonError::into_inner);
+        drop(state);
+        !waited.timed_out()
     }
 
     fn run(&self) {
@@ -144,6 +132,7 @@ impl<J: Send + 'static> Writers<J> {
 mod tests {
     use super::*;
     use std::sync::mpsc;
+    use std::time::Instant;
 
     /// A job for the test: waits for a release, then reports its number and thread.
     type TestJob = (
