@@ -16,9 +16,9 @@ use service_kit::startup::{Opened, Program, StepError, Variable};
 use service_kit::Answer;
 use service_kit::Service;
 use service_kit::{Authenticator, Claims};
+use service_kit::{Body, FieldError, Method, Response, BIG_ANSWER_BYTES};
 use service_kit::{Call, Route};
 use service_kit::{CommonConfig, ConfigError, Env};
-use service_kit::{FieldError, Method, Response, BIG_ANSWER_BYTES};
 use std::sync::Arc;
 
 /// The `/health` body: what serde_json wrote for `{"status":"ok","service":"attendance"}`
@@ -50,14 +50,13 @@ struct ConflictAnswer<'a> {
 /// `{"event_id":…,"total_checkins":…,"records":[…]}`, written around the page's ready-made JSON
 /// array (byte for byte what serde_json writes for the same shape).
 fn listing(event_id: &str, page: &JsonPage) -> Response {
-    let mut body = Vec::with_capacity(page.rows_json.len() + event_id.len() + 64);
-    body.extend_from_slice(br#"{"event_id":"#);
-    write_json_str(&mut body, event_id);
-    body.extend_from_slice(br#","total_checkins":"#);
-    body.extend_from_slice(page.total.to_string().as_bytes());
-    body.extend_from_slice(br#","records":"#);
-    body.extend_from_slice(&page.rows_json);
-    body.push(b'}');
+    let mut head = Vec::with_capacity(event_id.len() + LISTING_WRAPPER_BYTES);
+    head.extend_from_slice(br#"{"event_id":"#);
+    write_json_str(&mut head, event_id);
+    head.extend_from_slice(br#","total_checkins":"#);
+    head.extend_from_slice(page.total.to_string().as_bytes());
+    head.extend_from_slice(br#","records":"#);
+    let body = Body::framed(head, page.rows_json.clone(), b"}".to_vec());
     Response::with_body(200, "application/json", body)
 }
 
@@ -182,8 +181,11 @@ fn undo(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Response {
 /// budget, from the size the store knows before writing anything, and is answered 503 when the
 /// budget is spent: a dozen readers of a 17 MB event then cost one listing's memory, not a
 /// dozen. It holds twice the estimate while it is built (the rows and the body exist together
-/// for a moment), then the body's size until it is written (by a writer thread: see
-/// [`service_kit::serve`]).
+/// for a moment). A JSON listing's rows are shared bytes (the event's cached listing, for a
+/// whole list): they keep the hold, resized to their length, for as long as the cache or any
+/// answer has them, and count once however many readers are sent them; a reader of rows that
+/// already hold their part gives its hold back at once. A CSV body holds its own size until it
+/// is written (by a writer thread: see [`service_kit::serve`]).
 fn attendance(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
     let event_id = call.param("event_id");
     let input = match validate::listing(call, event_id) {
@@ -225,12 +227,16 @@ fn attendance(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response 
             Err(e) => unavailable("the check-ins could not be read", &e),
         }
     };
-    match held {
-        Some(mut held) => {
+    match (held, answer.body.shared()) {
+        (Some(held), Some(shared)) => {
+            shared.keep_held(held);
+            answer
+        }
+        (Some(mut held), None) => {
             held.resize(answer.body.len());
             answer.holding(held)
         }
-        None => answer,
+        (None, _) => answer,
     }
 }
 

@@ -8,9 +8,10 @@
 //! answer the journal's sync thread sends itself (see the ledger).
 
 use crate::records::{Record, Row};
+use service_kit::SharedBytes;
 use std::error::Error;
 use std::fmt;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 
 /// The check-ins, wherever they are kept. `Send + Sync` so that every request worker can share
 /// one (as `Arc<dyn CheckIns>`), `Debug` so that the service holding it can derive `Debug`.
@@ -107,8 +108,9 @@ pub struct Page {
 pub struct JsonPage {
     /// How many check-ins the event has in all.
     pub total: usize,
-    /// The requested slice of them, in check-in order, as a JSON array of rows.
-    pub rows_json: Arc<[u8]>,
+    /// The requested slice of them, in check-in order, as a JSON array of rows (shared with the
+    /// event's cached listing, for a whole list).
+    pub rows_json: SharedBytes,
 }
 
 /// Why the check-ins could not be used. Either way the request can be retried; the routes say

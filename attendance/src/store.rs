@@ -12,6 +12,7 @@
 use crate::records::{CheckInLine, JournalLine, Record, Row, Stamp, UndoLine};
 use crate::storage::{JsonPage, Page};
 use crate::ticket_index::TicketIndex;
+use service_kit::SharedBytes;
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -49,7 +50,7 @@ struct EventLog {
     positions: TicketIndex,
     /// The JSON array of all `entries` as the API shows them, cached for large events;
     /// dropped on every change to `entries`.
-    listing: Option<Arc<[u8]>>,
+    listing: Option<SharedBytes>,
     /// The bytes of all `entries`' rows in that array, separators and brackets aside: kept as
     /// check-ins come and go, so the size of a listing is known before it is written.
     rows_bytes: usize,
@@ -366,7 +367,7 @@ impl Store {
         let Some(&index) = self.event_index.get(event) else {
             let page = JsonPage {
                 total: 0,
-                rows_json: Arc::from(&b"[]"[..]),
+                rows_json: SharedBytes::new(b"[]".to_vec()),
             };
             return Listed {
                 page,
@@ -384,13 +385,13 @@ impl Store {
             if let Some(listing) = &log.listing {
                 let page = JsonPage {
                     total,
-                    rows_json: Arc::clone(listing),
+                    rows_json: listing.clone(),
                 };
                 return Listed { page, pending };
             }
         }
         let capacity = self.json_page_bytes(event, offset, limit);
-        let rows_json: Arc<[u8]> = Arc::from(rows_json(slice, capacity));
+        let rows_json = SharedBytes::new(rows_json(slice, capacity));
         if whole && total >= LISTING_CACHE_MIN_RECORDS && rows_json.len() <= LISTING_CACHE_BYTES {
             if self.cached_bytes + rows_json.len() > LISTING_CACHE_BYTES {
                 for log in &mut self.logs {
@@ -399,7 +400,7 @@ impl Store {
                 self.cached_bytes = 0;
             }
             self.cached_bytes += rows_json.len();
-            self.logs[index].listing = Some(Arc::clone(&rows_json));
+            self.logs[index].listing = Some(rows_json.clone());
         }
         Listed {
             page: JsonPage { total, rows_json },
@@ -645,7 +646,7 @@ mod tests {
             assert_eq!(json.page.total, page.page.total);
             assert_eq!(json.pending, page.pending);
             assert_eq!(
-                String::from_utf8(json.page.rows_json.to_vec()).unwrap(),
+                String::from_utf8(json.page.rows_json.as_ref().to_vec()).unwrap(),
                 serde_json::to_string(&page.page.rows).unwrap()
             );
         };
@@ -656,7 +657,10 @@ mod tests {
         check(&mut store, 0, None);
         store.apply(check_in("e", "T5", "v", None)).unwrap();
         check(&mut store, 0, None);
-        assert_eq!(&*store.json_page("none", 0, None).page.rows_json, b"[]");
+        assert_eq!(
+            store.json_page("none", 0, None).page.rows_json.as_ref(),
+            b"[]"
+        );
     }
 
     #[test]

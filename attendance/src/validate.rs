@@ -272,7 +272,7 @@ mod tests {
     #[test]
     fn listing_collects_every_problem() {
         let r = listing(&get("/a?limit=x&offset=-1&format=xml", &[]), "e\u{0}").unwrap_err();
-        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&r.body.bytes()).unwrap();
         let locs: Vec<String> = body["detail"]
             .as_array()
             .unwrap()

@@ -3,8 +3,10 @@
 
 mod common;
 
+use attendance::routes::Attendance;
 use common::*;
 use serde_json::{json, Value};
+use service_kit::BIG_ANSWER_BYTES;
 use std::time::{Duration, Instant};
 
 fn records(answer: &HttpResponse) -> Vec<Value> {
@@ -201,11 +203,10 @@ fn csv_defuses_a_formula_in_the_user_name() {
     );
 }
 
-#[test]
-fn ten_thousand_records_list_quickly() {
-    let dir = TempDir::new("att-big");
+/// An app whose journal holds `records` check-ins of event `big`, one a microsecond apart.
+fn big_event(dir: &TempDir, records: usize) -> testkit::contract::Contract<Attendance> {
     let mut journal = String::new();
-    for i in 0..10_000 {
+    for i in 0..records {
         let at = format!(
             "2026-01-03T13:{:02}:{:02}.{:06}+00:00",
             i / 3600 % 60,
@@ -215,7 +216,13 @@ fn ten_thousand_records_list_quickly() {
         journal.push_str(&check_in_line("big", &format!("T{i:05}"), "gate", &at));
     }
     std::fs::write(dir.path().join(JOURNAL), journal).unwrap();
-    let api = attendance_app(&dir);
+    attendance_app(dir)
+}
+
+#[test]
+fn ten_thousand_records_list_quickly() {
+    let dir = TempDir::new("att-big");
+    let api = big_event(&dir, 10_000);
     let t = committee();
 
     let started = Instant::now();
@@ -249,4 +256,41 @@ fn ten_thousand_records_list_quickly() {
     assert_eq!(rows[0]["ticket_id"], "T00004");
     assert_eq!(rows[1]["ticket_id"], "T00006");
     assert_eq!(api.check_in(&t, "big", "T00006").status, 409);
+}
+
+/// Every reader of a big event's whole list is sent the one cached listing, not a copy of it,
+/// and that listing holds its bytes of the big-answer budget once however many readers have it.
+#[test]
+fn readers_of_a_whole_big_list_share_one_listing() {
+    let dir = TempDir::new("att-shared");
+    let api = big_event(&dir, 2_000);
+    let t = committee();
+    let get = || {
+        let auth = vec![("Authorization".to_owned(), format!("Bearer {t}"))];
+        api.app()
+            .answer("GET", "/attendance/big", auth, Ok(Vec::new()))
+    };
+    let (first, second) = (get(), get());
+    assert_eq!((first.status, second.status), (200, 200));
+    assert!(
+        first.body.len() > BIG_ANSWER_BYTES,
+        "{} bytes",
+        first.body.len()
+    );
+    assert_eq!(first.body, second.body);
+    let rows = first.body.shared().expect("the rows are shared bytes");
+    assert!(rows.is_held(), "the listing holds its bytes of the budget");
+    for answer in [&first, &second] {
+        assert!(
+            answer.body.unheld_len() < 100,
+            "each answer counts only its own head and tail, not {} bytes",
+            answer.body.unheld_len()
+        );
+    }
+    assert_eq!(api.check_in(&t, "big", "new").status, 201);
+    let changed: Value = serde_json::from_slice(&get().body.bytes()).unwrap();
+    assert_eq!(
+        changed["total_checkins"], 2_001,
+        "a change makes a new listing"
+    );
 }

@@ -161,7 +161,7 @@ fuzz_target!(|input: Input| {
             200 => assert!(matches, "logged in {u:?} with a wrong password"),
             401 => {
                 assert!(!matches, "refused {u:?} with its password");
-                assert_eq!(detail(&response.body), json!("Invalid username/password"));
+                assert_eq!(detail(&response.body.bytes()), json!("Invalid username/password"));
             }
             429 => assert!(response.header("Retry-After").is_some()),
             other => panic!("a two-string login answered {other}"),
@@ -195,10 +195,10 @@ fuzz_target!(|input: Input| {
     }
     if users.passwords.contains_key(u) {
         assert_eq!(response.status, 409);
-        assert_eq!(detail(&response.body), json!("Username already exists"));
+        assert_eq!(detail(&response.body.bytes()), json!("Username already exists"));
     } else {
         assert_eq!(response.status, 200);
-        let body: Value = serde_json::from_slice(&response.body).unwrap();
+        let body: Value = serde_json::from_slice(&response.body.bytes()).unwrap();
         assert_eq!(body, json!({"username": u, "role": role}));
         users.passwords.insert(u.to_owned(), p.to_owned());
         users.names.push(u.to_owned());

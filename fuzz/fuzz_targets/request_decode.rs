@@ -75,7 +75,7 @@ fuzz_target!(|input: Input| {
         }
         (Err(response), Err(part)) => {
             assert_eq!(response.status, 400);
-            let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&response.body.bytes()).unwrap();
             let prefix = match part {
                 Undecodable::Path => "Invalid request path: ",
                 Undecodable::Query => "Invalid query string: ",

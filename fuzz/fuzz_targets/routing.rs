@@ -171,7 +171,7 @@ fuzz_target!(|input: Input| {
     check_answer(&response);
     if let Err(part) = reference_decode(&target) {
         assert_eq!(response.status, 400);
-        let detail: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        let detail: serde_json::Value = serde_json::from_slice(&response.body.bytes()).unwrap();
         let prefix = match part {
             Undecodable::Path => "Invalid request path: ",
             Undecodable::Query => "Invalid query string: ",

@@ -85,11 +85,11 @@ pub fn check_answer(response: &Response) {
         response.status < 500,
         "a {} answer: {}",
         response.status,
-        String::from_utf8_lossy(&response.body)
+        String::from_utf8_lossy(&response.body.bytes())
     );
     if response.status >= 400 {
         let body: serde_json::Value =
-            serde_json::from_slice(&response.body).expect("a 4xx body is JSON");
+            serde_json::from_slice(&response.body.bytes()).expect("a 4xx body is JSON");
         let detail = &body["detail"];
         assert!(
             detail.is_string() || detail.as_array().is_some_and(|a| !a.is_empty()),
@@ -102,7 +102,7 @@ pub fn check_answer(response: &Response) {
 /// A 422's `detail` list: every entry has a `loc`, a `msg` and a `type`.
 pub fn check_validation(response: &Response) {
     assert_eq!(response.status, 422);
-    let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&response.body.bytes()).unwrap();
     for entry in body["detail"].as_array().expect("a list") {
         assert!(entry["loc"].as_array().is_some_and(|l| !l.is_empty()));
         assert!(entry["msg"].is_string());

@@ -454,7 +454,7 @@ mod tests {
         let r = RegisterForm::parse(br#"{"username":"ab","password":7,"role":"boss"}"#)
             .err()
             .expect("a 422");
-        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        let body: Value = serde_json::from_slice(&r.body.bytes()).unwrap();
         let kinds: Vec<&str> = body["detail"]
             .as_array()
             .unwrap()
@@ -470,7 +470,7 @@ mod tests {
             .err()
             .expect("a 422");
         assert_eq!(r.status, 422);
-        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        let body: Value = serde_json::from_slice(&r.body.bytes()).unwrap();
         assert_eq!(
             body,
             serde_json::json!({"detail":[{"loc":["body","role"],

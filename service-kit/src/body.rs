@@ -171,7 +171,7 @@ mod tests {
     use serde_json::json;
 
     fn body_of(r: &Response) -> Value {
-        serde_json::from_slice(&r.body).unwrap()
+        serde_json::from_slice(&r.body.bytes()).unwrap()
     }
 
     #[test]

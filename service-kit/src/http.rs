@@ -4,6 +4,7 @@
 //! (method, percent-decoded path segments, query, headers, body) and each handler returns a
 //! [`Response`]. That keeps handlers plain functions that unit tests and fuzzers can call.
 
+use crate::response_body::Body;
 use crate::server::budget::{Held, HeldBytes};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -140,7 +141,7 @@ pub struct Response {
     /// `Content-Type` of the body.
     pub content_type: &'static str,
     /// The body.
-    pub body: Vec<u8>,
+    pub body: Body,
     /// The bytes of the big-answer budget this answer holds until it is written, if any.
     pub(crate) held: Held,
 }
@@ -153,7 +154,7 @@ impl Response {
             status,
             headers: Vec::new(),
             content_type: "application/json",
-            body,
+            body: body.into(),
             held: Held::default(),
         }
     }
@@ -190,13 +191,13 @@ impl Response {
         Response::detail(429, message).with_header("Retry-After", &retry_after_secs.to_string())
     }
 
-    /// A response with a body of another type (CSV, for example).
-    pub fn with_body(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
+    /// A response with a body of another type (CSV, for example), or one framing shared bytes.
+    pub fn with_body(status: u16, content_type: &'static str, body: impl Into<Body>) -> Response {
         Response {
             status,
             headers: Vec::new(),
             content_type,
-            body,
+            body: body.into(),
             held: Held::default(),
         }
     }
@@ -290,7 +291,7 @@ mod tests {
     #[test]
     fn validation_shape() {
         let r = Response::validation(&[FieldError::body("username", "missing", "Field required")]);
-        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        let v: Value = serde_json::from_slice(&r.body.bytes()).unwrap();
         assert_eq!(
             v,
             json!({"detail":[{"loc":["body","username"],"msg":"Field required","type":"missing"}]})

@@ -34,6 +34,7 @@ mod percent;
 mod pool;
 mod rate_limit;
 mod request_id;
+mod response_body;
 mod router;
 mod server;
 pub mod startup;
@@ -48,6 +49,7 @@ pub use http::{FieldError, Method, Request, Response};
 pub use later::{later, Answer, Answerer, Later};
 pub use pool::{Busy, Pool};
 pub use rate_limit::{Limited, RateLimit};
+pub use response_body::{Body, SharedBytes};
 pub use router::{
     Access, Call, LaterHandler, Operation, PublicHandler, Route, Router, SignedHandler,
     ADMIN_REQUIRED, TOO_MANY_WRITES,

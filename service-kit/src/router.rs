@@ -482,7 +482,7 @@ mod tests {
     }
 
     fn detail(response: &Response) -> String {
-        let value: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&response.body.bytes()).unwrap();
         value["detail"].as_str().unwrap().to_owned()
     }
 

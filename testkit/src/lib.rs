@@ -218,7 +218,7 @@ pub fn call_from<S: service_kit::Service>(
         body: if method == "HEAD" {
             Vec::new()
         } else {
-            answer.body
+            answer.body.bytes().into_owned()
         },
     }
 }

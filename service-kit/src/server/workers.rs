@@ -95,7 +95,7 @@ pub fn exchange<S: Service>(
 }
 
 /// Hands a big answer to the writer threads, holding its bytes of the budget (unless the handler
-/// already holds them); answers 503 instead when the budget or the writers have no room.
+/// already holds them, or all but a few are shared bytes that hold their own); answers 503 instead when the budget or the writers have no room.
 fn hand_over<S: Service>(
     app: &App<S>,
     outstanding: &Arc<Outstanding>,
@@ -104,8 +104,9 @@ fn hand_over<S: Service>(
     mut answer: Response,
     started: Instant,
 ) {
-    if !answer.held.is_holding() {
-        match hold_answer_bytes(answer.body.len()) {
+    let unheld = answer.body.unheld_len();
+    if !answer.held.is_holding() && unheld > BIG_ANSWER_BYTES {
+        match hold_answer_bytes(unheld) {
             Ok(held) => answer.held = Held::of(held),
             Err(_) => return refuse(app, outstanding, request, too_busy_for_big_answers()),
         }
@@ -153,9 +154,15 @@ fn respond<S: Service>(
     let path = printable(url.split('?').next().unwrap_or(url));
     let status = answer.status;
     let request_id = answer.header("X-Request-Id").unwrap_or("").to_owned();
-    let mut out = tiny_http::Response::from_data(answer.body)
-        .with_status_code(status)
-        .with_chunked_threshold(usize::MAX);
+    let length = answer.body.len();
+    let mut out = tiny_http::Response::new(
+        status.into(),
+        Vec::new(),
+        answer.body.into_reader(),
+        Some(length),
+        None,
+    )
+    .with_chunked_threshold(usize::MAX);
     // Headers go straight to tiny_http, without an intermediate owned copy of each.
     let mut add = |name: &str, value: &str| {
         if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
