@@ -26,7 +26,7 @@
 //! rather than growing until the kernel kills the process: what is kept stays readable, undo
 //! still works, and the operator reads why in the answer and the log.
 
-use crate::records::{CheckInLine, JournalLine, Record, Stamp, UndoLine};
+use crate::records::{CheckInLine, JournalLine, Reason, Record, RefusalLine, Stamp, UndoLine};
 use crate::storage::{
     CheckIn, CheckInDone, CheckInRequest, CheckIns, JsonPage, Page, StorageError,
 };
@@ -35,6 +35,8 @@ use journal::{Journal, JournalError, MemoryLimit, ReplayReport};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+mod events;
 
 /// The journal's file name inside `DATA_DIR`.
 pub const JOURNAL_FILE: &str = "checkins.jsonl";
@@ -123,6 +125,7 @@ impl Ledger {
             checked_in_by: request.by.to_owned(),
             checked_in_at: at,
             idempotency_key: request.key.map(str::to_owned),
+            gate: request.gate.map(str::to_owned),
         });
         let seq = match self.journal.append(&line) {
             Ok(seq) => seq,
@@ -134,6 +137,7 @@ impl Ledger {
             by: request.by,
             at,
             key: request.key,
+            gate: request.gate,
         };
         let record = store
             .insert(new, seq)
@@ -155,6 +159,40 @@ impl Ledger {
             drop(store);
             done(outcome);
         });
+    }
+
+    /// Writes the refusal of `request` for `reason` and, once it is durable (on the journal's
+    /// sync thread), keeps it and hands `outcome` to `done`.
+    fn refuse(
+        &self,
+        request: CheckInRequest<'_>,
+        reason: Reason,
+        outcome: Result<CheckIn, StorageError>,
+        done: CheckInDone,
+    ) {
+        let refusal = RefusalLine {
+            event_id: request.event.to_owned(),
+            ticket_id: request.ticket.to_owned(),
+            reason,
+            by: request.by.to_owned(),
+            at: Stamp::now(),
+            gate: request.gate.map(str::to_owned),
+        };
+        let seq = match self.journal.append(&JournalLine::Refusal(refusal.clone())) {
+            Ok(seq) => seq,
+            Err(e) => return done(Err(not_kept(e))),
+        };
+        let store = Arc::clone(&self.store);
+        self.journal
+            .when_durable(seq, move |durability| match durability {
+                Ok(()) => {
+                    let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+                    store.catalog.add_refusal(refusal);
+                    drop(store);
+                    done(outcome);
+                }
+                Err(e) => done(Err(not_kept(e))),
+            });
     }
 
     /// The record of `found`, once its journal line is durable.
@@ -197,9 +235,23 @@ impl CheckIns for Ledger {
                 drop(store);
                 done(self.durable(found).map(CheckIn::Repeated));
             }
+            Admission::Refused(_) | Admission::Taken(_) if self.memory.is_full() => {
+                drop(store);
+                done(Err(StorageError::OutOfMemory));
+            }
+            Admission::Refused(reason) => {
+                drop(store);
+                self.refuse(request, reason, Ok(CheckIn::Refused(reason)), done);
+            }
             Admission::Taken(found) => {
                 drop(store);
-                done(self.durable(found).map(CheckIn::AlreadyCheckedIn));
+                match self.durable(found) {
+                    Ok(record) => {
+                        let outcome = Ok(CheckIn::AlreadyCheckedIn(record));
+                        self.refuse(request, Reason::AlreadyCheckedIn, outcome, done);
+                    }
+                    Err(e) => done(Err(e)),
+                }
             }
         }
     }
@@ -257,6 +309,7 @@ fn unreadable(e: JournalError) -> StorageError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::Events;
     use std::sync::Arc;
     use testkit::TempDir;
 
@@ -266,6 +319,7 @@ mod tests {
             ticket,
             by,
             key,
+            gate: None,
         }
     }
 
@@ -316,8 +370,21 @@ mod tests {
             check_ins.settle().unwrap();
         }
         let (ledger, report) = Ledger::open(dir.path()).unwrap();
-        assert_eq!(report.records, 4, "three check-ins and one undo");
+        assert_eq!(
+            report.records, 5,
+            "three check-ins, the refused second scan of T1, and one undo"
+        );
         assert_eq!(tickets(&ledger), ["T1", "T3"]);
+        let refused = ledger.refusals("evt", 0, None).unwrap();
+        assert_eq!(refused.0, 1);
+        assert_eq!(
+            (
+                &*refused.1[0].ticket_id,
+                refused.1[0].reason,
+                &*refused.1[0].by
+            ),
+            ("T1", Reason::AlreadyCheckedIn, "other")
+        );
     }
 
     #[test]

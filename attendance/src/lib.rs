@@ -2,18 +2,24 @@
 //! (SPEC §5), trusting the identity service's HS256 tokens by their shared secret.
 //!
 //! - [`records`]: the journal lines, the API's record and the check-in time;
-//! - [`store`]: the check-ins in memory, with a [`ticket_index`] per event;
+//! - [`store`]: the check-ins in memory, with a [`ticket_index`] per event and the [`catalog`]
+//!   of events, ticket lists and refused scans they are checked against;
 //! - [`storage`]: what the routes need from wherever the check-ins are kept ([`storage::CheckIns`]);
 //! - [`ledger`]: the journal's [`storage::CheckIns`]: the store kept in step with the journal;
-//! - [`validate`]: request validation into FastAPI-shaped 422 answers;
+//! - [`validate`]: request validation into FastAPI-shaped 422 answers, and [`event_input`] for
+//!   the events and tickets of SPEC §8;
 //! - [`csv`]: the spreadsheet-safe CSV listing;
-//! - [`routes`]: the HTTP API, and how the binary starts it ([`service_kit::startup::Program`]);
+//! - [`routes`]: the HTTP API, and how the binary starts it ([`service_kit::startup::Program`]),
+//!   with [`event_routes`] for the events and tickets of SPEC §8;
 //! - [`settings`]: the configuration;
 //! - [`openapi`]: the OpenAPI document.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod catalog;
 pub mod csv;
+pub mod event_input;
+pub mod event_routes;
 pub mod ledger;
 pub mod openapi;
 pub mod records;

@@ -19,6 +19,22 @@ pub enum JournalLine {
     CheckIn(CheckInLine),
     /// A check-in was undone by an admin.
     Undo(UndoLine),
+    /// An event was created or edited: its whole new state.
+    Event(Event),
+    /// Tickets of an event were imported, generated or edited: the whole new state of each
+    /// ticket named, in one line, so an import is there whole or not at all after a crash.
+    Tickets(TicketsLine),
+    /// A scan was refused.
+    Refusal(RefusalLine),
+}
+
+/// [`JournalLine::Tickets`] borrowing its tickets, so that an import of 100,000 of them is
+/// written without a copy; it is written exactly as the owned line is.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketsLineRef<'a> {
+    /// As [`JournalLine::Tickets`].
+    Tickets(&'a TicketsLine),
 }
 
 /// A check-in as the journal keeps it.
@@ -36,6 +52,125 @@ pub struct CheckInLine {
     /// gets the original answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The entrance it was scanned at, if the request named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<String>,
+}
+
+/// An event (SPEC §8) as the journal keeps it and the API shows it (with its counts beside).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The id, by the rules of check-in ids.
+    pub event_id: String,
+    /// 1..=200 characters.
+    pub name: String,
+    /// At most 200 characters.
+    pub venue: Option<String>,
+    /// RFC 3339 with an offset, as the admin wrote it.
+    pub starts_at: Option<String>,
+    /// RFC 3339 with an offset, not before `starts_at`.
+    pub ends_at: Option<String>,
+    /// How many check-ins the event admits at most.
+    pub capacity: Option<u32>,
+    /// The admin who created it.
+    pub created_by: String,
+    /// When.
+    pub created_at: Stamp,
+}
+
+/// Tickets of one event as the journal keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketsLine {
+    /// The event.
+    pub event_id: String,
+    /// The admin who made the change.
+    pub by: String,
+    /// When.
+    pub at: Stamp,
+    /// The new state of each ticket the change touched.
+    pub tickets: Vec<TicketState>,
+}
+
+/// One ticket's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketState {
+    /// The ticket id (what its QR code holds).
+    pub ticket_id: String,
+    /// Whose ticket it is, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// Its category (VIP, ...), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Voided (refunded, lost): refused at the gate.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub voided: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
+/// Why a scan was refused (the `reason` of SPEC §5 and §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The event has a ticket list and the ticket is not on it.
+    UnknownTicket,
+    /// The ticket was voided.
+    Voided,
+    /// The ticket is checked in already.
+    AlreadyCheckedIn,
+    /// The event's capacity is reached.
+    CapacityReached,
+}
+
+impl Reason {
+    /// Every reason, in the order of the statistics.
+    pub const ALL: [Reason; 4] = [
+        Reason::UnknownTicket,
+        Reason::Voided,
+        Reason::AlreadyCheckedIn,
+        Reason::CapacityReached,
+    ];
+
+    /// The API's name of the reason.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::UnknownTicket => "unknown_ticket",
+            Reason::Voided => "voided",
+            Reason::AlreadyCheckedIn => "already_checked_in",
+            Reason::CapacityReached => "capacity_reached",
+        }
+    }
+
+    /// The human `detail` of the refusal.
+    pub fn detail(self) -> &'static str {
+        match self {
+            Reason::UnknownTicket => "Unknown ticket",
+            Reason::Voided => "Ticket voided",
+            Reason::AlreadyCheckedIn => "Ticket already checked in",
+            Reason::CapacityReached => "Event is full",
+        }
+    }
+}
+
+/// A refused scan as the journal keeps it and the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalLine {
+    /// The event.
+    pub event_id: String,
+    /// The ticket scanned.
+    pub ticket_id: String,
+    /// Why it was refused.
+    pub reason: Reason,
+    /// The `sub` of the token that scanned it.
+    pub by: String,
+    /// When.
+    pub at: Stamp,
+    /// The entrance, if the request named one.
+    #[serde(default)]
+    pub gate: Option<String>,
 }
 
 /// An undone check-in as the journal keeps it.
@@ -62,6 +197,15 @@ pub struct Record {
     pub checked_in_by: Arc<str>,
     /// When.
     pub checked_in_at: Stamp,
+    /// The entrance, if the scan named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Arc<str>>,
+    /// The ticket's holder when it was checked in, if the event's list names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder: Option<Arc<str>>,
+    /// The ticket's category when it was checked in, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<Arc<str>>,
 }
 
 /// One row of an event's attendance list: a [`Record`] without the event.
@@ -73,6 +217,15 @@ pub struct Row {
     pub checked_in_by: Arc<str>,
     /// When.
     pub checked_in_at: Stamp,
+    /// The entrance, if the scan named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Arc<str>>,
+    /// The ticket's holder when it was checked in, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder: Option<Arc<str>>,
+    /// The ticket's category when it was checked in, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<Arc<str>>,
 }
 
 /// A point in time with microsecond precision, kept as microseconds since the Unix epoch
@@ -123,6 +276,16 @@ impl Stamp {
             .assume_utc()
             .unix_timestamp_nanos();
         i64::try_from(nanos / 1000).ok().map(Stamp)
+    }
+
+    /// The time `micros` microseconds after the Unix epoch.
+    pub fn from_micros(micros: i64) -> Stamp {
+        Stamp(micros)
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub fn micros(self) -> i64 {
+        self.0
     }
 
     /// The API form of this time.
@@ -219,6 +382,7 @@ mod tests {
             checked_in_by: "gate".into(),
             checked_in_at: Stamp::parse("2026-01-03T13:25:53.415880+00:00").unwrap(),
             idempotency_key: None,
+            gate: None,
         });
         let text = serde_json::to_string(&line).unwrap();
         assert_eq!(
@@ -231,6 +395,30 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(undo, JournalLine::Undo(_)));
+    }
+
+    #[test]
+    fn a_borrowed_tickets_line_is_written_as_the_owned_one() {
+        let line = TicketsLine {
+            event_id: "e".into(),
+            by: "admin".into(),
+            at: Stamp::parse("2026-01-03T13:25:53.415880+00:00").unwrap(),
+            tickets: vec![TicketState {
+                ticket_id: "T".into(),
+                holder: Some("Ayu".into()),
+                category: None,
+                voided: true,
+            }],
+        };
+        let borrowed = serde_json::to_string(&TicketsLineRef::Tickets(&line)).unwrap();
+        assert_eq!(
+            borrowed,
+            serde_json::to_string(&JournalLine::Tickets(line.clone())).unwrap()
+        );
+        assert_eq!(
+            serde_json::from_str::<JournalLine>(&borrowed).unwrap(),
+            JournalLine::Tickets(line)
+        );
     }
 
     #[test]

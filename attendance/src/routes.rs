@@ -1,14 +1,16 @@
-//! The HTTP API of SPEC §5: the route table and its handlers.
+//! The HTTP API of SPEC §5: the route table and its handlers (those of SPEC §8 are in
+//! [`crate::event_routes`]).
 //!
 //! The router checks the token (401) and the role (403) of the signed routes; each handler then
 //! checks the request's shape (422), and only then looks at the data.
 
 use crate::csv;
+use crate::event_routes;
 use crate::ledger::Ledger;
 use crate::openapi;
-use crate::records::Record;
+use crate::records::{Reason, Record};
 use crate::settings::{self, Settings};
-use crate::storage::{CheckIn, CheckInRequest, CheckIns, JsonPage, StorageError};
+use crate::storage::{CheckIn, CheckInRequest, CheckIns, Events, JsonPage, StorageError};
 use crate::store::write_json_str;
 use crate::validate::{self, Format, IDEMPOTENCY_KEY};
 use serde::Serialize;
@@ -33,6 +35,7 @@ pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 pub struct Attendance {
     auth: Authenticator,
     checkins: Arc<dyn CheckIns>,
+    events: Arc<dyn Events>,
 }
 
 #[derive(Serialize)]
@@ -44,7 +47,14 @@ struct RecordAnswer<'a> {
 #[derive(Serialize)]
 struct ConflictAnswer<'a> {
     detail: &'static str,
+    reason: &'static str,
     record: &'a Record,
+}
+
+#[derive(Serialize)]
+struct RefusalAnswer {
+    detail: &'static str,
+    reason: &'static str,
 }
 
 /// `{"event_id":…,"total_checkins":…,"records":[…]}`, written around the page's ready-made JSON
@@ -61,9 +71,19 @@ fn listing(event_id: &str, page: &JsonPage) -> Response {
 }
 
 impl Attendance {
-    /// The service validating tokens with `auth` and keeping check-ins in `checkins`.
-    pub fn new(auth: Authenticator, checkins: Arc<dyn CheckIns>) -> Attendance {
-        Attendance { auth, checkins }
+    /// The service validating tokens with `auth` and keeping check-ins, events and tickets in
+    /// `storage`.
+    pub fn new<S: CheckIns + Events + 'static>(auth: Authenticator, storage: Arc<S>) -> Attendance {
+        Attendance {
+            auth,
+            checkins: Arc::clone(&storage) as Arc<dyn CheckIns>,
+            events: storage,
+        }
+    }
+
+    /// The events, tickets, refusals and statistics.
+    pub fn events(&self) -> &dyn Events {
+        &*self.events
     }
 
     /// The check-ins (for the final settle at shutdown).
@@ -76,13 +96,15 @@ impl Service for Attendance {
     const NAME: &'static str = "attendance";
 
     fn routes() -> Vec<Route<Self>> {
-        vec![
+        let mut routes = vec![
             Route::public(Method::Get, "/health", health),
             Route::public(Method::Get, "/openapi.json", |_, _| openapi::response()),
             Route::any_role_later(Method::Post, "/checkins", check_in),
             Route::admin(Method::Delete, "/checkins/{event_id}/{ticket_id}", undo),
             Route::any_role(Method::Get, "/attendance/{event_id}", attendance),
-        ]
+        ];
+        routes.extend(event_routes::routes());
+        routes
     }
 
     fn authenticator(&self) -> &Authenticator {
@@ -143,6 +165,7 @@ fn check_in(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Answer
         ticket: &input.ticket_id,
         by: &claims.sub,
         key: input.idempotency_key.as_deref(),
+        gate: input.gate.as_deref(),
     };
     let (answerer, later) = service_kit::later();
     attendance.checkins.check_in_later(
@@ -257,8 +280,20 @@ fn check_in_answer(outcome: Result<CheckIn, StorageError>) -> Response {
         Ok(CheckIn::AlreadyCheckedIn(record)) => Response::json(
             409,
             &ConflictAnswer {
-                detail: "Ticket already checked in",
+                detail: Reason::AlreadyCheckedIn.detail(),
+                reason: Reason::AlreadyCheckedIn.name(),
                 record: &record,
+            },
+        ),
+        Ok(CheckIn::Refused(reason)) => Response::json(
+            if reason == Reason::UnknownTicket {
+                404
+            } else {
+                409
+            },
+            &RefusalAnswer {
+                detail: reason.detail(),
+                reason: reason.name(),
             },
         ),
         Ok(CheckIn::KeyReused) => Response::validation(&[FieldError::header(
@@ -272,7 +307,7 @@ fn check_in_answer(outcome: Result<CheckIn, StorageError>) -> Response {
 
 /// A 503 for a storage failure (`what` happened, for the log), saying whether a change was not kept or a read
 /// failed; the cause goes to stderr (the journal names the file there), not to the client.
-fn unavailable(what: &str, error: &StorageError) -> Response {
+pub(crate) fn unavailable(what: &str, error: &StorageError) -> Response {
     let (detail, retry_after) = match error {
         StorageError::NotKept(_) => (
             "The check-in journal could not be written; please retry shortly",

@@ -9,12 +9,13 @@
 //! say which check-in a key belongs to: the entry does). BENCHMARKS.md has what a check-in of
 //! the largest ids costs.
 
-use crate::records::{CheckInLine, JournalLine, Record, Row, Stamp, UndoLine};
+use crate::catalog::{Catalog, Listed as ListCheck};
+use crate::records::{CheckInLine, JournalLine, Reason, Record, Row, Stamp, UndoLine};
 use crate::storage::{JsonPage, Page};
 use crate::ticket_index::TicketIndex;
 use service_kit::SharedBytes;
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -32,7 +33,12 @@ pub struct Store {
     tickets: RandomState,
     /// Bytes held by the events' cached JSON listings (bounded by [`LISTING_CACHE_BYTES`]).
     cached_bytes: usize,
+    /// The events, their ticket lists and refused scans that check-ins are checked against.
+    pub catalog: Catalog,
 }
+
+/// The length of one interval of the statistics' arrivals, in microseconds (15 minutes).
+pub const INTERVAL_MICROS: i64 = 15 * 60 * 1_000_000;
 
 /// At most this many bytes of serialised listings are cached across all events.
 const LISTING_CACHE_BYTES: usize = 8 << 20;
@@ -54,6 +60,33 @@ struct EventLog {
     /// The bytes of all `entries`' rows in that array, separators and brackets aside: kept as
     /// check-ins come and go, so the size of a listing is known before it is written.
     rows_bytes: usize,
+    /// The live check-ins counted by gate, by user and by interval, kept as they come and go.
+    tally: Tally,
+}
+
+/// An event's live check-ins, counted for its statistics.
+#[derive(Debug, Default)]
+struct Tally {
+    /// By gate; check-ins without one under `""`.
+    gates: HashMap<Arc<str>, usize>,
+    staff: HashMap<Arc<str>, usize>,
+    /// By the start of their 15-minute interval, in microseconds since the epoch.
+    intervals: BTreeMap<i64, usize>,
+}
+
+/// An event's statistics (SPEC §8), from its live check-ins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts {
+    /// Live check-ins.
+    pub checked_in: usize,
+    /// By gate (`""` for none), sorted by name.
+    pub by_gate: Vec<(Arc<str>, usize)>,
+    /// By user, sorted by name.
+    pub by_staff: Vec<(Arc<str>, usize)>,
+    /// Every 15-minute interval from the first check-in's to the last's, with its count.
+    pub by_interval: Vec<(Stamp, usize)>,
+    /// The earliest and latest check-in times.
+    pub first_and_last: Option<(Stamp, Stamp)>,
 }
 
 #[derive(Debug)]
@@ -65,6 +98,10 @@ struct Entry {
     /// it is (replayed lines, and lines marked by [`Store::mark_durable`]).
     seq: u64,
     key: Option<Arc<str>>,
+    gate: Option<Arc<str>>,
+    /// The ticket's holder and category from the event's list when it was admitted.
+    holder: Option<Arc<str>>,
+    category: Option<Arc<str>>,
 }
 
 /// A live check-in and the sequence number of its journal line, to wait on before showing it.
@@ -87,6 +124,8 @@ pub enum Admission {
     KeyReused,
     /// The ticket is already checked in to the event.
     Taken(Found),
+    /// Refused by the event's ticket list or capacity.
+    Refused(Reason),
 }
 
 /// A check-in to insert.
@@ -102,6 +141,8 @@ pub struct NewCheckIn<'a> {
     pub at: Stamp,
     /// The request's idempotency key.
     pub key: Option<&'a str>,
+    /// The entrance, if named.
+    pub gate: Option<&'a str>,
 }
 
 /// A page and the journal lines among its rows that are not known to be durable yet.
@@ -137,6 +178,11 @@ pub enum Conflict {
         /// The ticket.
         ticket: String,
     },
+    /// Tickets for an event that was never created.
+    NoSuchEvent {
+        /// The event.
+        event: String,
+    },
 }
 
 impl fmt::Display for Conflict {
@@ -154,6 +200,9 @@ impl fmt::Display for Conflict {
                 f,
                 "undo of ticket {ticket:?} of event {event:?}, which is not checked in"
             ),
+            Conflict::NoSuchEvent { event } => {
+                write!(f, "tickets for event {event:?}, which was never created")
+            }
         }
     }
 }
@@ -172,6 +221,11 @@ impl Store {
             .map(|(log, entry)| found(log, entry))
     }
 
+    /// How many live check-ins `event` has.
+    pub fn checked_in(&self, event: &str) -> usize {
+        self.log(event).map_or(0, |log| log.entries.len())
+    }
+
     /// The log of `event` and its live entry for `ticket`, if any.
     fn entry(&self, event: &str, ticket: &str) -> Option<(&EventLog, &Entry)> {
         let log = self.log(event)?;
@@ -179,20 +233,34 @@ impl Store {
         Some((log, entry))
     }
 
-    /// What a check-in of `ticket` at `event` by `user` with `key` would meet.
+    /// What a check-in of `ticket` at `event` by `user` with `key` would meet, in the order of
+    /// SPEC §8: a repeated request first (its original answer), then the event's ticket list
+    /// (unknown, voided), a live check-in of the ticket, and the event's capacity.
     ///
     /// A user's key is in use by at most one live check-in, so the key belongs to this very
     /// check-in exactly when the ticket's live entry is this user's with this key.
     pub fn admit(&self, event: &str, ticket: &str, user: &str, key: Option<&str>) -> Admission {
         let used =
             key.is_some_and(|key| self.keys.get(user).is_some_and(|keys| keys.contains(key)));
-        match (used, self.entry(event, ticket)) {
+        let live = self.entry(event, ticket);
+        match (used, live) {
             (true, Some((log, entry))) if entry.key.as_deref() == key && &*entry.by == user => {
-                Admission::Repeated(found(log, entry))
+                return Admission::Repeated(found(log, entry))
             }
-            (true, _) => Admission::KeyReused,
-            (false, Some((log, entry))) => Admission::Taken(found(log, entry)),
-            (false, None) => Admission::Free,
+            (true, _) => return Admission::KeyReused,
+            (false, _) => {}
+        }
+        if let ListCheck::Refused(reason) = self.catalog.admits(event, ticket) {
+            return Admission::Refused(reason);
+        }
+        if let Some((log, entry)) = live {
+            return Admission::Taken(found(log, entry));
+        }
+        match self.catalog.capacity(event) {
+            Some(capacity) if self.checked_in(event) >= capacity as usize => {
+                Admission::Refused(Reason::CapacityReached)
+            }
+            _ => Admission::Free,
         }
     }
 
@@ -201,13 +269,7 @@ impl Store {
     pub fn insert(&mut self, new: NewCheckIn<'_>, seq: u64) -> Result<Record, Conflict> {
         let index = self.add(new, seq)?;
         let log = &self.logs[index];
-        let entry = &log.entries[log.entries.len() - 1];
-        Ok(Record {
-            event_id: Arc::clone(&log.id),
-            ticket_id: entry.ticket.clone(),
-            checked_in_by: Arc::clone(&entry.by),
-            checked_in_at: entry.at,
-        })
+        Ok(record(log, &log.entries[log.entries.len() - 1]))
     }
 
     /// [`Store::insert`] without building the record (the replay's hot path, where every
@@ -235,7 +297,13 @@ impl Store {
                 ticket: new.ticket.to_owned(),
             });
         }
-        let by = self.user(new.by);
+        let by = self.intern(new.by);
+        let gate = new.gate.map(|gate| self.intern(gate));
+        let (holder, category) = self
+            .catalog
+            .ticket(new.event, new.ticket)
+            .map_or((None, None), |t| (t.holder.clone(), t.category.clone()));
+        let no_gate = self.intern("");
         let key = new.key.map(Arc::<str>::from);
         if let Some(key) = &key {
             self.keys
@@ -244,14 +312,19 @@ impl Store {
                 .insert(Arc::clone(key));
         }
         let log = &mut self.logs[index];
-        log.rows_bytes += row_json_len(new.ticket, &by);
-        log.entries.push(Entry {
+        let entry = Entry {
             ticket: new.ticket.into(),
             by,
             at: new.at,
             seq,
             key,
-        });
+            gate,
+            holder,
+            category,
+        };
+        log.rows_bytes += row_json_len(&entry);
+        log.tally.count(&entry, no_gate, 1);
+        log.entries.push(entry);
         if let Some(listing) = log.listing.take() {
             self.cached_bytes -= listing.len();
         }
@@ -270,7 +343,10 @@ impl Store {
         }
         log.positions.remove(hash, ticket, position);
         let entry = log.entries.remove(position);
-        log.rows_bytes -= row_json_len(&entry.ticket, &entry.by);
+        log.rows_bytes -= row_json_len(&entry);
+        let no_gate = self.users.get("").map_or_else(|| Arc::from(""), Arc::clone);
+        let log = &mut self.logs[index];
+        log.tally.count(&entry, no_gate, -1);
         if let Some(listing) = log.listing.take() {
             self.cached_bytes -= listing.len();
         }
@@ -278,7 +354,7 @@ impl Store {
             let hash = self.tickets.hash_one(&*later.ticket);
             log.positions.moved(hash, &later.ticket, to + 1, to);
         }
-        let event_id = Arc::clone(&log.id);
+        let removed = record(log, &entry);
         if let Some(key) = &entry.key {
             if let Some(keys) = self.keys.get_mut(&entry.by) {
                 keys.remove(&**key);
@@ -287,12 +363,7 @@ impl Store {
                 }
             }
         }
-        Some(Record {
-            event_id,
-            ticket_id: entry.ticket,
-            checked_in_by: entry.by,
-            checked_in_at: entry.at,
-        })
+        Some(removed)
     }
 
     /// Notes that the journal line `seq` of the check-in of `ticket` at `event` is durable, so
@@ -326,6 +397,9 @@ impl Store {
                     ticket_id: e.ticket.clone(),
                     checked_in_by: Arc::clone(&e.by),
                     checked_in_at: e.at,
+                    gate: e.gate.clone(),
+                    holder: e.holder.clone(),
+                    category: e.category.clone(),
                 })
                 .collect(),
         };
@@ -417,6 +491,7 @@ impl Store {
                 checked_in_by,
                 checked_in_at,
                 idempotency_key,
+                gate,
             }) => {
                 let new = NewCheckIn {
                     event: &event_id,
@@ -424,8 +499,26 @@ impl Store {
                     by: &checked_in_by,
                     at: checked_in_at,
                     key: idempotency_key.as_deref(),
+                    gate: gate.as_deref(),
                 };
                 self.add(new, 0).map(drop)
+            }
+            JournalLine::Event(event) => {
+                self.catalog.put_event(event);
+                Ok(())
+            }
+            JournalLine::Tickets(tickets) => {
+                if self.catalog.event(&tickets.event_id).is_none() {
+                    return Err(Conflict::NoSuchEvent {
+                        event: tickets.event_id,
+                    });
+                }
+                self.apply_tickets(&tickets);
+                Ok(())
+            }
+            JournalLine::Refusal(refusal) => {
+                self.catalog.add_refusal(refusal);
+                Ok(())
             }
             JournalLine::Undo(UndoLine {
                 event_id,
@@ -459,12 +552,69 @@ impl Store {
             positions: TicketIndex::default(),
             listing: None,
             rows_bytes: 0,
+            tally: Tally::default(),
         });
         index
     }
 
-    /// The shared copy of a user name.
-    fn user(&mut self, name: &str) -> Arc<str> {
+    /// Applies a change of tickets to the catalog. A cached listing stays as it is: a check-in
+    /// keeps its ticket's holder and category as they were when it was admitted.
+    pub fn apply_tickets(&mut self, line: &crate::records::TicketsLine) {
+        self.catalog.apply_tickets(line);
+    }
+
+    /// The statistics of `event`'s live check-ins.
+    pub fn counts(&self, event: &str) -> Counts {
+        let Some(log) = self.log(event) else {
+            return Counts {
+                checked_in: 0,
+                by_gate: Vec::new(),
+                by_staff: Vec::new(),
+                by_interval: Vec::new(),
+                first_and_last: None,
+            };
+        };
+        let sorted = |map: &HashMap<Arc<str>, usize>| {
+            let mut all: Vec<(Arc<str>, usize)> =
+                map.iter().map(|(k, &n)| (Arc::clone(k), n)).collect();
+            all.sort();
+            all
+        };
+        let tally = &log.tally;
+        let by_interval = match (
+            tally.intervals.first_key_value(),
+            tally.intervals.last_key_value(),
+        ) {
+            (Some((&first, _)), Some((&last, _))) => (first..=last)
+                .step_by(INTERVAL_MICROS as usize)
+                .map(|start| {
+                    (
+                        Stamp::from_micros(start),
+                        tally.intervals.get(&start).copied().unwrap_or(0),
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let first_and_last =
+            log.entries
+                .iter()
+                .map(|e| e.at)
+                .fold(None, |span: Option<(Stamp, Stamp)>, at| match span {
+                    None => Some((at, at)),
+                    Some((first, last)) => Some((first.min(at), last.max(at))),
+                });
+        Counts {
+            checked_in: log.entries.len(),
+            by_gate: sorted(&tally.gates),
+            by_staff: sorted(&tally.staff),
+            by_interval,
+            first_and_last,
+        }
+    }
+
+    /// The shared copy of a user name, gate name or other short string.
+    fn intern(&mut self, name: &str) -> Arc<str> {
         if let Some(user) = self.users.get(name) {
             return Arc::clone(user);
         }
@@ -474,16 +624,47 @@ impl Store {
     }
 }
 
+/// The record of `entry` in `log`.
+fn record(log: &EventLog, entry: &Entry) -> Record {
+    Record {
+        event_id: Arc::clone(&log.id),
+        ticket_id: entry.ticket.clone(),
+        checked_in_by: Arc::clone(&entry.by),
+        checked_in_at: entry.at,
+        gate: entry.gate.clone(),
+        holder: entry.holder.clone(),
+        category: entry.category.clone(),
+    }
+}
+
 /// The record of `entry` in `log`, with its journal sequence number.
 fn found(log: &EventLog, entry: &Entry) -> Found {
     Found {
-        record: Record {
-            event_id: Arc::clone(&log.id),
-            ticket_id: entry.ticket.clone(),
-            checked_in_by: Arc::clone(&entry.by),
-            checked_in_at: entry.at,
-        },
+        record: record(log, entry),
         seq: entry.seq,
+    }
+}
+
+impl Tally {
+    /// Counts `entry` in (`by` 1) or out (`by` -1); `no_gate` is the shared `""`.
+    fn count(&mut self, entry: &Entry, no_gate: Arc<str>, by: isize) {
+        let gate = entry.gate.clone().unwrap_or(no_gate);
+        bump(&mut self.gates, gate, by);
+        bump(&mut self.staff, Arc::clone(&entry.by), by);
+        let start = entry.at.micros().div_euclid(INTERVAL_MICROS) * INTERVAL_MICROS;
+        let n = self.intervals.entry(start).or_default();
+        *n = n.saturating_add_signed(by);
+        if *n == 0 {
+            self.intervals.remove(&start);
+        }
+    }
+}
+
+fn bump(map: &mut HashMap<Arc<str>, usize>, key: Arc<str>, by: isize) {
+    let n = map.entry(Arc::clone(&key)).or_default();
+    *n = n.saturating_add_signed(by);
+    if *n == 0 {
+        map.remove(&key);
     }
 }
 
@@ -503,18 +684,38 @@ fn rows_json(entries: &[Entry], capacity: usize) -> Vec<u8> {
         write_json_str(&mut out, &entry.by);
         out.extend_from_slice(br#","checked_in_at":""#);
         entry.at.write_api(&mut out);
-        out.extend_from_slice(br#""}"#);
+        out.push(b'"');
+        for (name, value) in optional_fields(entry) {
+            if let Some(value) = value {
+                out.extend_from_slice(name.as_bytes());
+                write_json_str(&mut out, value);
+            }
+        }
+        out.push(b'}');
     }
     out.push(b']');
     out
 }
 
-/// The bytes of one row in [`rows_json`]: its fixed parts, the two strings, and a timestamp of
-/// the usual 32 characters.
-fn row_json_len(ticket: &str, by: &str) -> usize {
+/// The optional fields of a row, as [`rows_json`] writes them (each name with its `,"…":`).
+fn optional_fields(entry: &Entry) -> [(&'static str, Option<&str>); 3] {
+    [
+        (r#","gate":"#, entry.gate.as_deref()),
+        (r#","holder":"#, entry.holder.as_deref()),
+        (r#","category":"#, entry.category.as_deref()),
+    ]
+}
+
+/// The bytes of one row in [`rows_json`]: its fixed parts, its strings, and a timestamp of the
+/// usual 32 characters.
+fn row_json_len(entry: &Entry) -> usize {
     const FIXED: usize = r#"{"ticket_id":,"checked_in_by":,"checked_in_at":""}"#.len()
         + "2026-01-03T13:25:53.415880+00:00".len();
-    FIXED + json_str_len(ticket) + json_str_len(by)
+    let optional: usize = optional_fields(entry)
+        .iter()
+        .filter_map(|(name, value)| value.map(|v| name.len() + json_str_len(v)))
+        .sum();
+    FIXED + json_str_len(&entry.ticket) + json_str_len(&entry.by) + optional
 }
 
 /// The bytes [`write_json_str`] writes for `text`.
@@ -574,6 +775,7 @@ mod tests {
             checked_in_by: by.into(),
             checked_in_at: at(),
             idempotency_key: key.map(Into::into),
+            gate: None,
         })
     }
 
@@ -747,6 +949,7 @@ mod tests {
             by: "u",
             at: Stamp::now(),
             key: None,
+            gate: None,
         };
         store.insert(new, 7).unwrap();
         assert_eq!(store.remove("e", "t", Some(8)), None);
@@ -765,6 +968,7 @@ mod tests {
                 by: "u",
                 at: Stamp::now(),
                 key: None,
+                gate: None,
             };
             store.insert(new, seq).unwrap();
         }

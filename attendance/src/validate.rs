@@ -24,7 +24,12 @@ pub struct CheckInInput {
     pub ticket_id: String,
     /// The `Idempotency-Key` header, if given.
     pub idempotency_key: Option<String>,
+    /// The entrance, if named.
+    pub gate: Option<String>,
 }
+
+/// The longest gate name, in characters.
+pub const MAX_GATE_CHARS: usize = 64;
 
 /// How a listing is to be answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,13 +73,33 @@ pub fn check_in(request: &Request) -> Result<CheckInInput, Response> {
     };
     let event_id = id("event_id");
     let ticket_id = id("ticket_id");
-    // `finish` refuses the request whenever either id was rejected, so both are `Some` after it.
+    let gate = optional_text(&mut fields, "gate", 1, MAX_GATE_CHARS);
+    // `finish` refuses the request whenever a field was rejected, so the ids are `Some` after it.
     fields.finish()?;
     Ok(CheckInInput {
         event_id: event_id.unwrap_or_default(),
         ticket_id: ticket_id.unwrap_or_default(),
         idempotency_key,
+        gate: gate.flatten(),
     })
+}
+
+/// An optional text field of `min..=max` characters without control characters: `Some(None)`
+/// when absent or null, `None` when rejected (the problem is recorded in `fields`).
+pub fn optional_text(
+    fields: &mut Fields,
+    name: &str,
+    min: usize,
+    max: usize,
+) -> Option<Option<String>> {
+    let value = fields.optional_str(name)?;
+    match value.as_deref().map(|v| check_text(v, min, max)) {
+        Some(Err((kind, msg))) => {
+            fields.reject(name, kind, msg);
+            None
+        }
+        _ => Some(value),
+    }
 }
 
 /// Validates an id taken from the path (already percent-decoded).
@@ -84,6 +109,14 @@ pub fn path_id(name: &str, value: &str) -> Result<(), FieldError> {
 
 /// Validates the path and query of a listing; `event_id` is the decoded path segment.
 pub fn listing(request: &Request, event_id: &str) -> Result<ListingInput, Response> {
+    listing_problems(request, event_id).map_err(|errors| Response::validation(&errors))
+}
+
+/// [`listing`], with the problems as a list to add more to.
+pub fn listing_problems(
+    request: &Request,
+    event_id: &str,
+) -> Result<ListingInput, Vec<FieldError>> {
     let mut errors = Vec::new();
     if let Err(e) = path_id("event_id", event_id) {
         errors.push(e);
@@ -116,7 +149,7 @@ pub fn listing(request: &Request, event_id: &str) -> Result<ListingInput, Respon
             limit,
             format,
         }),
-        _ => Err(Response::validation(&errors)),
+        _ => Err(errors),
     }
 }
 
@@ -147,7 +180,7 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, FieldError> {
 }
 
 /// A paging parameter: absent, or an integer in `0..=MAX_PAGE_PARAM`.
-fn page_param(request: &Request, name: &str) -> Result<Option<usize>, FieldError> {
+pub fn page_param(request: &Request, name: &str) -> Result<Option<usize>, FieldError> {
     let Some(raw) = request.query_param(name) else {
         return Ok(None);
     };

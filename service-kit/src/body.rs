@@ -93,6 +93,46 @@ impl Fields {
         }
     }
 
+    /// Whether the body names `name` at all (`null` included), for a PATCH in which an absent
+    /// field is left alone and a `null` one is cleared.
+    pub fn is_present(&self, name: &str) -> bool {
+        self.object.contains_key(name)
+    }
+
+    /// An optional whole number field: `Some(None)` when absent or null; records `int_type` on a
+    /// value of another type (a fraction, a string, a number past `u64`) and returns `None` then.
+    pub fn optional_u64(&mut self, name: &str) -> Option<Option<u64>> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Number(n)) if n.as_u64().is_some() => Some(n.as_u64()),
+            Some(Value::Number(n)) if n.as_i64().is_some() => {
+                self.reject(
+                    name,
+                    "greater_than_equal",
+                    "Input should be greater than or equal to 0",
+                );
+                None
+            }
+            Some(_) => {
+                self.reject(name, "int_type", "Input should be a valid integer");
+                None
+            }
+        }
+    }
+
+    /// An optional boolean field: `Some(None)` when absent or null; records `bool_type` on a
+    /// value of another type and returns `None` then.
+    pub fn optional_bool(&mut self, name: &str) -> Option<Option<bool>> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Bool(b)) => Some(Some(*b)),
+            Some(_) => {
+                self.reject(name, "bool_type", "Input should be a valid boolean");
+                None
+            }
+        }
+    }
+
     /// Records a rule violation for `field`.
     pub fn reject(&mut self, field: &str, kind: &'static str, msg: impl Into<String>) {
         self.errors.push(FieldError::body(field, kind, msg));
@@ -169,6 +209,35 @@ pub fn check_text(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn numbers_booleans_and_presence() {
+        let mut f =
+            Fields::parse(br#"{"n":3,"z":null,"b":true,"neg":-1,"frac":1.5,"s":"x"}"#).unwrap();
+        assert!(f.is_present("z") && !f.is_present("absent"));
+        assert_eq!(f.optional_u64("n"), Some(Some(3)));
+        assert_eq!(f.optional_u64("z"), Some(None));
+        assert_eq!(f.optional_u64("absent"), Some(None));
+        assert_eq!(f.optional_bool("b"), Some(Some(true)));
+        assert_eq!(f.optional_u64("neg"), None);
+        assert_eq!(f.optional_u64("frac"), None);
+        assert_eq!(f.optional_bool("s"), None);
+        let answer = f.finish().unwrap_err();
+        let kinds: Vec<Value> = body_of(&answer)["detail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| json!([e["loc"], e["type"]]))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                json!([["body", "neg"], "greater_than_equal"]),
+                json!([["body", "frac"], "int_type"]),
+                json!([["body", "s"], "bool_type"]),
+            ]
+        );
+    }
 
     fn body_of(r: &Response) -> Value {
         serde_json::from_slice(&r.body.bytes()).unwrap()

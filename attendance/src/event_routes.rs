@@ -1,0 +1,270 @@
+//! The HTTP API of SPEC §8: events, their ticket lists, refused scans and statistics. The
+//! router checks the token (401) and the role (403); each handler checks the request's shape
+//! (422) and only then asks [`crate::storage::Events`].
+
+use crate::csv;
+use crate::event_input;
+use crate::records::{Reason, RefusalLine, Stamp};
+use crate::routes::{unavailable, Attendance};
+use crate::storage::{Lookup, TicketView};
+use crate::validate;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use service_kit::{Call, Claims, FieldError, Method, Response, Route};
+
+/// The detail of the 404 for an event that was never created.
+pub const EVENT_NOT_FOUND: &str = "Event not found";
+
+/// The detail of the 404 for a ticket that is not on the event's list.
+pub const TICKET_NOT_FOUND: &str = "Ticket not found";
+
+/// The routes of SPEC §8.
+pub fn routes() -> Vec<Route<Attendance>> {
+    vec![
+        Route::admin(Method::Post, "/events", create_event),
+        Route::any_role(Method::Get, "/events", list_events),
+        Route::any_role(Method::Get, "/events/{event_id}", get_event),
+        Route::admin(Method::Patch, "/events/{event_id}", edit_event),
+        Route::any_role(Method::Get, "/events/{event_id}/tickets", list_tickets),
+        Route::any_role(
+            Method::Get,
+            "/events/{event_id}/tickets/{ticket_id}",
+            get_ticket,
+        ),
+        Route::admin(
+            Method::Patch,
+            "/events/{event_id}/tickets/{ticket_id}",
+            edit_ticket,
+        ),
+        Route::admin(Method::Get, "/events/{event_id}/refusals", refusals),
+        Route::any_role(Method::Get, "/events/{event_id}/stats", stats),
+    ]
+}
+
+/// The 422 for ids of the path that break the id rules, if any.
+fn bad_path(call: &Call<'_>, names: &[&str]) -> Option<Response> {
+    let errors: Vec<FieldError> = names
+        .iter()
+        .filter_map(|&name| validate::path_id(name, call.param(name)).err())
+        .collect();
+    (!errors.is_empty()).then(|| Response::validation(&errors))
+}
+
+/// `POST /events` (admins) → 201 with the event.
+fn create_event(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Response {
+    let event = match event_input::new_event(call, &claims.sub) {
+        Ok(event) => event,
+        Err(answer) => return answer,
+    };
+    match attendance.events().create_event(event) {
+        Ok(Some(summary)) => Response::json(201, &summary),
+        Ok(None) => Response::detail(409, "Event already exists"),
+        Err(e) => unavailable("the event could not be saved", &e),
+    }
+}
+
+/// `GET /events`.
+fn list_events(attendance: &Attendance, _: &Call<'_>, _: &Claims) -> Response {
+    Response::json(200, &json!({ "events": attendance.events().events() }))
+}
+
+/// `GET /events/{event_id}`.
+fn get_event(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
+    if let Some(answer) = bad_path(call, &["event_id"]) {
+        return answer;
+    }
+    match attendance.events().event(call.param("event_id")) {
+        Some(summary) => Response::json(200, &summary),
+        None => Response::detail(404, EVENT_NOT_FOUND),
+    }
+}
+
+/// `PATCH /events/{event_id}` (admins).
+fn edit_event(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
+    if let Some(answer) = bad_path(call, &["event_id"]) {
+        return answer;
+    }
+    let edit = match event_input::event_edit(call) {
+        Ok(edit) => edit,
+        Err(answer) => return answer,
+    };
+    let outcome = attendance
+        .events()
+        .edit_event(call.param("event_id"), &|event| edit.apply(event));
+    match outcome {
+        Ok(Some(Ok(summary))) => Response::json(200, &summary),
+        Ok(Some(Err(answer))) => answer,
+        Ok(None) => Response::detail(404, EVENT_NOT_FOUND),
+        Err(e) => unavailable("the event could not be saved", &e),
+    }
+}
+
+#[derive(Serialize)]
+struct TicketList<'a> {
+    event_id: &'a str,
+    total: usize,
+    tickets: &'a [TicketView],
+}
+
+/// `GET /events/{event_id}/tickets`: JSON or CSV, searched and paged.
+fn list_tickets(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
+    let event_id = call.param("event_id");
+    let (query, format) = match event_input::ticket_query(call, event_id) {
+        Ok(input) => input,
+        Err(answer) => return answer,
+    };
+    let page = match attendance.events().tickets(event_id, &query) {
+        Ok(Some(page)) => page,
+        Ok(None) => return Response::detail(404, EVENT_NOT_FOUND),
+        Err(e) => return unavailable("the tickets could not be read", &e),
+    };
+    match format {
+        validate::Format::Json => Response::json(
+            200,
+            &TicketList {
+                event_id,
+                total: page.total,
+                tickets: &page.tickets,
+            },
+        ),
+        validate::Format::Csv => Response::with_body(
+            200,
+            csv::CONTENT_TYPE,
+            csv::render_tickets(event_id, &page.tickets),
+        )
+        .with_header("X-Total-Count", &page.total.to_string()),
+    }
+}
+
+/// The answer to a lookup of one ticket.
+fn ticket_answer(outcome: Lookup<TicketView>) -> Response {
+    match outcome {
+        Lookup::Found(ticket) => Response::json(200, &ticket),
+        Lookup::NoEvent => Response::detail(404, EVENT_NOT_FOUND),
+        Lookup::NoTicket => Response::detail(404, TICKET_NOT_FOUND),
+    }
+}
+
+/// `GET /events/{event_id}/tickets/{ticket_id}`.
+fn get_ticket(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
+    if let Some(answer) = bad_path(call, &["event_id", "ticket_id"]) {
+        return answer;
+    }
+    match attendance
+        .events()
+        .ticket(call.param("event_id"), call.param("ticket_id"))
+    {
+        Ok(outcome) => ticket_answer(outcome),
+        Err(e) => unavailable("the ticket could not be read", &e),
+    }
+}
+
+/// `PATCH /events/{event_id}/tickets/{ticket_id}` (admins): holder, category, voided.
+fn edit_ticket(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Response {
+    if let Some(answer) = bad_path(call, &["event_id", "ticket_id"]) {
+        return answer;
+    }
+    let edit = match event_input::ticket_edit(call) {
+        Ok(edit) => edit,
+        Err(answer) => return answer,
+    };
+    let outcome = attendance.events().edit_ticket(
+        call.param("event_id"),
+        call.param("ticket_id"),
+        &claims.sub,
+        edit,
+    );
+    match outcome {
+        Ok(outcome) => ticket_answer(outcome),
+        Err(e) => unavailable("the ticket could not be saved", &e),
+    }
+}
+
+#[derive(Serialize)]
+struct RefusalRow<'a> {
+    ticket_id: &'a str,
+    reason: Reason,
+    by: &'a str,
+    at: Stamp,
+    gate: Option<&'a str>,
+}
+
+impl<'a> From<&'a RefusalLine> for RefusalRow<'a> {
+    fn from(line: &'a RefusalLine) -> RefusalRow<'a> {
+        RefusalRow {
+            ticket_id: &line.ticket_id,
+            reason: line.reason,
+            by: &line.by,
+            at: line.at,
+            gate: line.gate.as_deref(),
+        }
+    }
+}
+
+/// `GET /events/{event_id}/refusals` (admins): the refused scans, paged like a listing.
+fn refusals(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
+    let event_id = call.param("event_id");
+    let input = match validate::listing(call, event_id) {
+        Ok(input) => input,
+        Err(answer) => return answer,
+    };
+    match attendance
+        .events()
+        .refusals(event_id, input.offset, input.limit)
+    {
+        Ok((total, page)) => {
+            let rows: Vec<RefusalRow<'_>> = page.iter().map(RefusalRow::from).collect();
+            Response::json(
+                200,
+                &json!({ "event_id": event_id, "total": total, "refusals": rows }),
+            )
+        }
+        Err(e) => unavailable("the refusals could not be read", &e),
+    }
+}
+
+/// `GET /events/{event_id}/stats`: for any event id, created or not.
+fn stats(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
+    if let Some(answer) = bad_path(call, &["event_id"]) {
+        return answer;
+    }
+    let event_id = call.param("event_id");
+    let stats = match attendance.events().stats(event_id) {
+        Ok(stats) => stats,
+        Err(e) => return unavailable("the statistics could not be read", &e),
+    };
+    let counts = |all: &[(std::sync::Arc<str>, usize)]| -> Map<String, Value> {
+        all.iter()
+            .map(|(name, n)| (name.to_string(), json!(n)))
+            .collect()
+    };
+    let refused: Map<String, Value> = Reason::ALL
+        .iter()
+        .zip(stats.refused)
+        .map(|(reason, n)| (reason.name().to_owned(), json!(n)))
+        .collect();
+    let intervals: Vec<Value> = stats
+        .by_interval
+        .iter()
+        .map(|(start, n)| json!({ "start": start, "checked_in": n }))
+        .collect();
+    let remaining = stats
+        .listed
+        .then(|| stats.tickets.saturating_sub(stats.checked_in));
+    Response::json(
+        200,
+        &json!({
+            "event_id": event_id,
+            "tickets": stats.tickets,
+            "checked_in": stats.checked_in,
+            "remaining": remaining,
+            "capacity": stats.capacity,
+            "refused": refused,
+            "by_gate": counts(&stats.by_gate),
+            "by_staff": counts(&stats.by_staff),
+            "by_interval": intervals,
+            "first_checkin_at": stats.first_and_last.map(|(first, _)| first),
+            "last_checkin_at": stats.first_and_last.map(|(_, last)| last),
+        }),
+    )
+}
