@@ -1,6 +1,8 @@
 -- wrk script for bench/run.sh. The mode comes from the environment:
 --   BENCH_MODE=get      GET the URL's path; adds "Authorization: Bearer $TOKEN" when TOKEN is set
 --   BENCH_MODE=checkin  POST /checkins with a unique ticket id per request (event $EVENT)
+--   BENCH_MODE=listed   POST /checkins of the listed tickets L-<thread>-<n>, n = 1, 2, ... (event $EVENT;
+--                       bench-tool --seed-journal-listed makes them)
 --   BENCH_MODE=login    POST /auth/login as $LOGIN_USER / $LOGIN_PASSWORD
 -- done() prints one machine-readable line:
 --   RESULT <requests/s> <p50 ms> <p99 ms> <requests> <non-2xx/3xx> <socket errors>
@@ -39,6 +41,12 @@ function request()
     counter = counter + 1
     local body = string.format('{"event_id":"%s","ticket_id":"%s%d"}',
       os.getenv("EVENT") or "bench", prefix, counter)
+    return wrk.format("POST", "/checkins", nil, body)
+  end
+  if mode == "listed" then
+    counter = counter + 1
+    local body = string.format('{"event_id":"%s","ticket_id":"L-%d-%07d"}',
+      os.getenv("EVENT") or "listed", tid, counter)
     return wrk.format("POST", "/checkins", nil, body)
   end
   return wrk.format()

@@ -17,8 +17,7 @@ pub struct Catalog {
     events: HashMap<Arc<str>, Event>,
     lists: HashMap<Arc<str>, TicketList>,
     refusals: HashMap<Arc<str>, Refusals>,
-    /// Categories and holders are interned: a list has few categories, and a check-in shares
-    /// its ticket's strings.
+    /// Categories are interned: a list has few of them.
     strings: HashSet<Arc<str>>,
 }
 
@@ -140,7 +139,7 @@ impl Catalog {
             .unwrap_or_default();
         list.tickets.reserve(line.tickets.len());
         for state in &line.tickets {
-            let holder = state.holder.as_deref().map(|h| self.intern(h));
+            let holder = state.holder.as_deref().map(Arc::from);
             let category = state.category.as_deref().map(|c| self.intern(c));
             list.put(state, holder, category);
         }

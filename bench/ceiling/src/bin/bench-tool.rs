@@ -9,6 +9,11 @@
 //!   API accepts, to measure what one costs in memory: one event, 50 users, and for each
 //!   check-in a ticket id of 128 characters (10 digits and 118 four-byte ones), a 50-character
 //!   user and a 64-character `Idempotency-Key`. The event id is 128 four-byte characters.
+//! - `bench-tool --seed-journal-listed FILE TICKETS CHECKINS`: an attendance journal with event
+//!   `listed`, one import of TICKETS tickets (`L-<t>-<n>` for wrk's threads t = 0, 1 and
+//!   n = 1…TICKETS/2, each with a holder and one of four categories), then CHECKINS check-ins of
+//!   the first of them, as SPEC §8 journals them.
+//! - `bench-tool --tickets-csv FILE TICKETS`: a ticket-list CSV to import (`ticket_id,holder,category`).
 //! - `bench-tool --startup PORT TIMEOUT_MS LOG -- BINARY [ARGS…]`: spawns BINARY (with this
 //!   process's environment, its stdout and stderr appended to `LOG.stdout` and `LOG.stderr`),
 //!   polls `GET /health` on 127.0.0.1:PORT in a tight loop, and prints
@@ -39,6 +44,12 @@ fn main() -> ExitCode {
         ["--seed-journal-largest", file, records] => {
             seed_largest(file, records.parse().expect("records"));
         }
+        ["--seed-journal-listed", file, tickets, checkins] => seed_listed(
+            file,
+            tickets.parse().expect("tickets"),
+            checkins.parse().expect("checkins"),
+        ),
+        ["--tickets-csv", file, tickets] => tickets_csv(file, tickets.parse().expect("tickets")),
         ["--startup", port, timeout, log, "--", command @ ..] if !command.is_empty() => startup(
             port.parse().expect("port"),
             timeout.parse().expect("timeout"),
@@ -96,6 +107,74 @@ fn seed(file: &str, records: usize, events: usize) {
         out.write_all(b"\n").unwrap();
     }
     out.into_inner().expect("flush").sync_all().expect("sync");
+}
+
+/// The id of listed ticket `i`: alternately for wrk's two threads, numbered from 1 each.
+fn listed_ticket(i: usize) -> String {
+    format!("L-{}-{:07}", i % 2, i / 2 + 1)
+}
+
+const CATEGORIES: [&str; 4] = ["VIP", "Reguler", "Festival", "Panitia"];
+
+fn journal_line(out: &mut impl Write, json: &[u8]) {
+    write!(out, "{:08x} ", crc32fast::hash(json)).unwrap();
+    out.write_all(json).unwrap();
+    out.write_all(b"\n").unwrap();
+}
+
+fn seed_listed(file: &str, tickets: usize, checkins: usize) {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(file).expect("create"));
+    let at = "2026-01-01T00:00:00.000000+00:00";
+    let event = serde_json::json!({"event": {
+        "event_id": "listed", "name": "Listed", "venue": null, "starts_at": null,
+        "ends_at": null, "capacity": null, "created_by": "admin", "created_at": at,
+    }});
+    journal_line(&mut out, &serde_json::to_vec(&event).unwrap());
+    let rows: Vec<serde_json::Value> = (0..tickets)
+        .map(|i| {
+            serde_json::json!({
+                "ticket_id": listed_ticket(i),
+                "holder": format!("Holder Number {i}"),
+                "category": CATEGORIES[i % CATEGORIES.len()],
+            })
+        })
+        .collect();
+    let import = serde_json::json!({"tickets": {
+        "event_id": "listed", "by": "admin", "at": at, "tickets": rows,
+    }});
+    journal_line(&mut out, &serde_json::to_vec(&import).unwrap());
+    let mut json = Vec::with_capacity(256);
+    for i in 0..checkins.min(tickets) {
+        json.clear();
+        write!(
+            json,
+            r#"{{"check_in":{{"event_id":"listed","ticket_id":"{}","checked_in_by":"gate-{}","checked_in_at":"2026-01-01T{:02}:{:02}:{:02}.{:06}+00:00","gate":"G{}"}}}}"#,
+            listed_ticket(i),
+            i % 50,
+            i / 3600 % 24,
+            i / 60 % 60,
+            i % 60,
+            i % 1_000_000,
+            i % 4
+        )
+        .unwrap();
+        journal_line(&mut out, &json);
+    }
+    out.into_inner().expect("flush").sync_all().expect("sync");
+}
+
+fn tickets_csv(file: &str, tickets: usize) {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(file).expect("create"));
+    out.write_all(b"ticket_id,holder,category\r\n").unwrap();
+    for i in 0..tickets {
+        write!(
+            out,
+            "IMP-{i:07},\"Holder, Number {i}\",{}\r\n",
+            CATEGORIES[i % CATEGORIES.len()]
+        )
+        .unwrap();
+    }
+    out.into_inner().expect("flush");
 }
 
 fn seed_largest(file: &str, records: usize) {
