@@ -7,6 +7,7 @@
 //! - [`ledger`]: the journal's [`storage::CheckIns`]: the store kept in step with the journal;
 //! - [`validate`]: request validation into FastAPI-shaped 422 answers;
 //! - [`csv`]: the spreadsheet-safe CSV listing;
+//! - [`ticket_import`]: a ticket list uploaded as JSON or CSV, checked whole (SPEC §8);
 //! - [`routes`]: the HTTP API, and how the binary starts it ([`service_kit::startup::Program`]);
 //! - [`settings`]: the configuration;
 //! - [`openapi`]: the OpenAPI document.
@@ -21,5 +22,6 @@ pub mod routes;
 pub mod settings;
 pub mod storage;
 pub mod store;
+pub mod ticket_import;
 pub mod ticket_index;
 pub mod validate;
