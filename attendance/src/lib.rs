@@ -7,6 +7,7 @@
 //! - [`ledger`]: the journal's [`storage::CheckIns`]: the store kept in step with the journal;
 //! - [`validate`]: request validation into FastAPI-shaped 422 answers;
 //! - [`csv`]: the spreadsheet-safe CSV listing;
+//! - [`codes`]: generated ticket codes that cannot be guessed (SPEC §8);
 //! - [`ticket_import`]: a ticket list uploaded as JSON or CSV, checked whole (SPEC §8);
 //! - [`routes`]: the HTTP API, and how the binary starts it ([`service_kit::startup::Program`]);
 //! - [`settings`]: the configuration;
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod codes;
 pub mod csv;
 pub mod ledger;
 pub mod openapi;
