@@ -14,13 +14,15 @@
 //!   and `["body"]` for a body that is not JSON or not an object;
 //! - either: `["header", "Content-Type"]` for a CSV charset other than UTF-8.
 //!
-//! Bodies reach 16 MiB, so neither format is read into a tree first: the CSV is read record by
-//! record, and the JSON list element by element, each element (a small object) checked for duplicate
-//! keys by [`strict_json`] as every other body is, then dropped. What stays is the tickets
-//! themselves and a table of 64-bit hashes of their ids, about the size of the body. The root object
-//! takes only `tickets` (another key is refused, so an upload cannot hide a huge value the service
+//! Bodies reach 16 MiB, so neither format is read into a tree first: the JSON list is read element
+//! by element, each element (a small object) checked for duplicate keys by [`strict_json`] as every
+//! other body is, then dropped; the CSV cell by cell (a record at a time would cost a bound of
+//! 8 bytes per cell: 128 MiB for a row of 16 MiB of commas). What stays is the tickets themselves
+//! and a table of 64-bit hashes of their ids, about the size of the body. The root object takes
+//! only `tickets` (another key is refused, so an upload cannot hide a huge value the service
 //! would have to look inside), and one ticket object is at most [`MAX_TICKET_OBJECT_BYTES`].
 
+use std::borrow::Cow;
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::HashMap;
 use std::fmt;
@@ -224,19 +226,23 @@ struct Csv {
     kept: Kept,
 }
 
+/// How many header names are kept to name a column in a problem; columns past them are named by
+/// their position, so that a header of millions of cells costs no memory.
+const NAMED_COLUMNS: usize = 256;
+
 /// Where the header put the columns TixGo reads.
 #[derive(Debug)]
 struct Columns {
     ticket_id: usize,
     holder: Option<usize>,
     category: Option<usize>,
-    /// Every column's name as the header gives it (trimmed), to name a column in a problem.
+    /// The first [`NAMED_COLUMNS`] names as the header gives them (trimmed).
     names: Vec<String>,
 }
 
 impl Columns {
-    /// The name of column `index` for a `loc`: the known ones in lower case, others as written,
-    /// one past the header by its position from 1.
+    /// The name of column `index` for a `loc`: the known ones in lower case, others as the header
+    /// writes them, or by their position from 1 when the header gives no name.
     fn name(&self, index: usize) -> String {
         if index == self.ticket_id {
             TICKET_ID.to_owned()
@@ -247,51 +253,135 @@ impl Columns {
         } else {
             self.names
                 .get(index)
+                .filter(|name| !name.is_empty())
                 .cloned()
                 .unwrap_or_else(|| (index + 1).to_string())
         }
     }
 }
 
+/// The cells of a CSV body one at a time, with csv-core's reader (RFC 4180 quoting, CRLF or LF,
+/// a leading BOM skipped, empty lines skipped). Only the cell being read is held, so a row of a
+/// million empty cells costs nothing; a record-at-a-time reader keeps a bound per cell, 8 bytes
+/// for each 1-byte `,`.
+struct Cells<'a> {
+    reader: csv_core::Reader,
+    rest: &'a [u8],
+    /// The cell being read is `buffer[..used]`; the buffer grows to the longest cell.
+    buffer: Vec<u8>,
+    used: usize,
+}
+
+impl<'a> Cells<'a> {
+    fn new(body: &'a [u8]) -> Cells<'a> {
+        Cells {
+            reader: csv_core::Reader::new(),
+            rest: body,
+            buffer: vec![0; 256],
+            used: 0,
+        }
+    }
+
+    /// Reads one record, handing each cell to `each` with its index; `false` once the body is
+    /// read. An empty input tells csv-core that the body has ended, so every call makes progress.
+    fn record(&mut self, mut each: impl FnMut(usize, &[u8])) -> bool {
+        let mut index = 0;
+        loop {
+            self.used = 0;
+            let record_end = loop {
+                if self.used == self.buffer.len() {
+                    self.buffer.resize(self.buffer.len() * 2, 0);
+                }
+                let (result, read, written) = self
+                    .reader
+                    .read_field(self.rest, &mut self.buffer[self.used..]);
+                self.rest = &self.rest[read..];
+                self.used += written;
+                match result {
+                    csv_core::ReadFieldResult::InputEmpty
+                    | csv_core::ReadFieldResult::OutputFull => {}
+                    csv_core::ReadFieldResult::Field { record_end } => break record_end,
+                    csv_core::ReadFieldResult::End => return index > 0,
+                }
+            };
+            each(index, &self.buffer[..self.used]);
+            index += 1;
+            if record_end {
+                return true;
+            }
+        }
+    }
+}
+
+/// The cells of a ticket row that TixGo reads: `None` when the row has no such cell, `Some(None)`
+/// when it is not UTF-8 (reported already).
+#[derive(Debug, Default)]
+struct RowCells {
+    ticket_id: Option<Option<String>>,
+    holder: Option<Option<String>>,
+    category: Option<Option<String>>,
+    /// Whether any cell had anything in it: a row of empty cells is a spreadsheet's blank row.
+    filled: bool,
+}
+
 impl Csv {
     fn parse(body: &[u8]) -> Result<Import, Vec<FieldError>> {
-        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(body);
+        let mut cells = Cells::new(body);
         let mut csv = Csv {
             problems: Problems::default(),
             kept: Kept::new(),
         };
-        let mut record = csv::ByteRecord::new();
-        let columns = if csv.read(&mut reader, &mut record, 1) {
-            csv.header(&record)
-        } else {
-            csv.problem(
-                1,
-                TICKET_ID,
-                "missing",
-                "The header row is missing: it must name a ticket_id column",
-            );
-            None
-        };
+        let columns = csv.header(&mut cells);
         let Some(columns) = columns else {
             return Err(csv.problems.0);
         };
         let mut row = 1;
         let mut tickets = 0;
-        while !csv.problems.is_full() && csv.read(&mut reader, &mut record, row + 1) {
+        while !csv.problems.is_full() {
+            let over = tickets == MAX_TICKETS;
+            let mut found = RowCells::default();
+            let read = cells.record(|index, cell| {
+                found.filled |= !cell.is_empty();
+                if over {
+                    return;
+                }
+                let text = match std::str::from_utf8(cell) {
+                    Ok(text) => Some(text),
+                    Err(_) => {
+                        let name = columns.name(index);
+                        csv.problem(
+                            row + 1,
+                            &name,
+                            "string_unicode",
+                            not_utf8_msg(row + 1, &name),
+                        );
+                        None
+                    }
+                };
+                let slot = if index == columns.ticket_id {
+                    &mut found.ticket_id
+                } else if Some(index) == columns.holder {
+                    &mut found.holder
+                } else if Some(index) == columns.category {
+                    &mut found.category
+                } else {
+                    return;
+                };
+                *slot = Some(text.map(str::to_owned));
+            });
+            if !read {
+                break;
+            }
             row += 1;
-            if record.iter().all(<[u8]>::is_empty) {
+            if !found.filled {
                 continue;
             }
-            if tickets == MAX_TICKETS {
+            if over {
                 csv.problem(row, TICKET_ID, "too_many_tickets", too_many_msg());
                 break;
             }
             tickets += 1;
-            csv.row(&columns, &record, row);
+            csv.row(found, row);
         }
         if tickets == 0 && csv.problems.is_empty() {
             csv.problem(row + 1, TICKET_ID, "no_tickets", NO_TICKETS_MSG);
@@ -306,28 +396,6 @@ impl Csv {
         })
     }
 
-    /// Reads the next record; `false` at the end. A reader over bytes fails only on an I/O error,
-    /// which a slice never has; were it to, the failure is a problem of the row being read.
-    fn read(
-        &mut self,
-        reader: &mut csv::Reader<&[u8]>,
-        record: &mut csv::ByteRecord,
-        row: usize,
-    ) -> bool {
-        match reader.read_byte_record(record) {
-            Ok(more) => more,
-            Err(e) => {
-                self.problem(
-                    row,
-                    TICKET_ID,
-                    "csv_invalid",
-                    format!("Unreadable CSV: {e}"),
-                );
-                false
-            }
-        }
-    }
-
     fn problem(&mut self, row: usize, field: &str, kind: &'static str, msg: impl Into<String>) {
         self.problems.push(
             vec!["body".to_owned(), row.to_string(), field.to_owned()],
@@ -336,29 +404,30 @@ impl Csv {
         );
     }
 
-    /// The columns of the header row, or `None` (with the problems recorded) when it names no
-    /// `ticket_id`, names one of TixGo's columns twice, or is not UTF-8.
-    fn header(&mut self, record: &csv::ByteRecord) -> Option<Columns> {
+    /// The columns of the header row, or `None` (with the problems recorded) when there is no
+    /// header, or it names no `ticket_id`, names one of TixGo's columns twice, or is not UTF-8.
+    fn header(&mut self, cells: &mut Cells<'_>) -> Option<Columns> {
         let (mut ticket_id, mut holder, mut category) = (None, None, None);
-        let mut names = Vec::with_capacity(record.len());
+        let mut names = Vec::new();
         let mut fine = true;
-        for (index, cell) in record.iter().enumerate() {
+        let read = cells.record(|index, cell| {
             let name = match std::str::from_utf8(cell) {
-                Ok(name) => name.trim().to_owned(),
+                Ok(name) => Cow::Borrowed(name.trim()),
                 Err(_) => {
                     let lossy = String::from_utf8_lossy(cell).trim().to_owned();
                     self.problem(1, &lossy, "string_unicode", not_utf8_msg(1, &lossy));
                     fine = false;
-                    lossy
+                    Cow::Owned(lossy)
                 }
             };
-            let slot = match name.to_ascii_lowercase().as_str() {
-                TICKET_ID => Some((&mut ticket_id, TICKET_ID)),
-                HOLDER => Some((&mut holder, HOLDER)),
-                CATEGORY => Some((&mut category, CATEGORY)),
-                _ => None,
-            };
-            if let Some((slot, known)) = slot {
+            let known = [
+                (&mut ticket_id, TICKET_ID),
+                (&mut holder, HOLDER),
+                (&mut category, CATEGORY),
+            ]
+            .into_iter()
+            .find(|(_, known)| name.eq_ignore_ascii_case(known));
+            if let Some((slot, known)) = known {
                 if slot.is_some() {
                     self.problem(
                         1,
@@ -371,7 +440,18 @@ impl Csv {
                     *slot = Some(index);
                 }
             }
-            names.push(name);
+            if index < NAMED_COLUMNS {
+                names.push(name.into_owned());
+            }
+        });
+        if !read {
+            self.problem(
+                1,
+                TICKET_ID,
+                "missing",
+                "The header row is missing: it must name a ticket_id column",
+            );
+            return None;
         }
         let Some(ticket_id) = ticket_id else {
             self.problem(
@@ -392,36 +472,25 @@ impl Csv {
 
     /// Checks one ticket row and keeps its ticket when its id is valid (so that a later row with
     /// the same id is found even when this row has another problem).
-    fn row(&mut self, columns: &Columns, record: &csv::ByteRecord, row: usize) {
-        let mut cells = Vec::with_capacity(record.len());
-        for (index, cell) in record.iter().enumerate() {
-            match std::str::from_utf8(cell) {
-                Ok(text) => cells.push(Some(text)),
-                Err(_) => {
-                    let name = columns.name(index);
-                    self.problem(row, &name, "string_unicode", not_utf8_msg(row, &name));
-                    cells.push(None);
-                }
-            }
-        }
-        // A short row lacks the cells past its end; a cell that is not UTF-8 was reported above.
-        let ticket_id = match cells.get(columns.ticket_id) {
+    fn row(&mut self, found: RowCells, row: usize) {
+        // A short row lacks the cells past its end; a cell that is not UTF-8 was reported already.
+        let ticket_id = match found.ticket_id {
             None => {
                 self.problem(row, TICKET_ID, "missing", "Field required");
                 None
             }
             Some(None) => None,
-            Some(Some(id)) => match check_text(id, 1, MAX_ID_CHARS) {
-                Ok(()) => Some((*id).to_owned()),
+            Some(Some(id)) => match check_text(&id, 1, MAX_ID_CHARS) {
+                Ok(()) => Some(id),
                 Err((kind, msg)) => {
                     self.problem(row, TICKET_ID, kind, msg);
                     None
                 }
             },
         };
-        let mut text = |column: Option<usize>, field: &str| {
-            let value = column.and_then(|index| cells.get(index).copied().flatten())?;
-            match optional_text(value) {
+        let mut text = |value: Option<Option<String>>, field: &str| {
+            let value = value.flatten()?;
+            match optional_text(&value) {
                 Ok(value) => value,
                 Err((kind, msg)) => {
                     self.problem(row, field, kind, msg);
@@ -429,8 +498,8 @@ impl Csv {
                 }
             }
         };
-        let holder = text(columns.holder, HOLDER);
-        let category = text(columns.category, CATEGORY);
+        let holder = text(found.holder, HOLDER);
+        let category = text(found.category, CATEGORY);
         let Some(ticket_id) = ticket_id else {
             return;
         };
@@ -1014,6 +1083,34 @@ mod tests {
         assert_eq!(
             (problem.kind, problem.msg.as_str()),
             ("missing", "Field required")
+        );
+    }
+
+    #[test]
+    fn a_million_cells_in_a_row_and_columns_past_the_named_ones() {
+        let many = ",".repeat(1_000_000);
+        let body = format!("ticket_id{many}\nT1{many}\n{many}\nT2{many}x\n");
+        let import = csv(&body).unwrap();
+        assert_eq!(
+            import.tickets,
+            [ticket("T1", None, None), ticket("T2", None, None)]
+        );
+        let header: Vec<String> = (0..NAMED_COLUMNS + 10).map(|i| format!("c{i}")).collect();
+        let body = format!(
+            "ticket_id,{}\nT1,{}@,@\n",
+            header.join(","),
+            ",".repeat(NAMED_COLUMNS - 2)
+        );
+        let body: Vec<u8> = body
+            .bytes()
+            .map(|b| if b == b'@' { 0xff } else { b })
+            .collect();
+        assert_eq!(
+            problems(parse(&body, CSV)),
+            [
+                p(&format!("body/2/c{}", NAMED_COLUMNS - 2), "string_unicode"),
+                p(&format!("body/2/{}", NAMED_COLUMNS + 1), "string_unicode"),
+            ]
         );
     }
 
