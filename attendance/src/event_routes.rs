@@ -2,11 +2,15 @@
 //! router checks the token (401) and the role (403); each handler checks the request's shape
 //! (422) and only then asks [`crate::storage::Events`].
 
+use crate::codes;
 use crate::csv;
 use crate::event_input;
-use crate::records::{Reason, RefusalLine, Stamp};
+use crate::print::{self, PrintTicket};
+use crate::qr;
+use crate::records::{Reason, RefusalLine, Stamp, TicketState};
 use crate::routes::{unavailable, Attendance};
-use crate::storage::{Lookup, TicketView};
+use crate::storage::{Added, Lookup, TicketQuery, TicketUpload, TicketView};
+use crate::ticket_import;
 use crate::validate;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -25,6 +29,12 @@ pub fn routes() -> Vec<Route<Attendance>> {
         Route::any_role(Method::Get, "/events", list_events),
         Route::any_role(Method::Get, "/events/{event_id}", get_event),
         Route::admin(Method::Patch, "/events/{event_id}", edit_event),
+        Route::admin(Method::Post, "/events/{event_id}/tickets", import_tickets),
+        Route::admin(
+            Method::Post,
+            "/events/{event_id}/tickets/generate",
+            generate_tickets,
+        ),
         Route::any_role(Method::Get, "/events/{event_id}/tickets", list_tickets),
         Route::any_role(
             Method::Get,
@@ -36,6 +46,12 @@ pub fn routes() -> Vec<Route<Attendance>> {
             "/events/{event_id}/tickets/{ticket_id}",
             edit_ticket,
         ),
+        Route::any_role(
+            Method::Get,
+            "/events/{event_id}/tickets/{ticket_id}/qr",
+            ticket_qr,
+        ),
+        Route::admin(Method::Get, "/events/{event_id}/print", print_page),
         Route::admin(Method::Get, "/events/{event_id}/refusals", refusals),
         Route::any_role(Method::Get, "/events/{event_id}/stats", stats),
     ]
@@ -267,4 +283,172 @@ fn stats(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
             "last_checkin_at": stats.first_and_last.map(|(_, last)| last),
         }),
     )
+}
+
+/// `POST /events/{event_id}/tickets` (admins): a ticket list as JSON or CSV, all or nothing.
+fn import_tickets(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Response {
+    if let Some(answer) = bad_path(call, &["event_id"]) {
+        return answer;
+    }
+    let import = match ticket_import::parse(&call.body, call.header("content-type")) {
+        Ok(import) => import,
+        Err(problems) => return Response::validation(&problems),
+    };
+    let upload = TicketUpload {
+        rows: import
+            .tickets
+            .into_iter()
+            .map(|t| TicketState {
+                ticket_id: t.ticket_id,
+                holder: t.holder,
+                category: t.category,
+                voided: false,
+            })
+            .collect(),
+        has_holder: import.has_holder,
+        has_category: import.has_category,
+    };
+    let event_id = call.param("event_id");
+    match attendance
+        .events()
+        .import_tickets(event_id, &claims.sub, upload)
+    {
+        Ok(Some(imported)) => Response::json(
+            200,
+            &json!({
+                "event_id": event_id,
+                "created": imported.changes.created,
+                "updated": imported.changes.updated,
+                "unchanged": imported.changes.unchanged,
+                "tickets": imported.total,
+            }),
+        ),
+        Ok(None) => Response::detail(404, EVENT_NOT_FOUND),
+        Err(e) => unavailable("the tickets could not be saved", &e),
+    }
+}
+
+/// How many times a generation is tried again when a new code turns out to be taken meanwhile
+/// (with at least 80 random bits a code, practically never).
+const GENERATE_ATTEMPTS: usize = 3;
+
+/// `POST /events/{event_id}/tickets/generate` (admins): new tickets with unguessable codes.
+fn generate_tickets(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Response {
+    if let Some(answer) = bad_path(call, &["event_id"]) {
+        return answer;
+    }
+    let input = match event_input::generate(call) {
+        Ok(input) => input,
+        Err(answer) => return answer,
+    };
+    let event_id = call.param("event_id");
+    let events = attendance.events();
+    for _ in 0..GENERATE_ATTEMPTS {
+        let taken = |code: &str| matches!(events.ticket(event_id, code), Ok(Lookup::Found(_)));
+        let codes = match codes::generate(input.prefix.as_deref(), input.count, taken) {
+            Ok(codes) => codes,
+            Err(e) => {
+                eprintln!("attendance: ticket codes could not be generated: {e}");
+                return Response::unavailable(
+                    "Ticket codes could not be generated; please retry shortly",
+                    1,
+                );
+            }
+        };
+        let tickets = codes
+            .into_iter()
+            .map(|ticket_id| TicketState {
+                ticket_id,
+                holder: None,
+                category: input.category.clone(),
+                voided: false,
+            })
+            .collect();
+        match events.add_tickets(event_id, &claims.sub, tickets) {
+            Ok(Added::Added(tickets)) => {
+                return Response::json(201, &json!({ "tickets": tickets }))
+            }
+            Ok(Added::NoEvent) => return Response::detail(404, EVENT_NOT_FOUND),
+            Ok(Added::Taken(_)) => continue,
+            Err(e) => return unavailable("the tickets could not be saved", &e),
+        }
+    }
+    Response::unavailable(
+        "Ticket codes could not be generated; please retry shortly",
+        1,
+    )
+}
+
+/// `GET /events/{event_id}/tickets/{ticket_id}/qr`: the ticket's QR code as SVG.
+fn ticket_qr(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
+    if let Some(answer) = bad_path(call, &["event_id", "ticket_id"]) {
+        return answer;
+    }
+    let ticket = match attendance
+        .events()
+        .ticket(call.param("event_id"), call.param("ticket_id"))
+    {
+        Ok(Lookup::Found(ticket)) => ticket,
+        Ok(other) => return ticket_answer(other),
+        Err(e) => return unavailable("the ticket could not be read", &e),
+    };
+    match qr::svg(&ticket.ticket_id) {
+        Ok(svg) => Response::with_body(200, "image/svg+xml", svg.into_bytes()),
+        Err(e) => {
+            eprintln!("attendance: no QR code for a ticket: {e}");
+            Response::detail(422, "This ticket id does not fit in a QR code")
+        }
+    }
+}
+
+/// The most tickets one printable page holds, and how many it holds unless asked.
+pub const PRINT_LIMIT: usize = 1_000;
+const PRINT_DEFAULT: usize = 100;
+
+/// `GET /events/{event_id}/print` (admins): an A4 page of QR codes of the event's tickets, in
+/// list order, `?offset=` and `?limit=` (at most [`PRINT_LIMIT`]) for the next sheets.
+fn print_page(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
+    let event_id = call.param("event_id");
+    let input = match validate::listing(call, event_id) {
+        Ok(input) => input,
+        Err(answer) => return answer,
+    };
+    if input.limit.is_some_and(|limit| limit > PRINT_LIMIT) {
+        return Response::validation(&[FieldError::query(
+            "limit",
+            "less_than_equal",
+            format!("Input should be less than or equal to {PRINT_LIMIT}"),
+        )]);
+    }
+    let events = attendance.events();
+    let Some(event) = events.event(event_id) else {
+        return Response::detail(404, EVENT_NOT_FOUND);
+    };
+    let query = TicketQuery {
+        offset: input.offset,
+        limit: Some(input.limit.unwrap_or(PRINT_DEFAULT)),
+        ..TicketQuery::default()
+    };
+    let page = match events.tickets(event_id, &query) {
+        Ok(Some(page)) => page,
+        Ok(None) => return Response::detail(404, EVENT_NOT_FOUND),
+        Err(e) => return unavailable("the tickets could not be read", &e),
+    };
+    let tickets: Vec<PrintTicket<'_>> = page
+        .tickets
+        .iter()
+        .map(|t| PrintTicket {
+            ticket_id: &t.ticket_id,
+            holder: t.holder.as_deref(),
+            category: t.category.as_deref(),
+        })
+        .collect();
+    match print::page(&event.event.name, &tickets) {
+        Ok(page) => Response::with_body(200, "text/html; charset=utf-8", page.html.into_bytes())
+            .with_header("Content-Security-Policy", &page.content_security_policy),
+        Err(e) => {
+            eprintln!("attendance: no printable page: {e}");
+            Response::detail(422, "A ticket id of this event does not fit in a QR code")
+        }
+    }
 }

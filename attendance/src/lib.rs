@@ -9,6 +9,10 @@
 //! - [`validate`]: request validation into FastAPI-shaped 422 answers, and [`event_input`] for
 //!   the events and tickets of SPEC §8;
 //! - [`csv`]: the spreadsheet-safe CSV listing;
+//! - [`codes`]: generated ticket codes that cannot be guessed (SPEC §8);
+//! - [`print`]: a printable A4 page of tickets with their QR codes, and its CSP;
+//! - [`qr`]: a ticket id as a QR code in SVG, for printing or e-mailing (SPEC §8);
+//! - [`ticket_import`]: a ticket list uploaded as JSON or CSV, checked whole (SPEC §8);
 //! - [`routes`]: the HTTP API, and how the binary starts it ([`service_kit::startup::Program`]),
 //!   with [`event_routes`] for the events and tickets of SPEC §8;
 //! - [`settings`]: the configuration;
@@ -17,15 +21,19 @@
 #![deny(missing_docs)]
 
 pub mod catalog;
+pub mod codes;
 pub mod csv;
 pub mod event_input;
 pub mod event_routes;
 pub mod ledger;
 pub mod openapi;
+pub mod print;
+pub mod qr;
 pub mod records;
 pub mod routes;
 pub mod settings;
 pub mod storage;
 pub mod store;
+pub mod ticket_import;
 pub mod ticket_index;
 pub mod validate;

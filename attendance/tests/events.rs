@@ -91,7 +91,11 @@ fn an_event_is_created_read_listed_and_edited() {
     expected["tickets"] = json!(0);
     expected["checked_in"] = json!(0);
     assert_eq!(body, expected);
-    assert_json(&api.get("/events/konser", Some(&committee())), 200, &expected);
+    assert_json(
+        &api.get("/events/konser", Some(&committee())),
+        200,
+        &expected,
+    );
 
     assert_json(
         &api.create_event(&a, &concert()),
@@ -131,7 +135,11 @@ fn an_event_is_created_read_listed_and_edited() {
         &json!({"detail": "Admin role required"}),
     );
     assert_422(
-        &api.patch(&a, "/events/konser", &json!({"event_id": "other", "name": null})),
+        &api.patch(
+            &a,
+            "/events/konser",
+            &json!({"event_id": "other", "name": null}),
+        ),
         &[
             (json!(["body", "event_id"]), "extra_forbidden"),
             (json!(["body", "name"]), "missing"),
@@ -169,7 +177,10 @@ fn events_are_listed_by_start_then_id_with_their_counts() {
     let listed = api.get("/events", Some(&committee()));
     assert_eq!(listed.status, 200);
     let events = listed.json()["events"].as_array().unwrap().clone();
-    let ids: Vec<&str> = events.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
     // 02:00Z is 09:00+07:00: the same instant as "early", so the id decides.
     assert_eq!(ids, ["early", "early-utc", "late", "none-a", "none-b"]);
     assert_eq!(events[3]["checked_in"], 1);
@@ -272,17 +283,32 @@ fn a_listed_event_admits_only_its_valid_tickets_in_the_order_of_the_table() {
         &json!({"detail": "Ticket already checked in", "reason": "already_checked_in", "record": record}),
     );
     let plain = api.scan(&c, "konser", "B", None).json()["record"].clone();
-    assert!(plain.get("holder").is_none() && plain.get("gate").is_none(), "{plain}");
+    assert!(
+        plain.get("holder").is_none() && plain.get("gate").is_none(),
+        "{plain}"
+    );
 
     // Voiding a checked-in ticket keeps its record; un-voiding makes it valid again.
-    let voided = api.patch(&admin(), "/events/konser/tickets/A", &json!({"voided": true}));
+    let voided = api.patch(
+        &admin(),
+        "/events/konser/tickets/A",
+        &json!({"voided": true}),
+    );
     assert_eq!(voided.json()["status"], "voided");
     assert_eq!(voided.json()["record"], record);
     assert_eq!(api.scan(&c, "konser", "A", None).json()["reason"], "voided");
-    api.patch(&admin(), "/events/konser/tickets/A", &json!({"voided": false}));
+    api.patch(
+        &admin(),
+        "/events/konser/tickets/A",
+        &json!({"voided": false}),
+    );
     assert_eq!(api.undo(Some(&admin()), "konser/A").status, 200);
     let ticket = api.get("/events/konser/tickets/A", Some(&c));
-    assert_eq!(ticket.json()["status"], "valid", "undo makes it valid again");
+    assert_eq!(
+        ticket.json()["status"],
+        "valid",
+        "undo makes it valid again"
+    );
     assert_eq!(api.scan(&c, "konser", "A", None).status, 201);
 
     // The listing and its CSV carry the holder, category and gate.
@@ -331,8 +357,16 @@ fn a_check_in_for_an_event_nobody_created_behaves_as_before() {
     let first = api.check_in(&c, "evt1", "TICKET123");
     assert_eq!(first.status, 201);
     let record = first.json()["record"].clone();
-    let keys: Vec<&str> = record.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["checked_in_at", "checked_in_by", "event_id", "ticket_id"]);
+    let keys: Vec<&str> = record
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["checked_in_at", "checked_in_by", "event_id", "ticket_id"]
+    );
     assert_eq!(api.check_in(&c, "evt1", "TICKET123").status, 409);
     assert_json(
         &api.get("/events/evt1", Some(&c)),
@@ -365,13 +399,20 @@ fn tickets_are_searched_filtered_paged_and_exported() {
     );
     assert_eq!(all.json()["tickets"][1]["status"], "checked_in");
     assert_eq!(all.json()["tickets"][1]["record"]["ticket_id"], "B");
-    assert_eq!(ids(&list("?search=ayu")), ["A"], "part of the holder, any case");
+    assert_eq!(
+        ids(&list("?search=ayu")),
+        ["A"],
+        "part of the holder, any case"
+    );
     assert_eq!(ids(&list("?search=lest")), ["A"]);
     assert_eq!(ids(&list("?search=v")), ["V"], "an id prefix");
     assert_eq!(ids(&list("?status=voided")), ["V"]);
     assert_eq!(ids(&list("?status=checked_in")), ["B"]);
     let page = list("?limit=1&offset=1");
-    assert_eq!((page.json()["total"].clone(), ids(&page)), (json!(3), vec!["B".to_owned()]));
+    assert_eq!(
+        (page.json()["total"].clone(), ids(&page)),
+        (json!(3), vec!["B".to_owned()])
+    );
     assert_422(
         &list("?status=lost&limit=-1"),
         &[
@@ -388,7 +429,11 @@ fn tickets_are_searched_filtered_paged_and_exported() {
         "event_id,ticket_id,holder,category,status,checked_in_by,checked_in_at,gate"
     );
     assert_eq!(lines[1], "konser,A,Ayu Lestari,VIP,valid,,,");
-    assert!(lines[2].starts_with("konser,B,,,checked_in,panitia1,"), "{}", lines[2]);
+    assert!(
+        lines[2].starts_with("konser,B,,,checked_in,panitia1,"),
+        "{}",
+        lines[2]
+    );
     assert_json(
         &api.get("/events/nope/tickets", Some(&c)),
         404,
@@ -421,14 +466,22 @@ fn a_ticket_is_edited_by_an_admin() {
         200,
         &json!({"ticket_id": "B", "holder": "Budi", "category": "Reguler", "status": "valid"}),
     );
-    let cleared = api.patch(&a, "/events/konser/tickets/B", &json!({"holder": null, "category": ""}));
+    let cleared = api.patch(
+        &a,
+        "/events/konser/tickets/B",
+        &json!({"holder": null, "category": ""}),
+    );
     assert_json(
         &cleared,
         200,
         &json!({"ticket_id": "B", "holder": null, "category": null, "status": "valid"}),
     );
     assert_json(
-        &api.patch(&committee(), "/events/konser/tickets/B", &json!({"voided": true})),
+        &api.patch(
+            &committee(),
+            "/events/konser/tickets/B",
+            &json!({"voided": true}),
+        ),
         403,
         &json!({"detail": "Admin role required"}),
     );
@@ -464,12 +517,22 @@ fn refused_scans_are_kept_and_counted_in_the_statistics() {
         ("V", "voided"),
         ("A", "already_checked_in"),
     ] {
-        assert_eq!(api.scan(&c, "konser", ticket, Some("North")).json()["reason"], reason);
+        assert_eq!(
+            api.scan(&c, "konser", ticket, Some("North")).json()["reason"],
+            reason
+        );
     }
     assert_eq!(api.undo(Some(&a), "konser/B").status, 200);
-    api.import_json(&a, "konser", &json!([{"ticket_id": "C"}, {"ticket_id": "D"}]));
+    api.import_json(
+        &a,
+        "konser",
+        &json!([{"ticket_id": "C"}, {"ticket_id": "D"}]),
+    );
     assert_eq!(api.scan(&c, "konser", "C", None).status, 201);
-    assert_eq!(api.scan(&c, "konser", "D", None).json()["reason"], "capacity_reached");
+    assert_eq!(
+        api.scan(&c, "konser", "D", None).json()["reason"],
+        "capacity_reached"
+    );
 
     let refusals = api.get("/events/konser/refusals", Some(&a));
     assert_eq!(refusals.status, 200, "{}", refusals.text());
@@ -481,13 +544,32 @@ fn refused_scans_are_kept_and_counted_in_the_statistics() {
         .iter()
         .map(|r| r["reason"].as_str().unwrap())
         .collect();
-    assert_eq!(reasons, ["unknown_ticket", "voided", "already_checked_in", "capacity_reached"]);
+    assert_eq!(
+        reasons,
+        [
+            "unknown_ticket",
+            "voided",
+            "already_checked_in",
+            "capacity_reached"
+        ]
+    );
     let first = &body["refusals"][0];
-    assert_eq!((&first["ticket_id"], &first["by"], &first["gate"]), (&json!("nope"), &json!("panitia1"), &json!("North")));
+    assert_eq!(
+        (&first["ticket_id"], &first["by"], &first["gate"]),
+        (&json!("nope"), &json!("panitia1"), &json!("North"))
+    );
     assert!(is_api_timestamp(first["at"].as_str().unwrap()));
     assert_eq!(body["refusals"][3]["gate"], Value::Null);
-    let page = api.get("/events/konser/refusals?offset=3&limit=5", Some(&a)).json();
-    assert_eq!((page["total"].clone(), page["refusals"].as_array().unwrap().len()), (json!(4), 1));
+    let page = api
+        .get("/events/konser/refusals?offset=3&limit=5", Some(&a))
+        .json();
+    assert_eq!(
+        (
+            page["total"].clone(),
+            page["refusals"].as_array().unwrap().len()
+        ),
+        (json!(4), 1)
+    );
     assert_json(
         &api.get("/events/konser/refusals", Some(&c)),
         403,
@@ -497,7 +579,9 @@ fn refused_scans_are_kept_and_counted_in_the_statistics() {
     let stats = api.get("/events/konser/stats", Some(&c));
     assert_eq!(stats.status, 200, "{}", stats.text());
     let s = stats.json();
-    let at = |i: usize| api.attendance(Some(&c), "konser", &[]).json()["records"][i]["checked_in_at"].clone();
+    let at = |i: usize| {
+        api.attendance(Some(&c), "konser", &[]).json()["records"][i]["checked_in_at"].clone()
+    };
     assert_eq!(s["tickets"], 4, "A, B, C, D: V is voided");
     assert_eq!(s["checked_in"], 2);
     assert_eq!(s["remaining"], 2);
@@ -511,11 +595,17 @@ fn refused_scans_are_kept_and_counted_in_the_statistics() {
     assert_eq!(s["first_checkin_at"], at(0));
     assert_eq!(s["last_checkin_at"], at(1));
     let intervals = s["by_interval"].as_array().unwrap();
-    let total: u64 = intervals.iter().map(|i| i["checked_in"].as_u64().unwrap()).sum();
+    let total: u64 = intervals
+        .iter()
+        .map(|i| i["checked_in"].as_u64().unwrap())
+        .sum();
     assert_eq!(total, 2);
     let start = intervals[0]["start"].as_str().unwrap();
     assert!(is_api_timestamp(start), "{start}");
-    assert!(start.ends_with(":00.000000+00:00") && ["00", "15", "30", "45"].contains(&&start[14..16]), "{start}");
+    assert!(
+        start.ends_with(":00.000000+00:00") && ["00", "15", "30", "45"].contains(&&start[14..16]),
+        "{start}"
+    );
 }
 
 #[test]
@@ -533,7 +623,14 @@ fn statistics_work_for_an_open_event_and_one_nobody_scanned() {
     api.check_in(&c, "open", "T1");
     api.check_in(&c, "open", "T1");
     let s = api.get("/events/open/stats", Some(&c)).json();
-    assert_eq!((s["tickets"].clone(), s["checked_in"].clone(), s["remaining"].clone()), (json!(0), json!(1), Value::Null));
+    assert_eq!(
+        (
+            s["tickets"].clone(),
+            s["checked_in"].clone(),
+            s["remaining"].clone()
+        ),
+        (json!(0), json!(1), Value::Null)
+    );
     assert_eq!(s["refused"]["already_checked_in"], 1);
     assert_eq!(s["by_gate"], json!({"": 1}));
 }

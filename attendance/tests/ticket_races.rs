@@ -9,17 +9,34 @@ use service_kit::Role;
 use std::sync::{Arc, Barrier};
 
 /// Creates `event` (with `capacity`) and imports `tickets` into it, as an admin.
-fn listed(api: &Running<attendance::routes::Attendance>, event: &str, capacity: Option<u32>, tickets: &[String]) {
+fn listed(
+    api: &Running<attendance::routes::Attendance>,
+    event: &str,
+    capacity: Option<u32>,
+    tickets: &[String],
+) {
     let a = admin();
-    let created = api.post_json("/events", &json!({"event_id": event, "name": event, "capacity": capacity}), Some(&a));
+    let created = api.post_json(
+        "/events",
+        &json!({"event_id": event, "name": event, "capacity": capacity}),
+        Some(&a),
+    );
     assert_eq!(created.status, 201, "{}", created.text());
     let rows: Vec<Value> = tickets.iter().map(|t| json!({"ticket_id": t})).collect();
-    let imported = api.post_json(&format!("/events/{event}/tickets"), &json!({"tickets": rows}), Some(&a));
+    let imported = api.post_json(
+        &format!("/events/{event}/tickets"),
+        &json!({"tickets": rows}),
+        Some(&a),
+    );
     assert_eq!(imported.status, 200, "{}", imported.text());
 }
 
 /// Scans `tickets[i]` from gate `i`, all released at once; the answers' statuses and bodies.
-fn race(api: &Arc<Running<attendance::routes::Attendance>>, event: &str, tickets: Vec<String>) -> Vec<(u16, Value)> {
+fn race(
+    api: &Arc<Running<attendance::routes::Attendance>>,
+    event: &str,
+    tickets: Vec<String>,
+) -> Vec<(u16, Value)> {
     let barrier = Arc::new(Barrier::new(tickets.len()));
     let threads: Vec<_> = tickets
         .into_iter()
@@ -47,11 +64,21 @@ fn one_listed_ticket_scanned_at_32_gates_is_admitted_once() {
     assert_eq!(winners.len(), 1, "{answers:?}");
     let record = &winners[0].1["record"];
     for (status, body) in answers.iter().filter(|(s, _)| *s != 201) {
-        assert_eq!((*status, &body["reason"]), (409, &json!("already_checked_in")), "{body}");
+        assert_eq!(
+            (*status, &body["reason"]),
+            (409, &json!("already_checked_in")),
+            "{body}"
+        );
         assert_eq!(&body["record"], record);
     }
     let stats = api.get("/events/gig/stats", Some(&committee())).json();
-    assert_eq!((stats["checked_in"].clone(), stats["refused"]["already_checked_in"].clone()), (json!(1), json!(31)));
+    assert_eq!(
+        (
+            stats["checked_in"].clone(),
+            stats["refused"]["already_checked_in"].clone()
+        ),
+        (json!(1), json!(31))
+    );
 }
 
 #[test]
