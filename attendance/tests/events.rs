@@ -662,3 +662,151 @@ fn everything_survives_a_restart() {
     assert_eq!(after.0["capacity"], 7);
     assert_eq!(after.3["total"], 1);
 }
+
+#[test]
+fn an_import_creates_updates_and_reports_row_numbered_problems() {
+    let dir = TempDir::new("att-import");
+    let api = attendance_app(&dir);
+    let a = admin();
+    assert_eq!(api.create_event(&a, &concert()).status, 201);
+    let csv = "\u{feff}category,Ticket_ID,holder,extra\r\nVIP,A,Ayu,x\r\n,B,\"Budi, Jr.\",y\r\n";
+    assert_json(
+        &api.import_csv(&a, "konser", csv),
+        200,
+        &json!({"event_id": "konser", "created": 2, "updated": 0, "unchanged": 0, "tickets": 2}),
+    );
+    // A list without a category column leaves the categories alone; B's holder changes.
+    let again = api.import_csv(&a, "konser", "ticket_id,holder\nA,Ayu\nB,Budi\nC,\n");
+    assert_json(
+        &again,
+        200,
+        &json!({"event_id": "konser", "created": 1, "updated": 1, "unchanged": 1, "tickets": 3}),
+    );
+    let a_ticket = api.get("/events/konser/tickets/A", Some(&a)).json();
+    assert_eq!(a_ticket["category"], "VIP");
+    let b_ticket = api.get("/events/konser/tickets/B", Some(&a)).json();
+    assert_eq!((b_ticket["holder"].clone(), b_ticket["category"].clone()), (json!("Budi"), Value::Null));
+
+    // One bad row anywhere and nothing is imported.
+    let bad = api.import_csv(&a, "konser", "ticket_id,holder\nD,Dewi\nD,Dewi again\n,Nobody\n");
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    let locs: Vec<Value> = bad.json()["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["loc"].clone())
+        .collect();
+    assert_eq!(locs, [json!(["body", 3, "ticket_id"]), json!(["body", 4, "ticket_id"])]);
+    assert_eq!(api.get("/events/konser/tickets", Some(&a)).json()["total"], 3);
+    let json_bad = api.import_json(&a, "konser", &json!([{"ticket_id": "E"}, {"holder": "x"}]));
+    assert_eq!(json_bad.status, 422);
+    assert_eq!(json_bad.json()["detail"][0]["loc"], json!(["body", "tickets", 1, "ticket_id"]));
+
+    assert_json(
+        &api.import_json(&a, "nope", &json!([{"ticket_id": "A"}])),
+        404,
+        &json!({"detail": "Event not found"}),
+    );
+    assert_json(
+        &api.import_json(&committee(), "konser", &json!([{"ticket_id": "A"}])),
+        403,
+        &json!({"detail": "Admin role required"}),
+    );
+}
+
+#[test]
+fn generated_tickets_have_unguessable_distinct_codes() {
+    let dir = TempDir::new("att-generate");
+    let api = attendance_app(&dir);
+    let a = admin();
+    assert_eq!(api.create_event(&a, &concert()).status, 201);
+    let generate = |body: &Value| api.post_json("/events/konser/tickets/generate", body, Some(&a));
+    let made = generate(&json!({"count": 50, "category": "VIP", "prefix": "KK"}));
+    assert_eq!(made.status, 201, "{}", made.text());
+    let tickets = made.json()["tickets"].as_array().unwrap().clone();
+    assert_eq!(tickets.len(), 50);
+    let code = regex::Regex::new(
+        "^KK-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]$",
+    )
+    .unwrap();
+    let mut ids: Vec<&str> = tickets.iter().map(|t| t["ticket_id"].as_str().unwrap()).collect();
+    assert!(ids.iter().all(|id| code.is_match(id)), "{ids:?}");
+    assert_eq!(tickets[0]["category"], "VIP");
+    assert_eq!(tickets[0]["status"], "valid");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 50);
+    assert_eq!(api.get("/events/konser/tickets", Some(&a)).json()["total"], 50);
+    assert_eq!(api.scan(&committee(), "konser", ids[0], None).status, 201);
+    assert_eq!(generate(&json!({"count": 1})).status, 201, "no prefix");
+
+    assert_422(
+        &generate(&json!({"count": 0, "prefix": "kk"})),
+        &[
+            (json!(["body", "count"]), "greater_than_equal"),
+            (json!(["body", "prefix"]), "string_pattern_mismatch"),
+        ],
+    );
+    assert_422(
+        &generate(&json!({"count": 10_001, "prefix": "ABCDEFGHI"})),
+        &[
+            (json!(["body", "count"]), "less_than_equal"),
+            (json!(["body", "prefix"]), "string_pattern_mismatch"),
+        ],
+    );
+    assert_422(&generate(&json!({})), &[(json!(["body", "count"]), "missing")]);
+    assert_json(
+        &api.post_json("/events/nope/tickets/generate", &json!({"count": 1}), Some(&a)),
+        404,
+        &json!({"detail": "Event not found"}),
+    );
+}
+
+#[test]
+fn qr_codes_and_the_printable_page() {
+    let dir = TempDir::new("att-qr");
+    let api = listed_event(&dir);
+    let c = committee();
+    let qr = api.get("/events/konser/tickets/A/qr", Some(&c));
+    assert_eq!(qr.status, 200);
+    assert_eq!(qr.header("Content-Type"), Some("image/svg+xml"));
+    assert!(qr.text().starts_with("<svg") || qr.text().starts_with("<?xml"), "{}", qr.text());
+    assert_json(
+        &api.get("/events/konser/tickets/nope/qr", Some(&c)),
+        404,
+        &json!({"detail": "Ticket not found"}),
+    );
+    assert_json(
+        &api.get("/events/nope/tickets/A/qr", Some(&c)),
+        404,
+        &json!({"detail": "Event not found"}),
+    );
+
+    let a = admin();
+    api.patch(&a, "/events/konser/tickets/B", &json!({"holder": "<script>alert(1)</script>"}));
+    let page = api.get("/events/konser/print?limit=2", Some(&a));
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("Content-Type"), Some("text/html; charset=utf-8"));
+    let csp = page.header("Content-Security-Policy").unwrap();
+    assert!(!csp.contains("unsafe-inline") && csp.contains("default-src 'none'"), "{csp}");
+    let html = page.text();
+    assert_eq!(html.matches("<svg").count(), 2, "two tickets on the page");
+    assert!(html.contains("Ayu Lestari") && !html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;script&gt;"));
+    let next = api.get("/events/konser/print?offset=2", Some(&a)).text();
+    assert_eq!(next.matches("<svg").count(), 1, "the third ticket, V");
+    assert_422(
+        &api.get("/events/konser/print?limit=1001", Some(&a)),
+        &[(json!(["query", "limit"]), "less_than_equal")],
+    );
+    assert_json(
+        &api.get("/events/konser/print", Some(&c)),
+        403,
+        &json!({"detail": "Admin role required"}),
+    );
+    assert_json(
+        &api.get("/events/nope/print", Some(&a)),
+        404,
+        &json!({"detail": "Event not found"}),
+    );
+}

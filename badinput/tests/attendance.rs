@@ -367,6 +367,8 @@ fn attendance_answers_every_bad_input_with_a_4xx_and_keeps_only_valid_writes() {
         } else if let Some(r) = record.get("undo") {
             let key = (id(r, "event_id"), id(r, "ticket_id"));
             replayed.retain(|k| *k != key);
+        } else if record.contains_key("refusal") {
+            // A second scan of a checked-in ticket is kept as a refused scan (SPEC §8).
         } else {
             panic!("unknown journal line {json}");
         }
