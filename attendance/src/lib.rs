@@ -7,10 +7,6 @@
 //! - [`ledger`]: the journal's [`storage::CheckIns`]: the store kept in step with the journal;
 //! - [`validate`]: request validation into FastAPI-shaped 422 answers;
 //! - [`csv`]: the spreadsheet-safe CSV listing;
-//! - [`codes`]: generated ticket codes that cannot be guessed (SPEC §8);
-//! - [`print`]: a printable A4 page of tickets with their QR codes, and its CSP;
-//! - [`qr`]: a ticket id as a QR code in SVG, for printing or e-mailing (SPEC §8);
-//! - [`ticket_import`]: a ticket list uploaded as JSON or CSV, checked whole (SPEC §8);
 //! - [`routes`]: the HTTP API, and how the binary starts it ([`service_kit::startup::Program`]);
 //! - [`settings`]: the configuration;
 //! - [`openapi`]: the OpenAPI document.
