@@ -12,7 +12,8 @@
 #   * the repo's nginx edge config (Debian's nginx, ports and upstreams rewritten to loopback)
 #     passes `nginx -t` (also with the optional realip/TLS snippets), carries smoke-test.sh end
 #     to end, answers 413 for a 100 KiB body and for a 100 TB Content-Length without hurting the
-#     services, throttles logins with 429, keeps bodies in memory, passes request ids, logs no
+#     services, lets only the ticket import (POST /events/<id>/tickets) send up to 16 MiB, streamed
+#     to the service (scripts/lib/edge_body_limits.py, against stub services), throttles logins with 429, keeps bodies in memory, passes request ids, logs no
 #     query strings, answers JSON 502 when a service is down, and runs as in compose: as a
 #     non-root user without capabilities, writing only under /tmp;
 #   * shellcheck (every shell script), hadolint (both Dockerfiles), scripts/lint_deploy.py
@@ -561,6 +562,30 @@ if [[ "$EDGE_UP" == 1 ]]; then
     else
         fail "edge: other identity routes are not throttled by the login limit" "got $status"
     fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "edge body limits (stub services)"
+
+# The ticket import alone may send 16 MiB, streamed to the service (no temp file, no 16 MiB in
+# nginx); everything else keeps 64 KiB; every refusal a JSON 413 naming its limit. Against stub
+# services that count what they receive (scripts/lib/edge_body_limits.py), so it needs no route
+# of the real ones; each of its lines is a PASS or FAIL here.
+if out="$(timeout 300 python3 scripts/lib/edge_body_limits.py "$NGINX" deploy/nginx "$WORK" 2>&1)"; then
+    rc=0
+else
+    rc=$?
+fi
+while IFS= read -r line; do
+    case "$line" in
+    "PASS "*) pass "${line#PASS }" ;;
+    "FAIL "*) fail "${line#FAIL }" ;;
+    *" passed, "*" failed") ;;
+    *) printf '%s\n' "$line" ;;
+    esac
+done <<<"$out"
+if [[ "$rc" != 0 ]] && ! grep -q '^FAIL ' <<<"$out"; then
+    fail "edge body limits: scripts/lib/edge_body_limits.py exited $rc" "$out"
 fi
 
 # ---------------------------------------------------------------------------------------------

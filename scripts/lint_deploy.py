@@ -292,6 +292,14 @@ def check_nginx(c, root):
                       "include upstreams.conf;", "pid /tmp/nginx.pid;"]:
         c.check(f"nginx.conf: {directive}", re.search(
             r"^\s*" + re.escape(directive).replace(r"\ ", r"\s+"), active, re.M) is not None)
+    c.check("nginx.conf: the attendance servers include ticket-import.conf",
+            len(re.findall(r"^\s*include ticket-import\.conf;", active, re.M)) == 1)
+    ticket_import = "\n".join(line.split("#", 1)[0]
+                              for line in (root / "deploy/nginx/ticket-import.conf").read_text().splitlines())
+    for directive in ["client_max_body_size 16m;", "proxy_request_buffering off;",
+                      "include tixgo-error-pages.conf;", "internal;"]:
+        c.check(f"ticket-import.conf: {directive}", re.search(
+            r"^\s*" + re.escape(directive).replace(r"\ ", r"\s+"), ticket_import, re.M) is not None)
     c.check("nginx.conf: no user directive (runs unprivileged in compose)",
             re.search(r"^\s*user\s", active, re.M) is None)
     for name, port in SERVICES.items():

@@ -1,13 +1,16 @@
 //! A service and its route table, answering requests without a socket.
 //!
-//! [`App::answer`] is everything between reading a request and writing its answer: building the
-//! handler's [`Request`], the CORS preflight, dispatch through the route table (a panic is a 500
-//! for that request only), and the headers every answer carries (`X-Request-Id`, `Server`, the
-//! CORS headers). The server calls it for each request it reads; tests and fuzz targets call it
+//! [`App::answer`] is everything between reading a request and writing its answer: the body's
+//! size against its route's limit (413), building the handler's [`Request`], the CORS
+//! preflight, dispatch through the route table (a panic is a 500 for that request only), and
+//! the headers every answer carries (`X-Request-Id`, `Server`, the CORS headers). What the
+//! server must know before it reads a body, its limit and whether its sender may send a large
+//! one, it asks here too ([`App::body_limit`], [`App::check_access`]). The server calls it for each request it reads; tests and fuzz targets call it
 //! directly (`testkit::call`), so an endpoint's statuses, bodies and headers are tested as
 //! function calls.
 
 use crate::auth::Authenticator;
+use crate::body::{too_large, MAX_BODY_BYTES};
 use crate::http::{Method, Request, Response};
 use crate::later::Answer;
 use crate::rate_limit::RateLimit;
@@ -76,8 +79,40 @@ impl<S: Service> App<S> {
         &self.router
     }
 
+    /// The largest body the request `method` `target` (as on the request line) may send: its
+    /// route's limit ([`crate::Route::with_body_limit`]), or [`MAX_BODY_BYTES`] for a target no
+    /// route takes or that cannot be decoded. The server reads no more than this.
+    pub fn body_limit(&self, method: &str, target: &str) -> usize {
+        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        crate::percent::path_segments(path).map_or(MAX_BODY_BYTES, |segments| {
+            self.router.body_limit(Method::parse(method), &segments)
+        })
+    }
+
+    /// The 401 or 403 the request's route answers to these `headers`, judged before the body is
+    /// read ([`crate::Router::check_access`]): the server asks this before it reads more than
+    /// [`MAX_BODY_BYTES`] of a body, so a large upload without an admin's token is refused
+    /// unread. `Ok` for a public route, and for a target no route takes or that cannot be
+    /// decoded (those are answered as usual once the body is read). The refusal is not
+    /// decorated yet: the server hands it to [`App::answer`] as the body's outcome.
+    pub fn check_access(
+        &self,
+        method: &str,
+        target: &str,
+        headers: Vec<(String, String)>,
+    ) -> Result<(), Response> {
+        match Request::new(Method::parse(method), target, headers, Vec::new()) {
+            Ok(request) => self
+                .router
+                .check_access(self.service.authenticator(), &request),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Answers one request: `method` and `target` (`/path?query`) as on the request line, its
     /// headers, and its body (or the answer already decided while reading it, such as a 413).
+    /// A body over its route's limit ([`App::body_limit`]) is answered 413, as the server does
+    /// before it reads it.
     /// An answer that comes later from another thread is waited for. The request has no peer
     /// address (see [`App::answer_from`]).
     pub fn answer(
@@ -126,9 +161,14 @@ impl<S: Service> App<S> {
         let origin = find("Origin")
             .filter(|o| self.cors_origins.iter().any(|allowed| allowed == o))
             .map(str::to_owned);
-        let method = Method::parse(method);
         let answer = body
-            .and_then(|body| Request::new(method, target, headers, body))
+            .and_then(|body| {
+                let limit = self.body_limit(method, target);
+                if body.len() > limit {
+                    return Err(too_large(limit));
+                }
+                Request::new(Method::parse(method), target, headers, body)
+            })
             .map_or_else(Answer::Now, |mut request| {
                 request.peer = peer;
                 self.route(&request, origin.is_some())
@@ -208,6 +248,10 @@ mod tests {
         Response::detail(200, &format!("{} bytes", call.body.len()))
     }
 
+    fn counted(_: &Tiny, call: &Call<'_>, _: &Claims) -> Response {
+        Response::detail(200, &format!("{} bytes", call.body.len()))
+    }
+
     fn boom(_: &Tiny, _: &Call<'_>, _: &Claims) -> Response {
         panic!("a handler bug")
     }
@@ -219,6 +263,7 @@ mod tests {
             vec![
                 Route::public(Method::Post, "/echo", ok),
                 Route::any_role(Method::Delete, "/echo", boom),
+                Route::admin(Method::Post, "/imports/{name}", counted).with_body_limit(100 << 10),
             ]
         }
 
@@ -283,6 +328,86 @@ mod tests {
             br#"{"detail":"Invalid request path: '%' must be followed by two hex digits"}"#
         );
         assert!(bad.header("X-Request-Id").is_some());
+    }
+
+    #[test]
+    fn each_body_is_held_to_its_routes_limit_and_the_413_names_it() {
+        let app = app();
+        let admin = format!("Bearer {}", app.service().auth.issue("a", Role::Admin, 60));
+        let auth = headers(&[("Authorization", &admin)]);
+        assert_eq!(app.body_limit("POST", "/imports/x?dry=1"), 100 << 10);
+        assert_eq!(app.body_limit("POST", "/imports/%78"), 100 << 10);
+        assert_eq!(app.body_limit("GET", "/imports/x"), MAX_BODY_BYTES);
+        assert_eq!(app.body_limit("POST", "/echo"), MAX_BODY_BYTES);
+        assert_eq!(app.body_limit("POST", "/imports/%zz"), MAX_BODY_BYTES);
+        let send = |target: &str, bytes: usize| {
+            app.answer("POST", target, auth.clone(), Ok(vec![b'x'; bytes]))
+        };
+        let r = send("/imports/x", 100 << 10);
+        assert_eq!(
+            (r.status, r.body.bytes().into_owned()),
+            (200, br#"{"detail":"102400 bytes"}"#.to_vec())
+        );
+        let r = send("/imports/x", (100 << 10) + 1);
+        assert_eq!(r.status, 413);
+        assert_eq!(
+            r.body,
+            br#"{"detail":"Request body too large (limit 100 KiB)"}"#
+        );
+        assert!(r.header("X-Request-Id").is_some());
+        assert_eq!(send("/echo", MAX_BODY_BYTES).status, 200);
+        let r = send("/echo", MAX_BODY_BYTES + 1);
+        assert_eq!(r.status, 413);
+        assert_eq!(
+            r.body,
+            br#"{"detail":"Request body too large (limit 64 KiB)"}"#
+        );
+        let r = send("/echo%zz", MAX_BODY_BYTES + 1);
+        assert_eq!(
+            r.status, 413,
+            "the size is checked before the path is decoded"
+        );
+    }
+
+    #[test]
+    fn access_to_a_large_body_route_is_judged_from_the_headers() {
+        let app = app();
+        let committee = format!(
+            "Bearer {}",
+            app.service().auth.issue("c", Role::Committee, 60)
+        );
+        let admin = format!("Bearer {}", app.service().auth.issue("a", Role::Admin, 60));
+        let check = |target: &str, token: Option<&str>| {
+            let headers = token
+                .map(|t| headers(&[("Authorization", t)]))
+                .unwrap_or_default();
+            app.check_access("POST", target, headers)
+        };
+        let refused = check("/imports/x", None).unwrap_err();
+        assert_eq!(refused.status, 401);
+        assert_eq!(
+            refused.body,
+            br#"{"detail":"Missing Authorization header"}"#
+        );
+        let refused = check("/imports/x", Some(&committee)).unwrap_err();
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.body, br#"{"detail":"Admin role required"}"#);
+        assert_eq!(check("/imports/x", Some(&admin)), Ok(()));
+        assert_eq!(check("/echo", None), Ok(()));
+        assert_eq!(
+            check("/imports/%zz", None),
+            Ok(()),
+            "the 400 comes with the answer"
+        );
+        let decorated = app.answer(
+            "POST",
+            "/imports/x",
+            Vec::new(),
+            Err(check("/imports/x", None).unwrap_err()),
+        );
+        assert_eq!(decorated.status, 401);
+        assert!(decorated.header("X-Request-Id").is_some());
+        assert_eq!(decorated.header("WWW-Authenticate"), Some("Bearer"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Request bodies: the 64 KiB cap and field-by-field validation into FastAPI-shaped 422 answers.
+//! Request bodies: the 64 KiB cap (and the 413 of a route's own limit) and field-by-field
+//! validation into FastAPI-shaped 422 answers.
 //!
 //! A handler parses the body once with [`Fields::parse`], takes each field with the typed getters
 //! (which record a `missing` or `string_type` error instead of failing at the first problem), adds
@@ -8,8 +9,31 @@
 use crate::http::{FieldError, Response};
 use serde_json::{Map, Value};
 
-/// The largest request body accepted; larger ones are answered 413.
+/// The largest request body a route accepts unless it declares its own limit
+/// ([`crate::Route::with_body_limit`]); larger ones are answered 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The 413 for a body over `limit` bytes, naming the limit, so a client sees which rule it
+/// broke (`Request body too large (limit 64 KiB)`, `... (limit 16 MiB)` on the ticket import).
+pub(crate) fn too_large(limit: usize) -> Response {
+    Response::detail(
+        413,
+        &format!("Request body too large (limit {})", size_text(limit)),
+    )
+}
+
+/// `bytes` as people write a limit: whole MiB or KiB when it is one, else bytes.
+fn size_text(bytes: usize) -> String {
+    const KIB: usize = 1 << 10;
+    const MIB: usize = 1 << 20;
+    match bytes {
+        0 => "0 bytes".to_owned(),
+        n if n % MIB == 0 => format!("{} MiB", n / MIB),
+        n if n % KIB == 0 => format!("{} KiB", n / KIB),
+        1 => "1 byte".to_owned(),
+        n => format!("{n} bytes"),
+    }
+}
 
 /// A JSON object body being validated.
 #[derive(Debug)]
@@ -241,6 +265,23 @@ mod tests {
 
     fn body_of(r: &Response) -> Value {
         serde_json::from_slice(&r.body.bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_413_names_the_limit_that_applied() {
+        for (limit, detail) in [
+            (MAX_BODY_BYTES, "Request body too large (limit 64 KiB)"),
+            (16 << 20, "Request body too large (limit 16 MiB)"),
+            (1536, "Request body too large (limit 1536 bytes)"),
+        ] {
+            let r = too_large(limit);
+            assert_eq!(r.status, 413);
+            assert_eq!(body_of(&r), json!({ "detail": detail }));
+        }
+        assert_eq!(size_text(0), "0 bytes");
+        assert_eq!(size_text(1), "1 byte");
+        assert_eq!(size_text(100), "100 bytes");
+        assert_eq!(size_text(3 << 20), "3 MiB");
     }
 
     #[test]

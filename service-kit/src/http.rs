@@ -77,7 +77,8 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     /// Headers as (name, value) pairs; look them up with [`Request::header`].
     pub headers: Vec<(String, String)>,
-    /// The body bytes (at most [`crate::body::MAX_BODY_BYTES`]).
+    /// The body bytes (at most its route's limit: [`crate::body::MAX_BODY_BYTES`] unless the
+    /// route declares more with [`crate::Route::with_body_limit`]).
     pub body: Vec<u8>,
     /// The address of the peer that sent it (the edge, behind the edge), when known: in-process
     /// calls have none.

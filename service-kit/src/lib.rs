@@ -13,7 +13,8 @@
 //! - the bounded [`Pool`] of turns for expensive work (bcrypt), and per-key [`RateLimit`]s (the
 //!   per-user write limit, sign-ups per address);
 //! - the tiny_http server ([`serve`]: listener, request workers, body threads, writer threads
-//!   for big answers and their byte budget ([`hold_answer_bytes`]), the watchdog and the exit
+//!   for big answers and their byte budget ([`hold_answer_bytes`]), request bodies under their
+//!   route's limit with a budget of their own for large ones ([`LARGE_BODY_BUDGET`]), the watchdog and the exit
 //!   codes of a server that can no longer serve, graceful stop);
 //! - the environment ([`Env`], [`CommonConfig`], [`ConfigError`]);
 //! - and two namespaces: [`startup`], the start-up both binaries share from the command line to
@@ -57,5 +58,5 @@ pub use router::{
 pub use server::{
     hold_answer_bytes, serve, HeldBytes, OverBudget, ServerError, ServerOptions, BIG_ANSWER_BUDGET,
     BIG_ANSWER_BYTES, EXIT_ACCEPT_LOOP_DIED, EXIT_SERVER_THREAD_PANICKED, EXIT_UNRESPONSIVE,
-    WRITE_TIMEOUT,
+    LARGE_BODY_BUDGET, WRITE_TIMEOUT,
 };

@@ -11,9 +11,16 @@
 //! and the role (403) before the handler runs, so a handler of a signed route is handed the
 //! token's [`Claims`] and never sees an unauthenticated request; validation (422) and the data
 //! (404, 409) are the handler's, which keeps the order of SPEC §3 in one place.
+//!
+//! And a route says how large a body it takes: [`MAX_BODY_BYTES`] unless it declares more
+//! ([`Route::with_body_limit`], SPEC §8's ticket import). The server looks the limit up from
+//! the method and path alone ([`Router::body_limit`]) before it reads any of the body, and asks
+//! the same token and role checks ([`Router::check_access`]) before it reads more than
+//! [`MAX_BODY_BYTES`] of one, so a large upload nobody may send is refused unread.
 
 use crate::auth::Authenticator;
 use crate::auth::{Claims, Role};
+use crate::body::MAX_BODY_BYTES;
 use crate::http::{Method, Request, Response};
 use crate::later::Answer;
 use crate::rate_limit::RateLimit;
@@ -30,6 +37,9 @@ pub enum Access {
     /// A valid token of an admin; a committee token is answered 403.
     Admin,
 }
+
+/// The largest limit a route may declare ([`Route::with_body_limit`]).
+const LARGEST_BODY_LIMIT: usize = 1 << 30;
 
 /// The detail of the 403 a committee token gets on an [`Access::Admin`] route.
 pub const ADMIN_REQUIRED: &str = "Admin role required";
@@ -53,12 +63,14 @@ enum Handler<S> {
     Later(LaterHandler<S>),
 }
 
-/// One row of a service's route table: method, path pattern, who may call it, handler.
+/// One row of a service's route table: method, path pattern, who may call it, handler, and the
+/// largest body it takes.
 pub struct Route<S> {
     method: Method,
     pattern: Pattern,
     access: Access,
     handler: Handler<S>,
+    body_limit: usize,
 }
 
 impl<S> fmt::Debug for Route<S> {
@@ -67,6 +79,7 @@ impl<S> fmt::Debug for Route<S> {
             .field("method", &self.method)
             .field("pattern", &self.pattern.text)
             .field("access", &self.access)
+            .field("body_limit", &self.body_limit)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +118,33 @@ impl<S> Route<S> {
         Route::new(method, pattern, Access::Admin, Handler::Signed(handler))
     }
 
+    /// The route, taking request bodies of up to `bytes` instead of [`MAX_BODY_BYTES`] (larger
+    /// ones are answered 413, with a `detail` naming this limit).
+    ///
+    /// For the one upload SPEC §8 allows to be big, the ticket import of up to 16 MiB:
+    /// `Route::admin(Method::Post, "/events/{event_id}/tickets", import).with_body_limit(16 << 20)`.
+    /// Every other route keeps the 64 KiB cap, so a big body cannot reach a handler that was
+    /// never meant to hold one. The server honours a limit above [`MAX_BODY_BYTES`] this way,
+    /// before the handler runs: it checks the token and role from the headers before it reads
+    /// more than [`MAX_BODY_BYTES`] of the body, and it holds the body's bytes of a process-wide
+    /// budget for large bodies ([`crate::LARGE_BODY_BUDGET`]) while it reads and the handler
+    /// runs, answering 503 when that stays full, so a few uploads at once cannot run the box out
+    /// of memory.
+    ///
+    /// # Panics
+    /// When `bytes` is over 1 GiB: no box this runs on has the memory for such a body, and the
+    /// server reserves a chunked body's whole limit once it goes past [`MAX_BODY_BYTES`]. Route
+    /// tables are static, so each service's tests catch this, as [`Route::public`]'s do.
+    pub fn with_body_limit(mut self, bytes: usize) -> Route<S> {
+        assert!(
+            bytes <= LARGEST_BODY_LIMIT,
+            "route {}: a body limit of {bytes} bytes is over 1 GiB",
+            self.pattern.text
+        );
+        self.body_limit = bytes;
+        self
+    }
+
     fn new(method: Method, pattern: &'static str, access: Access, handler: Handler<S>) -> Self {
         let pattern = Pattern::parse(pattern).unwrap_or_else(|e| panic!("route {pattern}: {e}"));
         Route {
@@ -112,7 +152,17 @@ impl<S> Route<S> {
             pattern,
             access,
             handler,
+            body_limit: MAX_BODY_BYTES,
         }
+    }
+
+    /// The token's claims once its token (401) and role (403) pass the route's [`Access`].
+    fn authorize(&self, auth: &Authenticator, request: &Request) -> Result<Claims, Response> {
+        let claims = auth.authenticate(request)?;
+        if self.access == Access::Admin && claims.role != Role::Admin {
+            return Err(Response::detail(403, ADMIN_REQUIRED));
+        }
+        Ok(claims)
     }
 }
 
@@ -218,6 +268,29 @@ impl<S> Router<S> {
             .map(|r| r.pattern.text)
     }
 
+    /// The largest body a request for `method` and the path `segments` may send: the limit of
+    /// the route it is dispatched to, [`MAX_BODY_BYTES`] when no route takes it (a 404 or 405
+    /// needs no body at all). The server asks this before it reads any of the body.
+    pub fn body_limit(&self, method: Method, segments: &[String]) -> usize {
+        match self.find(method, segments) {
+            Match::Route(route, _) => route.body_limit,
+            Match::OtherMethods(_) | Match::NoPath => MAX_BODY_BYTES,
+        }
+    }
+
+    /// The 401 or 403 that the route `request` is dispatched to answers to its headers, judged
+    /// before its body is read (the body of `request` is not looked at): the server asks this
+    /// before it reads more than [`MAX_BODY_BYTES`] of a body, so an upload nobody may send is
+    /// refused without being read. `Ok` for a public route and for a path no route takes
+    /// (answered once the body is read, as always); [`Router::dispatch`] checks again.
+    pub fn check_access(&self, auth: &Authenticator, request: &Request) -> Result<(), Response> {
+        match self.find(request.method, &request.segments) {
+            Match::Route(route, _) if route.access == Access::Public => Ok(()),
+            Match::Route(route, _) => route.authorize(auth, request).map(drop),
+            Match::OtherMethods(_) | Match::NoPath => Ok(()),
+        }
+    }
+
     fn find<'r, 'q>(&'r self, method: Method, segments: &'q [String]) -> Match<'r, 'q, S> {
         let mut others = Vec::new();
         for route in &self.routes {
@@ -255,15 +328,12 @@ impl<S> Router<S> {
                 let call = Call { request, params };
                 let claims = match route.handler {
                     Handler::Public(handler) => return handler(service, &call).into(),
-                    Handler::Signed(_) | Handler::Later(_) => match auth.authenticate(request) {
-                        Err(unauthorized) => return unauthorized.into(),
-                        Ok(claims)
-                            if route.access == Access::Admin && claims.role != Role::Admin =>
-                        {
-                            return Response::detail(403, ADMIN_REQUIRED).into();
+                    Handler::Signed(_) | Handler::Later(_) => {
+                        match route.authorize(auth, request) {
+                            Err(refused) => return refused.into(),
+                            Ok(claims) => claims,
                         }
-                        Ok(claims) => claims,
-                    },
+                    }
                 };
                 if request.method.is_write() {
                     if let Err(limited) = writes.admit(&claims.sub, Instant::now()) {
@@ -592,6 +662,96 @@ mod tests {
             Some("/events/{event}/tickets/{ticket}")
         );
         assert_eq!(router().template_of(&path("/events")), None);
+    }
+
+    /// The route table of SPEC §8's tickets: only the import takes a large body.
+    fn import_router() -> Router<Echo> {
+        Router::new(vec![
+            Route::public(Method::Post, "/events/{event}/note", health),
+            Route::admin(Method::Post, "/events/{event}/tickets/generate", generate),
+            Route::admin(Method::Post, "/events/{event}/tickets", generate)
+                .with_body_limit(16 << 20),
+            Route::any_role(Method::Get, "/events/{event}/tickets", ticket),
+        ])
+    }
+
+    fn segments(path: &str) -> Vec<String> {
+        crate::percent::path_segments(path).unwrap()
+    }
+
+    #[test]
+    fn a_route_declares_its_own_body_limit_and_every_other_keeps_64_kib() {
+        let router = import_router();
+        let limit = |method, path: &str| router.body_limit(method, &segments(path));
+        assert_eq!(limit(Method::Post, "/events/e/tickets"), 16 << 20);
+        assert_eq!(limit(Method::Post, "/events/e%2Fx/tickets/"), 16 << 20);
+        assert_eq!(limit(Method::Get, "/events/e/tickets"), MAX_BODY_BYTES);
+        assert_eq!(
+            limit(Method::Put, "/events/e/tickets"),
+            MAX_BODY_BYTES,
+            "405"
+        );
+        assert_eq!(
+            limit(Method::Post, "/events/e/tickets/generate"),
+            MAX_BODY_BYTES
+        );
+        assert_eq!(limit(Method::Post, "/events/e/note"), MAX_BODY_BYTES);
+        assert_eq!(limit(Method::Post, "/nope"), MAX_BODY_BYTES, "404");
+        assert!(format!("{:?}", router).contains("body_limit: 16777216"));
+    }
+
+    #[test]
+    fn access_is_checked_from_the_headers_before_the_body() {
+        let router = import_router();
+        let check =
+            |method, target, role| router.check_access(&auth(), &request(method, target, role));
+        let refused = check(Method::Post, "/events/e/tickets", None).unwrap_err();
+        assert_eq!(
+            (refused.status, detail(&refused)),
+            (401, "Missing Authorization header".to_owned())
+        );
+        assert_eq!(refused.header("WWW-Authenticate"), Some("Bearer"));
+        let refused = check(Method::Post, "/events/e/tickets", Some(Role::Committee)).unwrap_err();
+        assert_eq!(
+            (refused.status, detail(&refused)),
+            (403, ADMIN_REQUIRED.to_owned())
+        );
+        assert_eq!(
+            check(Method::Post, "/events/e/tickets", Some(Role::Admin)),
+            Ok(())
+        );
+        assert_eq!(
+            check(Method::Get, "/events/e/tickets", Some(Role::Committee)),
+            Ok(())
+        );
+        assert_eq!(
+            check(Method::Post, "/events/e/note", None),
+            Ok(()),
+            "public"
+        );
+        assert_eq!(
+            check(Method::Post, "/nope", None),
+            Ok(()),
+            "answered after the body"
+        );
+        assert_eq!(
+            check(Method::Put, "/events/e/tickets", None),
+            Ok(()),
+            "405 later"
+        );
+        let mut bad = request(Method::Post, "/events/e/tickets", Some(Role::Admin));
+        bad.headers[0].1.push('x');
+        let refused = router.check_access(&auth(), &bad).unwrap_err();
+        assert_eq!(
+            (refused.status, detail(&refused)),
+            (401, "Invalid token".to_owned())
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "route /big: a body limit of 1073741825 bytes is over 1 GiB")]
+    fn a_body_limit_over_a_gib_is_refused() {
+        let _ = Route::<Echo>::public(Method::Post, "/big", health).with_body_limit((1 << 30) + 1);
     }
 
     #[test]

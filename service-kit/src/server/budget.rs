@@ -1,4 +1,5 @@
-//! The bytes held by big answers in flight, bounded for the whole process.
+//! The bytes held by big answers in flight and by large request bodies being read, each bounded
+//! for the whole process.
 //!
 //! A big answer (over [`BIG_ANSWER_BYTES`]: an event's whole attendance list, say) costs memory
 //! while it is built and for as long as its client takes to read it, and a slow client can take
@@ -10,6 +11,14 @@
 //! with the answer ([`crate::Response::holding`]) and are given back once it is written, on the
 //! writer thread. One answer larger than the whole budget is still allowed when nothing else is
 //! held, so a big event can always be listed, one reader at a time.
+//!
+//! Request bodies are the same on the way in. Only a route that declares a limit above
+//! [`MAX_BODY_BYTES`](crate::MAX_BODY_BYTES) (the ticket import: 16 MiB) takes a large body, and the server reads a
+//! request's body before its handler runs; 16 body threads each reading a 16 MiB import would
+//! be 256 MiB, twice a 128 MiB container. So before reading past [`MAX_BODY_BYTES`](crate::MAX_BODY_BYTES) of a body,
+//! the server holds its size (its `Content-Length`, or the route's limit for a chunked one) from
+//! a second budget, [`LARGE_BODY_BUDGET`] ([`hold_body_bytes`]), until the handler is done with
+//! it; when that stays spent for [`LARGE_BODY_WAIT`] the upload is answered 503 unread.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,6 +40,25 @@ pub const BIG_ANSWER_WAIT: Duration = Duration::from_millis(250);
 
 /// The process's budget for big answers.
 static BIG_ANSWERS: ByteBudget = ByteBudget::new(BIG_ANSWER_BUDGET);
+
+/// How many bytes the request bodies over [`MAX_BODY_BYTES`](crate::MAX_BODY_BYTES) being read or handled may hold at
+/// once, in all: one ticket import of the largest size SPEC §8 allows, so a second import
+/// waits for the first rather than doubling the memory uploads take.
+pub const LARGE_BODY_BUDGET: usize = 16 << 20;
+
+/// How long a large upload waits for room in [`LARGE_BODY_BUDGET`] before it is answered 503:
+/// as long as a big answer waits for its own budget ([`BIG_ANSWER_WAIT`]). The wait is on the
+/// upload's body thread, never on a request worker.
+pub const LARGE_BODY_WAIT: Duration = BIG_ANSWER_WAIT;
+
+/// The process's budget for large request bodies.
+static LARGE_BODIES: ByteBudget = ByteBudget::new(LARGE_BODY_BUDGET);
+
+/// Holds `bytes` of the process's large-body budget ([`LARGE_BODY_BUDGET`]), waiting up to
+/// [`LARGE_BODY_WAIT`] for them to fit.
+pub fn hold_body_bytes(bytes: usize) -> Result<HeldBytes, OverBudget> {
+    LARGE_BODIES.hold_within(bytes, LARGE_BODY_WAIT)
+}
 
 /// Holds `bytes` of the process's big-answer budget ([`BIG_ANSWER_BUDGET`]), waiting up to
 /// [`BIG_ANSWER_WAIT`] for them to fit.
@@ -71,7 +99,7 @@ impl fmt::Display for OverBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} bytes wanted with {} of {} already held by answers in flight",
+            "{} bytes wanted with {} of {} already held",
             self.wanted, self.held, self.limit
         )
     }

@@ -6,7 +6,8 @@
 //! the thread that sends it (see `workers`, also for the requests whose body is still on the
 //! wire). A big answer is written by one of a few writer threads instead, so that slow readers
 //! hold writers, never workers (`writers`), and holds its bytes of a process-wide budget while in
-//! flight (`budget`). A handler that waits, for a bcrypt turn or an undo's sync, simply holds its
+//! flight (`budget`). A request body is read under its route's limit; one larger than 64 KiB
+//! only after its token passes and while it holds its bytes of another such budget (`reading`). A handler that waits, for a bcrypt turn or an undo's sync, simply holds its
 //! worker.
 //!
 //! When the service can no longer accept or serve, the process exits non-zero so that its
@@ -38,7 +39,10 @@ use std::thread;
 use std::time::Duration;
 use workers::{AnswerWriters, BodyThreads, Outstanding};
 
-pub use budget::{hold_answer_bytes, HeldBytes, OverBudget, BIG_ANSWER_BUDGET, BIG_ANSWER_BYTES};
+pub use budget::{
+    hold_answer_bytes, HeldBytes, OverBudget, BIG_ANSWER_BUDGET, BIG_ANSWER_BYTES,
+    LARGE_BODY_BUDGET,
+};
 pub use fatal::{EXIT_ACCEPT_LOOP_DIED, EXIT_SERVER_THREAD_PANICKED, EXIT_UNRESPONSIVE};
 pub use listener::WRITE_TIMEOUT;
 use writers::{WRITER_QUEUE, WRITER_THREADS};

@@ -1,6 +1,7 @@
-//! Reading a request off tiny_http: its parts, and its body under the cap.
+//! Reading a request off tiny_http: its parts, and its body under its route's limit.
 
-use crate::body::MAX_BODY_BYTES;
+use super::budget::{hold_body_bytes, HeldBytes};
+use crate::body::{too_large, MAX_BODY_BYTES};
 use crate::http::Response;
 use std::io::Read;
 
@@ -45,30 +46,90 @@ pub fn headers(request: &tiny_http::Request) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Reads the body under [`MAX_BODY_BYTES`]; a larger one is the 413 answer, an unreadable one
-/// the 400.
-pub fn body(request: &mut tiny_http::Request) -> Result<Vec<u8>, Response> {
-    if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    request
-        .as_reader()
-        .take(MAX_BODY_BYTES as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|_| Response::detail(400, "Could not read the request body"))?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(too_large());
-    }
-    Ok(body)
+/// A request body as read, with the bytes of the large-body budget it holds (a body over
+/// [`MAX_BODY_BYTES`]) until the app is done with it.
+#[derive(Debug)]
+pub struct ReadBody {
+    /// The body.
+    pub bytes: Vec<u8>,
+    /// Its hold on [`super::budget::LARGE_BODY_BUDGET`]; dropped once the answer is decided.
+    pub held: Option<HeldBytes>,
 }
 
-fn too_large() -> Response {
-    Response::detail(
-        413,
-        &format!(
-            "Request body too large (limit {} KiB)",
-            MAX_BODY_BYTES / 1024
-        ),
+/// The 503 for a large upload that the large-body budget has no room for.
+fn too_busy_for_large_bodies() -> Response {
+    Response::unavailable(
+        "Too many large uploads are being received right now; please retry shortly",
+        2,
     )
+}
+
+/// Reads the body under `limit` (its route's, from [`crate::App::body_limit`]); a larger one is
+/// the 413 answer naming the limit, an unreadable one the 400.
+///
+/// A body that may be larger than [`MAX_BODY_BYTES`] (a route with a larger limit, and a
+/// `Content-Length` over it or a chunked body) is read only after `admit` (the token and role
+/// checks, [`crate::App::check_access`]) lets it through, and while it holds its bytes of the
+/// large-body budget: its `Content-Length` before any of it is read, or, for a chunked body
+/// that goes on past [`MAX_BODY_BYTES`], the whole `limit` from then on. A refusal (401, 403,
+/// the 503 of a budget that stays full, a `Content-Length` over the limit) is decided before
+/// more than [`MAX_BODY_BYTES`] of the body is read.
+pub fn body(
+    request: &mut tiny_http::Request,
+    limit: usize,
+    admit: impl FnOnce(&tiny_http::Request) -> Result<(), Response>,
+) -> Result<ReadBody, Response> {
+    let announced = request.body_length();
+    if announced.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let unheld = |bytes| ReadBody { bytes, held: None };
+    if limit <= MAX_BODY_BYTES || announced.is_some_and(|n| n <= MAX_BODY_BYTES) {
+        let bytes = read_past(request.as_reader(), limit, Vec::new())?;
+        return under(limit, bytes).map(unheld);
+    }
+    admit(request)?;
+    if let Some(length) = announced {
+        let held = hold_body_bytes(length).map_err(|_| too_busy_for_large_bodies())?;
+        // One byte of room past the length, so reading to the end never grows the buffer.
+        let bytes = read_past(request.as_reader(), limit, Vec::with_capacity(length + 1))?;
+        return Ok(ReadBody {
+            bytes: under(limit, bytes)?,
+            held: Some(held),
+        });
+    }
+    let reader = request.as_reader();
+    let first = read_past(reader, MAX_BODY_BYTES, Vec::new())?;
+    if first.len() <= MAX_BODY_BYTES {
+        return Ok(unheld(first));
+    }
+    let held = hold_body_bytes(limit).map_err(|_| too_busy_for_large_bodies())?;
+    let mut bytes = Vec::with_capacity(limit + 1);
+    bytes.extend_from_slice(&first);
+    drop(first);
+    let bytes = read_past(reader, limit, bytes)?;
+    Ok(ReadBody {
+        bytes: under(limit, bytes)?,
+        held: Some(held),
+    })
+}
+
+/// Reads `reader` into `into` until its end, or until `into` holds one byte more than `limit`
+/// (enough to tell that the body is too large, without reading the rest); 400 when the
+/// connection breaks off.
+fn read_past(reader: &mut dyn Read, limit: usize, mut into: Vec<u8>) -> Result<Vec<u8>, Response> {
+    let room = (limit + 1).saturating_sub(into.len());
+    reader
+        .take(room as u64)
+        .read_to_end(&mut into)
+        .map_err(|_| Response::detail(400, "Could not read the request body"))?;
+    Ok(into)
+}
+
+/// `bytes`, or the 413 naming `limit` when there are more than that.
+fn under(limit: usize, bytes: Vec<u8>) -> Result<Vec<u8>, Response> {
+    if bytes.len() > limit {
+        return Err(too_large(limit));
+    }
+    Ok(bytes)
 }

@@ -60,6 +60,11 @@ fn too_busy_for_big_answers() -> Response {
 
 /// Reads, answers, writes and logs one request.
 ///
+/// The body is read under its route's limit ([`App::body_limit`]); one that may be larger
+/// than [`crate::MAX_BODY_BYTES`] only after its token and role pass ([`App::check_access`])
+/// and while it holds its bytes of the large-body budget, given back once the app has
+/// answered (see `reading::body`).
+///
 /// An answer that comes later ([`Answer::Later`], a check-in once its journal line is durable)
 /// is written by the thread that sends it when the request is its connection's only outstanding
 /// one; otherwise this worker waits for it and writes it itself (see [`Outstanding`]).
@@ -70,7 +75,17 @@ pub fn exchange<S: Service>(
     mut request: tiny_http::Request,
 ) {
     let started = Instant::now();
-    let body = reading::body(&mut request);
+    let limit = app.body_limit(request.method().as_str(), request.url());
+    let (body, held) = match reading::body(&mut request, limit, |request| {
+        app.check_access(
+            request.method().as_str(),
+            request.url(),
+            reading::headers(request),
+        )
+    }) {
+        Ok(read) => (Ok(read.bytes), read.held),
+        Err(refused) => (Err(refused), None),
+    };
     let answer = app.answer_deferred(
         request.remote_addr().map(|addr| addr.ip()),
         request.method().as_str(),
@@ -78,6 +93,8 @@ pub fn exchange<S: Service>(
         reading::headers(&request),
         body,
     );
+    // The app has dropped the body by now (a later answer keeps none of it).
+    drop(held);
     let client = request.remote_addr().copied();
     match answer {
         Answer::Now(response)
