@@ -22,6 +22,10 @@ pub const EVENT_NOT_FOUND: &str = "Event not found";
 /// The detail of the 404 for a ticket that is not on the event's list.
 pub const TICKET_NOT_FOUND: &str = "Ticket not found";
 
+/// The largest ticket-list upload: 100,000 tickets, 16 MiB (SPEC §8); every other body is
+/// limited to 64 KiB.
+pub const IMPORT_BODY_BYTES: usize = 16 << 20;
+
 /// The routes of SPEC §8.
 pub fn routes() -> Vec<Route<Attendance>> {
     vec![
@@ -29,7 +33,8 @@ pub fn routes() -> Vec<Route<Attendance>> {
         Route::any_role(Method::Get, "/events", list_events),
         Route::any_role(Method::Get, "/events/{event_id}", get_event),
         Route::admin(Method::Patch, "/events/{event_id}", edit_event),
-        Route::admin(Method::Post, "/events/{event_id}/tickets", import_tickets),
+        Route::admin(Method::Post, "/events/{event_id}/tickets", import_tickets)
+            .with_body_limit(IMPORT_BODY_BYTES),
         Route::admin(
             Method::Post,
             "/events/{event_id}/tickets/generate",

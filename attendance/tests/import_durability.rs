@@ -30,7 +30,9 @@ fn import(addr: SocketAddr, body: &[u8]) -> Option<u16> {
         admin(),
         body.len()
     );
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
     stream.write_all(head.as_bytes()).ok()?;
     stream.write_all(body).ok()?;
     let mut answer = Vec::new();
@@ -47,7 +49,11 @@ fn kill_9_during_a_100000_row_import_leaves_it_whole_or_absent() {
     for delay_ms in [0, 40, 120, 250, 500, 900] {
         let dir = TempDir::new("att-import-kill");
         let svc = Launch::new(BIN, dir.path()).start();
-        let created = svc.post_json("/events", &json!({"event_id": "gig", "name": "Gig"}), Some(&admin()));
+        let created = svc.post_json(
+            "/events",
+            &json!({"event_id": "gig", "name": "Gig"}),
+            Some(&admin()),
+        );
         assert_eq!(created.status, 201, "{}", created.text());
         let addr = svc.addr;
         let sending = {
@@ -58,7 +64,9 @@ fn kill_9_during_a_100000_row_import_leaves_it_whole_or_absent() {
         svc.kill9();
         let answered = sending.join().unwrap();
         let after = Launch::new(BIN, dir.path()).start();
-        let total = after.get("/events/gig/tickets?limit=1", Some(&admin())).json()["total"]
+        let total = after
+            .get("/events/gig/tickets?limit=1", Some(&admin()))
+            .json()["total"]
             .as_u64()
             .unwrap();
         assert!(
@@ -69,7 +77,9 @@ fn kill_9_during_a_100000_row_import_leaves_it_whole_or_absent() {
             assert_eq!(total, ROWS as u64, "answered 200, then lost");
         }
         if total == ROWS as u64 {
-            let last = after.get("/events/gig/tickets/T-099999", Some(&admin())).json();
+            let last = after
+                .get("/events/gig/tickets/T-099999", Some(&admin()))
+                .json();
             assert_eq!(last["holder"], "Holder, 99999");
         }
         outcomes.push((delay_ms, answered, total));
