@@ -46,7 +46,7 @@ fn kill_9_during_a_100000_row_import_leaves_it_whole_or_absent() {
     let mut outcomes = Vec::new();
     // From "as the body arrives" to "as its line is synced": the kill lands at a different
     // moment of the import each round.
-    for delay_ms in [0, 40, 120, 250, 500, 900] {
+    for delay_ms in [0, 40, 120, 250, 500, 900, 1500, 3000] {
         let dir = TempDir::new("att-import-kill");
         let svc = Launch::new(BIN, dir.path()).start();
         let created = svc.post_json(
