@@ -1,5 +1,6 @@
-//! The validation of attendance's requests: the check-in body and `Idempotency-Key`, the
-//! listing's event id and query (`limit`, `offset`, `format`, `Accept`), and undo path ids.
+//! The validation of attendance's requests: the check-in body (with its optional `gate`) and
+//! `Idempotency-Key`, the listing's event id and query (`limit`, `offset`, `format`, `Accept`),
+//! and undo path ids.
 //!
 //! Properties: nothing panics; whatever is accepted meets the rules of SPEC §5 as stated
 //! independently here; whatever is refused is a well-formed 422.
@@ -40,6 +41,15 @@ fuzz_target!(|input: Input| {
             assert_eq!(map["event_id"].as_str(), Some(ok.event_id.as_str()));
             assert_eq!(map["ticket_id"].as_str(), Some(ok.ticket_id.as_str()));
             assert!(id_ok(&ok.event_id) && id_ok(&ok.ticket_id));
+            assert_eq!(
+                map.get("gate").and_then(|g| g.as_str()),
+                ok.gate.as_deref(),
+                "the gate accepted is the one sent (null or absent: none)"
+            );
+            if let Some(gate) = &ok.gate {
+                let n = gate.chars().count();
+                assert!((1..=64).contains(&n) && !gate.chars().any(char::is_control));
+            }
             assert_eq!(ok.idempotency_key, input.key);
             if let Some(key) = &ok.idempotency_key {
                 assert!((1..=64).contains(&key.len()));
