@@ -7,6 +7,7 @@ use common::*;
 use serde_json::{json, Value};
 use service_kit::Role;
 use std::sync::{Arc, Barrier};
+use testkit::contract::Running;
 
 /// Creates `event` (with `capacity`) and imports `tickets` into it, as an admin.
 fn listed(
