@@ -142,9 +142,10 @@ fn csv_is_quoted_and_formula_safe() {
         "\"a,b\"",
         "\"say \"\"hi\"\"\"",
     ];
-    let mut expected = String::from("event_id,ticket_id,checked_in_by,checked_in_at\r\n");
+    let mut expected =
+        String::from("event_id,ticket_id,checked_in_by,checked_in_at,gate,holder,category\r\n");
     for (cell, at) in cells.iter().zip(&stamps) {
-        expected.push_str(&format!("\"evt,1\",{cell},panitia1,{at}\r\n"));
+        expected.push_str(&format!("\"evt,1\",{cell},panitia1,{at},,,\r\n"));
     }
 
     let by_query = api.attendance(Some(&t), "evt%2C1?format=csv", &[]);
@@ -172,7 +173,8 @@ fn csv_is_quoted_and_formula_safe() {
     assert_eq!(
         paged.text(),
         format!(
-            "event_id,ticket_id,checked_in_by,checked_in_at\r\n\"evt,1\",'@cmd,panitia1,{}\r\n",
+            "event_id,ticket_id,checked_in_by,checked_in_at,gate,holder,category\r\n\
+             \"evt,1\",'@cmd,panitia1,{},,,\r\n",
             stamps[1]
         )
     );
@@ -181,7 +183,7 @@ fn csv_is_quoted_and_formula_safe() {
     let empty = api.attendance(Some(&t), "none?format=csv", &[]);
     assert_eq!(
         empty.text(),
-        "event_id,ticket_id,checked_in_by,checked_in_at\r\n"
+        "event_id,ticket_id,checked_in_by,checked_in_at,gate,holder,category\r\n"
     );
 }
 
@@ -198,7 +200,8 @@ fn csv_defuses_a_formula_in_the_user_name() {
     assert_eq!(
         csv,
         format!(
-            "event_id,ticket_id,checked_in_by,checked_in_at\r\ne,t,'=cmd|' /C calc'!A0,{at}\r\n"
+            "event_id,ticket_id,checked_in_by,checked_in_at,gate,holder,category\r\n\
+             e,t,'=cmd|' /C calc'!A0,{at},,,\r\n"
         )
     );
 }
