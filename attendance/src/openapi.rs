@@ -150,6 +150,26 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_has_its_own_id_and_a_tag() {
+        let doc = document();
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"].as_str();
+                assert!(
+                    id.is_some_and(|id| ids.insert(id.to_owned())),
+                    "{method} {path}: {id:?}"
+                );
+                let tags = operation["tags"].as_array();
+                assert!(
+                    tags.is_some_and(|t| !t.is_empty()),
+                    "{method} {path}: no tag"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_csv_headers_are_the_ones_written() {
         let doc = document();
         for (path, header) in [
