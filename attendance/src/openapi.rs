@@ -15,8 +15,12 @@ pub fn response() -> service_kit::Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::{self, MAX_ID_CHARS};
-    use serde_json::Value;
+    use crate::csv;
+    use crate::event_input::{MAX_CAPACITY, MAX_TEXT_CHARS};
+    use crate::records::Reason;
+    use crate::storage::TicketStatus;
+    use crate::validate::{self, MAX_GATE_CHARS, MAX_ID_CHARS};
+    use serde_json::{json, Value};
 
     fn document() -> Value {
         serde_json::from_str(DOCUMENT).expect("openapi.json is JSON")
@@ -43,16 +47,27 @@ mod tests {
         for schema in [&body["event_id"], &body["ticket_id"]] {
             assert_eq!(resolve(&doc, schema), id);
         }
-        for (path, method) in [
-            ("/checkins/{event_id}/{ticket_id}", "delete"),
-            ("/attendance/{event_id}", "get"),
-        ] {
-            for parameter in doc["paths"][path][method]["parameters"].as_array().unwrap() {
-                if parameter["in"] == "path" {
-                    assert_eq!(resolve(&doc, &parameter["schema"]), id, "{method} {path}");
+        let mut path_ids = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let parameters = operation["parameters"].as_array();
+                for parameter in parameters.into_iter().flatten() {
+                    let parameter = resolve(&doc, parameter);
+                    if parameter["in"] == "path" {
+                        assert_eq!(resolve(&doc, &parameter["schema"]), id, "{method} {path}");
+                        path_ids += 1;
+                    }
                 }
+                let in_path = path.matches('{').count();
+                let declared = parameters
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| resolve(&doc, p)["in"] == "path")
+                    .count();
+                assert_eq!(declared, in_path, "{method} {path}: path parameters");
             }
         }
+        assert!(path_ids >= 10, "only {path_ids} path ids checked");
         let re = pattern(&doc, "/components/schemas/Id/pattern");
         assert!(re.is_match("evt1") && re.is_match("TICKET 123") && re.is_match("a/b%"));
         assert!(re.is_match(" ") && re.is_match("é\u{1f600}"));
@@ -84,6 +99,90 @@ mod tests {
         assert!(re.is_match("abc-123") && re.is_match(&"k".repeat(64)));
         for refused in ["", "a b", "ключ", "a\tb", &"k".repeat(65)] {
             assert!(!re.is_match(refused), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn the_reasons_statuses_and_limits_are_the_codes() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        let reasons: Vec<&str> = Reason::ALL.iter().map(|r| r.name()).collect();
+        assert_eq!(schemas["Reason"]["enum"], json!(reasons));
+        let statuses = [
+            TicketStatus::Valid,
+            TicketStatus::CheckedIn,
+            TicketStatus::Voided,
+        ]
+        .map(|s| serde_json::to_value(s).unwrap());
+        assert_eq!(schemas["TicketStatus"]["enum"], json!(statuses));
+        let refusals = [
+            ("UnknownTicket", Reason::UnknownTicket),
+            ("TicketVoided", Reason::Voided),
+            ("EventFull", Reason::CapacityReached),
+            ("ConflictResponse", Reason::AlreadyCheckedIn),
+        ];
+        for (schema, reason) in refusals {
+            let properties = &schemas[schema]["properties"];
+            assert_eq!(
+                properties["reason"]["enum"],
+                json!([reason.name()]),
+                "{schema}"
+            );
+            assert_eq!(
+                properties["detail"]["enum"],
+                json!([reason.detail()]),
+                "{schema}"
+            );
+        }
+        let gate = &schemas["CheckInRequest"]["properties"]["gate"];
+        assert_eq!(gate["maxLength"], MAX_GATE_CHARS);
+        assert_eq!(gate["pattern"], schemas["Id"]["pattern"]);
+        for schema in ["EventName", "OptionalText"] {
+            assert_eq!(schemas[schema]["maxLength"], MAX_TEXT_CHARS, "{schema}");
+            assert_eq!(
+                schemas[schema]["pattern"], schemas["Id"]["pattern"],
+                "{schema}"
+            );
+        }
+        assert_eq!(schemas["Capacity"]["maximum"], MAX_CAPACITY);
+        let refused = &schemas["Stats"]["properties"]["refused"]["required"];
+        assert_eq!(refused, &json!(reasons));
+    }
+
+    #[test]
+    fn every_operation_has_its_own_id_and_a_tag() {
+        let doc = document();
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"].as_str();
+                assert!(
+                    id.is_some_and(|id| ids.insert(id.to_owned())),
+                    "{method} {path}: {id:?}"
+                );
+                let tags = operation["tags"].as_array();
+                assert!(
+                    tags.is_some_and(|t| !t.is_empty()),
+                    "{method} {path}: no tag"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_csv_headers_are_the_ones_written() {
+        let doc = document();
+        for (path, header) in [
+            ("/attendance/{event_id}", csv::HEADER),
+            ("/events/{event_id}/tickets", csv::TICKETS_HEADER),
+        ] {
+            let description = doc["paths"][path]["get"]["responses"]["200"]["description"]
+                .as_str()
+                .unwrap();
+            assert!(
+                description.contains(&format!("`{header}`")),
+                "{path}: {description}"
+            );
         }
     }
 

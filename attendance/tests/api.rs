@@ -49,7 +49,11 @@ fn check_in_answers_201_then_409_with_the_first_record() {
     assert_json(
         &again,
         409,
-        &json!({"detail": "Ticket already checked in", "record": body["record"]}),
+        &json!({
+            "detail": "Ticket already checked in",
+            "reason": "already_checked_in",
+            "record": body["record"]
+        }),
     );
 
     // Once per event: the same ticket at another event is a new check-in.

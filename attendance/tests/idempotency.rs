@@ -34,7 +34,11 @@ fn a_retry_with_the_same_key_gets_the_original_201() {
     assert_json(
         &plain,
         409,
-        &json!({"detail": "Ticket already checked in", "record": first.json()["record"]}),
+        &json!({
+            "detail": "Ticket already checked in",
+            "reason": "already_checked_in",
+            "record": first.json()["record"]
+        }),
     );
     // A new key for a ticket that is taken is not a retry either.
     assert_eq!(
@@ -78,7 +82,11 @@ fn keys_belong_to_their_user() {
     assert_json(
         &api.check_in_keyed(&b, "evt", "T1", "shared-key"),
         409,
-        &json!({"detail": "Ticket already checked in", "record": first.json()["record"]}),
+        &json!({
+            "detail": "Ticket already checked in",
+            "reason": "already_checked_in",
+            "record": first.json()["record"]
+        }),
     );
     // And B may use the same key for its own check-in.
     let own = api.check_in_keyed(&b, "evt", "T2", "shared-key");
