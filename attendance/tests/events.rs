@@ -435,9 +435,16 @@ fn tickets_are_searched_filtered_paged_and_exported() {
         lines[2]
     );
     // A holder written as a formula is defused in the CSV, as user names are.
-    api.patch(&admin(), "/events/konser/tickets/V", &json!({"holder": "=HYPERLINK(\"x\")"}));
+    api.patch(
+        &admin(),
+        "/events/konser/tickets/V",
+        &json!({"holder": "=HYPERLINK(\"x\")"}),
+    );
     let text = list("?format=csv&status=voided").text();
-    assert_eq!(text.lines().nth(1), Some("konser,V,\"'=HYPERLINK(\"\"x\"\")\",,voided,,,"));
+    assert_eq!(
+        text.lines().nth(1),
+        Some("konser,V,\"'=HYPERLINK(\"\"x\"\")\",,voided,,,")
+    );
     assert_json(
         &api.get("/events/nope/tickets", Some(&c)),
         404,

@@ -142,7 +142,8 @@ fn csv_is_quoted_and_formula_safe() {
         "\"a,b\"",
         "\"say \"\"hi\"\"\"",
     ];
-    let mut expected = String::from("event_id,ticket_id,checked_in_by,checked_in_at,gate,holder,category\r\n");
+    let mut expected =
+        String::from("event_id,ticket_id,checked_in_by,checked_in_at,gate,holder,category\r\n");
     for (cell, at) in cells.iter().zip(&stamps) {
         expected.push_str(&format!("\"evt,1\",{cell},panitia1,{at},,,\r\n"));
     }
