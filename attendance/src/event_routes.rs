@@ -9,7 +9,7 @@ use crate::print::{self, PrintTicket};
 use crate::qr;
 use crate::records::{Reason, RefusalLine, Stamp, TicketState};
 use crate::routes::{unavailable, Attendance};
-use crate::storage::{Added, Lookup, TicketQuery, TicketUpload, TicketView};
+use crate::storage::{Added, EventSummary, Lookup, TicketQuery, TicketUpload, TicketView};
 use crate::ticket_import;
 use crate::validate;
 use serde::Serialize;
@@ -86,7 +86,12 @@ fn create_event(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Re
 
 /// `GET /events`.
 fn list_events(attendance: &Attendance, _: &Call<'_>, _: &Claims) -> Response {
-    Response::json(200, &json!({ "events": attendance.events().events() }))
+    #[derive(Serialize)]
+    struct EventList {
+        events: Vec<EventSummary>,
+    }
+    let events = attendance.events().events();
+    Response::json(200, &EventList { events })
 }
 
 /// `GET /events/{event_id}`.
@@ -269,9 +274,7 @@ fn stats(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
         .iter()
         .map(|(start, n)| json!({ "start": start, "checked_in": n }))
         .collect();
-    let remaining = stats
-        .listed
-        .then(|| stats.tickets.saturating_sub(stats.checked_in));
+    let remaining = stats.listed.then_some(stats.remaining);
     Response::json(
         200,
         &json!({

@@ -256,6 +256,8 @@ pub struct Stats {
     pub tickets: usize,
     /// Live check-ins.
     pub checked_in: usize,
+    /// Listed tickets, not voided, that are not checked in.
+    pub remaining: usize,
     /// The event's capacity.
     pub capacity: Option<u32>,
     /// Whether the event has a ticket list.

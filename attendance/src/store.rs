@@ -62,6 +62,9 @@ struct EventLog {
     rows_bytes: usize,
     /// The live check-ins counted by gate, by user and by interval, kept as they come and go.
     tally: Tally,
+    /// How many live check-ins are of tickets on the event's list and not voided: what the
+    /// statistics' `remaining` is the rest of.
+    listed_in: usize,
 }
 
 /// An event's live check-ins, counted for its statistics.
@@ -79,6 +82,8 @@ struct Tally {
 pub struct Counts {
     /// Live check-ins.
     pub checked_in: usize,
+    /// Live check-ins of listed tickets that are not voided.
+    pub listed_in: usize,
     /// By gate (`""` for none), sorted by name.
     pub by_gate: Vec<(Arc<str>, usize)>,
     /// By user, sorted by name.
@@ -299,10 +304,10 @@ impl Store {
         }
         let by = self.intern(new.by);
         let gate = new.gate.map(|gate| self.intern(gate));
-        let (holder, category) = self
-            .catalog
-            .ticket(new.event, new.ticket)
-            .map_or((None, None), |t| (t.holder.clone(), t.category.clone()));
+        let listed = self.catalog.ticket(new.event, new.ticket);
+        let valid = listed.is_some_and(|t| !t.voided);
+        let (holder, category) =
+            listed.map_or((None, None), |t| (t.holder.clone(), t.category.clone()));
         let no_gate = self.intern("");
         let key = new.key.map(Arc::<str>::from);
         if let Some(key) = &key {
@@ -324,6 +329,7 @@ impl Store {
         };
         log.rows_bytes += row_json_len(&entry);
         log.tally.count(&entry, no_gate, 1);
+        log.listed_in += usize::from(valid);
         log.entries.push(entry);
         if let Some(listing) = log.listing.take() {
             self.cached_bytes -= listing.len();
@@ -345,8 +351,13 @@ impl Store {
         let entry = log.entries.remove(position);
         log.rows_bytes -= row_json_len(&entry);
         let no_gate = self.users.get("").map_or_else(|| Arc::from(""), Arc::clone);
+        let valid = self
+            .catalog
+            .ticket(event, ticket)
+            .is_some_and(|t| !t.voided);
         let log = &mut self.logs[index];
         log.tally.count(&entry, no_gate, -1);
+        log.listed_in -= usize::from(valid);
         if let Some(listing) = log.listing.take() {
             self.cached_bytes -= listing.len();
         }
@@ -553,14 +564,35 @@ impl Store {
             listing: None,
             rows_bytes: 0,
             tally: Tally::default(),
+            listed_in: 0,
         });
         index
     }
 
-    /// Applies a change of tickets to the catalog. A cached listing stays as it is: a check-in
-    /// keeps its ticket's holder and category as they were when it was admitted.
+    /// Applies a change of tickets to the catalog, keeping the count of check-ins of valid
+    /// listed tickets. A cached listing stays as it is: a check-in keeps its ticket's holder and
+    /// category as they were when it was admitted.
     pub fn apply_tickets(&mut self, line: &crate::records::TicketsLine) {
+        let event = line.event_id.as_str();
+        let (mut gained, mut lost) = (0, 0);
+        for state in &line.tickets {
+            let was = self
+                .catalog
+                .ticket(event, &state.ticket_id)
+                .is_some_and(|t| !t.voided);
+            if was != !state.voided && self.find(event, &state.ticket_id).is_some() {
+                if was {
+                    lost += 1;
+                } else {
+                    gained += 1;
+                }
+            }
+        }
         self.catalog.apply_tickets(line);
+        if let Some(&index) = self.event_index.get(event) {
+            let log = &mut self.logs[index];
+            log.listed_in = log.listed_in + gained - lost;
+        }
     }
 
     /// The statistics of `event`'s live check-ins.
@@ -568,6 +600,7 @@ impl Store {
         let Some(log) = self.log(event) else {
             return Counts {
                 checked_in: 0,
+                listed_in: 0,
                 by_gate: Vec::new(),
                 by_staff: Vec::new(),
                 by_interval: Vec::new(),
@@ -606,6 +639,7 @@ impl Store {
                 });
         Counts {
             checked_in: log.entries.len(),
+            listed_in: log.listed_in,
             by_gate: sorted(&tally.gates),
             by_staff: sorted(&tally.staff),
             by_interval,

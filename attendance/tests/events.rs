@@ -870,3 +870,42 @@ fn qr_codes_and_the_printable_page() {
         &json!({"detail": "Event not found"}),
     );
 }
+
+#[test]
+fn remaining_counts_the_valid_listed_tickets_not_yet_in() {
+    let dir = TempDir::new("att-remaining");
+    let api = attendance_app(&dir);
+    let (a, c) = (admin(), committee());
+    let remaining = || api.get("/events/gig/stats", Some(&c)).json()["remaining"].clone();
+    api.create_event(&a, &json!({"event_id": "gig", "name": "Gig"}));
+    // Scanned before the event had a list: it counts once the list names it.
+    assert_eq!(api.check_in(&c, "gig", "EARLY").status, 201);
+    assert_eq!(api.check_in(&c, "gig", "STRAY").status, 201);
+    let tickets: Vec<Value> = ["EARLY", "A", "B", "C"]
+        .iter()
+        .map(|t| json!({"ticket_id": t}))
+        .collect();
+    api.import_json(&a, "gig", &Value::Array(tickets));
+    assert_eq!(remaining(), 3, "A, B and C; STRAY is not on the list");
+    api.check_in(&c, "gig", "A");
+    assert_eq!(remaining(), 2);
+    api.patch(&a, "/events/gig/tickets/A", &json!({"voided": true}));
+    assert_eq!(
+        remaining(),
+        2,
+        "B and C: a voided ticket is neither expected nor in"
+    );
+    api.patch(&a, "/events/gig/tickets/B", &json!({"voided": true}));
+    assert_eq!(remaining(), 1);
+    api.patch(&a, "/events/gig/tickets/A", &json!({"voided": false}));
+    assert_eq!(remaining(), 1, "A is back, and in");
+    api.undo(Some(&a), "gig/A");
+    assert_eq!(remaining(), 2);
+    drop(api);
+    let after = attendance_app(&dir);
+    assert_eq!(
+        after.get("/events/gig/stats", Some(&c)).json()["remaining"],
+        2,
+        "after a restart"
+    );
+}

@@ -338,6 +338,9 @@ impl Events for Ledger {
         let stats = Stats {
             tickets: list.map_or(0, |l| l.valid()),
             checked_in: counts.checked_in,
+            remaining: list
+                .map_or(0, |l| l.valid())
+                .saturating_sub(counts.listed_in),
             capacity: store.catalog.capacity(event),
             listed: list.is_some(),
             refused: store.catalog.refused(event),
