@@ -265,8 +265,16 @@ fn instant(fields: &mut Fields, name: &str) -> Option<Option<(String, OffsetDate
     let Some(text) = text else {
         return Some(None);
     };
-    match OffsetDateTime::parse(&text, &Rfc3339) {
-        Ok(at) if text.len() <= 64 => Some(Some((text, at))),
+    // time's RFC 3339 reader takes any one byte between the date and the time; RFC 3339 has
+    // `T` (or `t`) there, and nothing of it is a control character.
+    let joined = matches!(text.as_bytes().get(10), Some(b'T' | b't'));
+    let parsed = OffsetDateTime::parse(&text, &Rfc3339)
+        .ok()
+        .filter(|_| joined);
+    match parsed {
+        Some(at) if text.len() <= 64 && !text.chars().any(char::is_control) => {
+            Some(Some((text, at)))
+        }
         _ => {
             fields.reject(
                 name,

@@ -252,7 +252,30 @@ fn bad_events_are_422_listing_every_problem() {
         ),
         &[(json!(["body", "ends_at"]), "value_error")],
     );
-    assert_eq!(api.get("/events", Some(&a)).json(), json!({"events": []}));
+    for bad in [
+        "2026-12-20x18:00:00+07:00",
+        "2026-12-20 18:00:00+07:00",
+        "2026-12-20\n18:00:00+07:00",
+        "2026-12-20\u{0}18:00:00+07:00",
+    ] {
+        assert_422(
+            &api.create_event(&a, &json!({"event_id": "x", "name": "X", "starts_at": bad})),
+            &[(json!(["body", "starts_at"]), "datetime_parsing")],
+        );
+    }
+    let lower = json!({"event_id": "lower", "name": "L", "starts_at": "2026-12-20t18:00:00z"});
+    assert_eq!(
+        api.create_event(&a, &lower).status,
+        201,
+        "RFC 3339 allows t and z"
+    );
+    assert_eq!(
+        api.get("/events", Some(&a)).json()["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -908,4 +931,35 @@ fn remaining_counts_the_valid_listed_tickets_not_yet_in() {
         2,
         "after a restart"
     );
+}
+
+#[test]
+fn the_import_alone_takes_16_mib_and_no_more() {
+    let dir = TempDir::new("att-import-413");
+    let api = attendance_app(&dir);
+    let a = admin();
+    api.create_event(&a, &json!({"event_id": "gig", "name": "Gig"}));
+    let over = vec![b'x'; (16 << 20) + 1];
+    assert_json(
+        &api.import_csv(&a, "gig", std::str::from_utf8(&over).unwrap()),
+        413,
+        &json!({"detail": "Request body too large (limit 16 MiB)"}),
+    );
+    let big_check_in = format!(
+        r#"{{"event_id":"gig","ticket_id":"{}"}}"#,
+        "x".repeat(70_000)
+    );
+    let answer = api.request(
+        "POST",
+        "/checkins",
+        Some(&a),
+        &[],
+        Some(big_check_in.as_bytes()),
+    );
+    assert_json(
+        &answer,
+        413,
+        &json!({"detail": "Request body too large (limit 64 KiB)"}),
+    );
+    assert_eq!(api.get("/events/gig/tickets", Some(&a)).json()["total"], 0);
 }
