@@ -767,12 +767,8 @@ impl<'de> Visitor<'de> for Root<'_> {
                 let raw: &RawValue = map.next_value()?;
                 json.tickets(raw)?;
             } else {
+                // Other keys are ignored, as in every other body (and FastAPI's models).
                 map.next_value::<IgnoredAny>()?;
-                json.problems.push(
-                    loc(&[&key]),
-                    "extra_forbidden",
-                    "Extra inputs are not permitted",
-                );
             }
             json.stop_if_full()?;
         }
@@ -1436,27 +1432,10 @@ mod tests {
     }
 
     #[test]
-    fn other_root_keys_are_refused() {
+    fn other_root_keys_are_ignored() {
         let body = r#"{"event":"e1","tickets":[{"ticket_id":"T1"}],"more":[1,2]}"#;
-        let errors = json(body).unwrap_err();
-        assert_eq!(
-            errors
-                .iter()
-                .map(|e| (e.loc.join("/"), e.kind, e.msg.as_str()))
-                .collect::<Vec<_>>(),
-            [
-                (
-                    "body/event".to_owned(),
-                    "extra_forbidden",
-                    "Extra inputs are not permitted"
-                ),
-                (
-                    "body/more".to_owned(),
-                    "extra_forbidden",
-                    "Extra inputs are not permitted"
-                ),
-            ]
-        );
+        let import = json(body).unwrap();
+        assert_eq!(import.tickets, [ticket("T1", None, None)]);
     }
 
     #[test]

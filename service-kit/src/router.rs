@@ -232,8 +232,8 @@ enum Match<'r, 'q, S> {
 }
 
 impl<S> Router<S> {
-    /// The router over `routes`, tried in order (put a literal segment before a parameter
-    /// that would also match it).
+    /// The router over `routes`. A path belongs to the patterns that match it with the most
+    /// literal segments; among those, the first route of the request's method answers.
     pub fn new(routes: Vec<Route<S>>) -> Router<S> {
         Router { routes }
     }
@@ -251,21 +251,33 @@ impl<S> Router<S> {
     /// route has the path.
     pub fn methods_of(&self, segments: &[String]) -> Vec<Method> {
         let mut methods = Vec::new();
-        for route in &self.routes {
-            if route.pattern.matches(segments).is_some() && !methods.contains(&route.method) {
+        for route in self.taking(segments) {
+            if !methods.contains(&route.method) {
                 methods.push(route.method);
             }
         }
         methods
     }
 
-    /// The pattern of the first route whose path matches `segments` (whatever its method), as
+    /// The pattern of the first route that takes the path `segments` (whatever its method), as
     /// written in the table: the operation a documentation check looks up.
     pub fn template_of(&self, segments: &[String]) -> Option<&'static str> {
-        self.routes
-            .iter()
-            .find(|r| r.pattern.matches(segments).is_some())
-            .map(|r| r.pattern.text)
+        self.taking(segments).next().map(|r| r.pattern.text)
+    }
+
+    /// The routes that take the path `segments`, in table order: of those whose pattern matches
+    /// it, the ones with the most literal segments (see [`Router::new`]).
+    fn taking<'r, 'q>(
+        &'r self,
+        segments: &'q [String],
+    ) -> impl Iterator<Item = &'r Route<S>> + use<'r, 'q, S> {
+        let matching = move || {
+            self.routes
+                .iter()
+                .filter(move |r| r.pattern.matches(segments).is_some())
+        };
+        let most = matching().map(|r| r.pattern.literals()).max();
+        matching().filter(move |r| Some(r.pattern.literals()) == most)
     }
 
     /// The largest body a request for `method` and the path `segments` may send: the limit of
@@ -291,14 +303,17 @@ impl<S> Router<S> {
         }
     }
 
+    /// The route for `method` on `segments`, among the routes that take the path: so
+    /// `/events/e/tickets/generate` belongs to `/events/{event_id}/tickets/generate` alone (a
+    /// GET there is a 405), not also to `/events/{event_id}/tickets/{ticket_id}`, as routers
+    /// commonly let literal segments win.
     fn find<'r, 'q>(&'r self, method: Method, segments: &'q [String]) -> Match<'r, 'q, S> {
         let mut others = Vec::new();
-        for route in &self.routes {
-            let Some(params) = route.pattern.matches(segments) else {
-                continue;
-            };
+        for route in self.taking(segments) {
             if route.method == method {
-                return Match::Route(route, params);
+                if let Some(params) = route.pattern.matches(segments) {
+                    return Match::Route(route, params);
+                }
             }
             if !others.contains(&route.method) {
                 others.push(route.method);
@@ -429,6 +444,14 @@ impl Pattern {
             segments.push(segment);
         }
         Ok(Pattern { text, segments })
+    }
+
+    /// How many of its segments are literal.
+    fn literals(&self) -> usize {
+        self.segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Literal(_)))
+            .count()
     }
 
     /// The parameters, when `path` (percent-decoded segments) matches.
@@ -573,7 +596,7 @@ mod tests {
     }
 
     #[test]
-    fn a_literal_segment_wins_for_its_method_and_a_parameter_takes_the_rest() {
+    fn a_path_with_a_literal_segment_belongs_to_that_route_alone() {
         let r = answer(
             Method::Post,
             "/events/e/tickets/generate",
@@ -581,9 +604,16 @@ mod tests {
         );
         assert_eq!((r.status, detail(&r)), (201, "generate e".to_owned()));
         let r = answer(Method::Get, "/events/e/tickets/generate", Some(Role::Admin));
+        assert_eq!(r.status, 405, "not the ticket `generate`");
+        assert_eq!(r.header("Allow"), Some("POST, OPTIONS"));
+        let r = answer(
+            Method::Get,
+            "/events/e/tickets/generated",
+            Some(Role::Admin),
+        );
         assert_eq!(
             (r.status, detail(&r)),
-            (200, "e generate gate-7".to_owned())
+            (200, "e generated gate-7".to_owned())
         );
     }
 
@@ -607,7 +637,7 @@ mod tests {
         assert_eq!(r.status, 405);
         assert_eq!(r.header("Allow"), Some("GET, HEAD, DELETE, OPTIONS"));
         let r = answer(Method::Other, "/events/e/tickets/generate", None);
-        assert_eq!(r.header("Allow"), Some("POST, GET, HEAD, DELETE, OPTIONS"));
+        assert_eq!(r.header("Allow"), Some("POST, OPTIONS"));
     }
 
     #[test]
