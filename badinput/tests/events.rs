@@ -1917,3 +1917,61 @@ fn events_and_ticket_lists_answer_every_bad_input_with_a_4xx_and_keep_only_valid
     }
     println!("badinput events: {} inputs tried in all", tally.sent);
 }
+
+/// SPEC §8 asks for `starts_at` and `ends_at` in RFC 3339, whose date and time are joined by
+/// `T` (RFC 3339 §5.6, which also allows `t`). Any other character there (a letter, a NUL, a
+/// line break) is not RFC 3339 and must be a 422 like every other malformed time, on creation
+/// and on an edit, and nothing may be kept: the text is stored and shown as given, so a control
+/// character would end up in the event, its listing and the journal.
+#[test]
+fn an_event_time_joined_by_anything_but_t_is_a_422_and_writes_nothing() {
+    let dir = TempDir::new("badinput-events-separator");
+    let service = launch("attendance", &dir).start();
+    let admin = token(ADMIN, Role::Admin);
+    let mut tally = Tally::default();
+    let body = json!({"event_id": "sep", "name": "Sep"}).to_string();
+    let create = Case::new("POST", "/events", Some(body.into_bytes())).bearer(&admin);
+    tally.send(service.addr, &create, &[201]);
+    let mut wrong = Vec::new();
+    for (i, separator) in ["x", "_", "/", "\u{0}", "\n", "\u{7f}", "\u{1b}"]
+        .iter()
+        .enumerate()
+    {
+        let time = format!("2026-12-20{separator}18:00:00+07:00");
+        for field in ["starts_at", "ends_at"] {
+            let new = json!({"event_id": format!("sep-{field}-{i}"), "name": "Sep", field: time});
+            let edit = json!({ field: time });
+            for (method, target, body) in [("POST", "/events", new), ("PATCH", "/events/sep", edit)]
+            {
+                let case =
+                    Case::new(method, target, Some(body.to_string().into_bytes())).bearer(&admin);
+                let response = HttpResponse::parse(&testkit::send_raw(service.addr, &case.wire()))
+                    .expect("an answer");
+                let loc = &response.json()["detail"][0]["loc"];
+                if response.status != 422 || *loc != json!(["body", field]) {
+                    wrong.push(format!(
+                        "{method} {target} {body} -> {} {}",
+                        response.status,
+                        response.text()
+                    ));
+                }
+            }
+        }
+    }
+    let listing = Case::new("GET", "/events", None).bearer(&admin);
+    let events = tally.send(service.addr, &listing, &[200]).json()["events"].clone();
+    let ids: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        wrong.is_empty()
+            && ids == ["sep"]
+            && events[0]["starts_at"].is_null()
+            && events[0]["ends_at"].is_null(),
+        "times joined by another character than T were accepted:\n{}\nevents now: {events}",
+        wrong.join("\n")
+    );
+}
