@@ -1649,7 +1649,8 @@ fn events_and_ticket_lists_answer_every_bad_input_with_a_4xx_and_keep_only_valid
     suite.edit_events(150);
 
     // The edges of the import: exactly 16 MiB is read (one ticket and a long ignored column),
-    // a byte more is 413; exactly 100,000 tickets are taken, one more is 422.
+    // a byte more is 413 (announced by Content-Length, or chunked); exactly 100,000 tickets are
+    // taken, one more is 422; nothing of a refused one is kept (the journal check below).
     let bulk = "bulk".to_owned();
     let body = json!({"event_id": bulk, "name": "Bulk"})
         .to_string()
@@ -1678,6 +1679,24 @@ fn events_and_ticket_lists_answer_every_bad_input_with_a_4xx_and_keep_only_valid
         &over,
     )
     .expect("an answer to an import one byte over 16 MiB");
+    assert_eq!(answer.status, 413, "{}", answer.text());
+    assert_eq!(
+        answer.json()["detail"],
+        "Request body too large (limit 16 MiB)"
+    );
+    // The same, chunked: refused once the body passes the limit.
+    let head = String::from_utf8(import_head(&bulk, 0, &suite.admin))
+        .unwrap()
+        .replace("Content-Length: 0", "Transfer-Encoding: chunked");
+    let mut chunked = Vec::new();
+    for piece in over.chunks(1 << 20) {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let answer = send_large(suite.addr, head.as_bytes(), &chunked)
+        .expect("an answer to a chunked import one byte over 16 MiB");
     assert_eq!(answer.status, 413, "{}", answer.text());
     assert_eq!(
         answer.json()["detail"],
