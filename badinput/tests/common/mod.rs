@@ -729,3 +729,56 @@ pub fn ascii_n(rng: &mut Rng, min: usize, spread: usize) -> String {
     let len = min + rng.below(spread.max(1));
     ascii(rng, len)
 }
+
+/// Who may call an attendance route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a token.
+    Public,
+    /// Any valid token.
+    AnyRole,
+    /// An admin's token.
+    Admin,
+}
+
+/// The attendance service's routes as SPEC §5 and §8 list them, written out here rather than
+/// read from the service, so that a route added, lost or opened to the wrong role shows up as a
+/// status the suites did not expect. `{}` stands for any one (decoded, non-empty) segment.
+pub const ATTENDANCE_ROUTES: [(&str, &str, Access); 18] = [
+    ("GET", "/health", Access::Public),
+    ("GET", "/openapi.json", Access::Public),
+    ("POST", "/checkins", Access::AnyRole),
+    ("DELETE", "/checkins/{}/{}", Access::Admin),
+    ("GET", "/attendance/{}", Access::AnyRole),
+    ("POST", "/events", Access::Admin),
+    ("GET", "/events", Access::AnyRole),
+    ("GET", "/events/{}", Access::AnyRole),
+    ("PATCH", "/events/{}", Access::Admin),
+    ("POST", "/events/{}/tickets", Access::Admin),
+    ("POST", "/events/{}/tickets/generate", Access::Admin),
+    ("GET", "/events/{}/tickets", Access::AnyRole),
+    ("GET", "/events/{}/tickets/{}", Access::AnyRole),
+    ("PATCH", "/events/{}/tickets/{}", Access::Admin),
+    ("GET", "/events/{}/tickets/{}/qr", Access::AnyRole),
+    ("GET", "/events/{}/print", Access::Admin),
+    ("GET", "/events/{}/refusals", Access::Admin),
+    ("GET", "/events/{}/stats", Access::AnyRole),
+];
+
+/// The method and access of every attendance route whose pattern the decoded path `segments`
+/// matches, in table order: empty for a path no route has (404); a method not among them is a
+/// 405.
+pub fn attendance_routes(segments: &[String]) -> Vec<(&'static str, Access)> {
+    ATTENDANCE_ROUTES
+        .iter()
+        .filter(|(_, pattern, _)| {
+            let parts: Vec<&str> = pattern.split('/').filter(|p| !p.is_empty()).collect();
+            parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(segments)
+                    .all(|(part, segment)| *part == "{}" || part == segment)
+        })
+        .map(|&(method, _, access)| (method, access))
+        .collect()
+}
