@@ -242,6 +242,7 @@ stop "$ID_PID"
 
 # --- attendance -------------------------------------------------------------------------------
 ATT_ENV=(JWT_SECRET="$SECRET" WRITE_LIMIT_PER_USER=0)
+ADMIN_TOKEN=$("$REL/bench-tool" --admin-token "$SECRET")
 AT=http://127.0.0.1:$ATT_PORT
 STARTS=()
 for i in 1 2 3 4 5; do
@@ -338,11 +339,11 @@ mkdir -p "$WORK/att-import"
 IMPORT_MIB=$(mib $(($(stat -c %s "$WORK/tickets.csv") / 1024)))
 start attendance "$ATT_PORT" 5000 "$REL/attendance" "${ATT_ENV[@]}" DATA_DIR="$WORK/att-import"
 ATT_PID=$PID
-curl -fsS -o /dev/null -X POST "$AT/events" -H "Authorization: Bearer $TOKEN" \
+curl -fsS -o /dev/null -X POST "$AT/events" -H "Authorization: Bearer $ADMIN_TOKEN" \
     -H 'Content-Type: application/json' -d '{"event_id":"imported","name":"Imported"}' ||
     die "could not create the event to import into"
 IMPORT_OUT=$(curl -sS -o "$WORK/import.json" -w '%{http_code} %{time_total}' -X POST "$AT/events/imported/tickets" \
-    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: text/csv' --data-binary "@$WORK/tickets.csv")
+    -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: text/csv' --data-binary "@$WORK/tickets.csv")
 read -r IMPORT_STATUS IMPORT_SECS <<<"$IMPORT_OUT"
 if [ "$IMPORT_STATUS" != 200 ] || ! grep -q '"created":100000,' "$WORK/import.json"; then
     die "the import was answered $IMPORT_STATUS: $(head -c 300 "$WORK/import.json")"

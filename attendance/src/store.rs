@@ -35,6 +35,8 @@ pub struct Store {
     cached_bytes: usize,
     /// The events, their ticket lists and refused scans that check-ins are checked against.
     pub catalog: Catalog,
+    /// The shared `""`, the gate the statistics count check-ins without one under.
+    no_gate: Arc<str>,
 }
 
 /// The length of one interval of the statistics' arrivals, in microseconds (15 minutes).
@@ -103,6 +105,14 @@ struct Entry {
     /// it is (replayed lines, and lines marked by [`Store::mark_durable`]).
     seq: u64,
     key: Option<Arc<str>>,
+    /// The gate, holder and category, when the check-in has any (boxed: most check-ins of an
+    /// open event have none, and then cost 8 bytes for them rather than 48).
+    extra: Option<Box<Extra>>,
+}
+
+/// What a check-in of a listed ticket, or one scanned at a named gate, keeps besides.
+#[derive(Debug)]
+struct Extra {
     gate: Option<Arc<str>>,
     /// The ticket's holder and category from the event's list when it was admitted.
     holder: Option<Arc<str>>,
@@ -308,7 +318,6 @@ impl Store {
         let valid = listed.is_some_and(|t| !t.voided);
         let (holder, category) =
             listed.map_or((None, None), |t| (t.holder.clone(), t.category.clone()));
-        let no_gate = self.intern("");
         let key = new.key.map(Arc::<str>::from);
         if let Some(key) = &key {
             self.keys
@@ -323,12 +332,16 @@ impl Store {
             at: new.at,
             seq,
             key,
-            gate,
-            holder,
-            category,
+            extra: (gate.is_some() || holder.is_some() || category.is_some()).then(|| {
+                Box::new(Extra {
+                    gate,
+                    holder,
+                    category,
+                })
+            }),
         };
         log.rows_bytes += row_json_len(&entry);
-        log.tally.count(&entry, no_gate, 1);
+        log.tally.count(&entry, &self.no_gate, 1);
         log.listed_in += usize::from(valid);
         log.entries.push(entry);
         if let Some(listing) = log.listing.take() {
@@ -350,13 +363,13 @@ impl Store {
         log.positions.remove(hash, ticket, position);
         let entry = log.entries.remove(position);
         log.rows_bytes -= row_json_len(&entry);
-        let no_gate = self.users.get("").map_or_else(|| Arc::from(""), Arc::clone);
+
         let valid = self
             .catalog
             .ticket(event, ticket)
             .is_some_and(|t| !t.voided);
         let log = &mut self.logs[index];
-        log.tally.count(&entry, no_gate, -1);
+        log.tally.count(&entry, &self.no_gate, -1);
         log.listed_in -= usize::from(valid);
         if let Some(listing) = log.listing.take() {
             self.cached_bytes -= listing.len();
@@ -408,9 +421,9 @@ impl Store {
                     ticket_id: e.ticket.clone(),
                     checked_in_by: Arc::clone(&e.by),
                     checked_in_at: e.at,
-                    gate: e.gate.clone(),
-                    holder: e.holder.clone(),
-                    category: e.category.clone(),
+                    gate: e.gate().cloned(),
+                    holder: e.holder().cloned(),
+                    category: e.category().cloned(),
                 })
                 .collect(),
         };
@@ -629,14 +642,12 @@ impl Store {
                 .collect(),
             _ => Vec::new(),
         };
-        let first_and_last =
-            log.entries
-                .iter()
-                .map(|e| e.at)
-                .fold(None, |span: Option<(Stamp, Stamp)>, at| match span {
-                    None => Some((at, at)),
-                    Some((first, last)) => Some((first.min(at), last.max(at))),
-                });
+        // In check-in order: the earliest and the latest unless the clock was set back between.
+        let first_and_last = log
+            .entries
+            .first()
+            .zip(log.entries.last())
+            .map(|(first, last)| (first.at, last.at));
         Counts {
             checked_in: log.entries.len(),
             listed_in: log.listed_in,
@@ -665,9 +676,9 @@ fn record(log: &EventLog, entry: &Entry) -> Record {
         ticket_id: entry.ticket.clone(),
         checked_in_by: Arc::clone(&entry.by),
         checked_in_at: entry.at,
-        gate: entry.gate.clone(),
-        holder: entry.holder.clone(),
-        category: entry.category.clone(),
+        gate: entry.gate().cloned(),
+        holder: entry.holder().cloned(),
+        category: entry.category().cloned(),
     }
 }
 
@@ -681,10 +692,9 @@ fn found(log: &EventLog, entry: &Entry) -> Found {
 
 impl Tally {
     /// Counts `entry` in (`by` 1) or out (`by` -1); `no_gate` is the shared `""`.
-    fn count(&mut self, entry: &Entry, no_gate: Arc<str>, by: isize) {
-        let gate = entry.gate.clone().unwrap_or(no_gate);
-        bump(&mut self.gates, gate, by);
-        bump(&mut self.staff, Arc::clone(&entry.by), by);
+    fn count(&mut self, entry: &Entry, no_gate: &Arc<str>, by: isize) {
+        bump(&mut self.gates, entry.gate().unwrap_or(no_gate), by);
+        bump(&mut self.staff, &entry.by, by);
         let start = entry.at.micros().div_euclid(INTERVAL_MICROS) * INTERVAL_MICROS;
         let n = self.intervals.entry(start).or_default();
         *n = n.saturating_add_signed(by);
@@ -694,11 +704,20 @@ impl Tally {
     }
 }
 
-fn bump(map: &mut HashMap<Arc<str>, usize>, key: Arc<str>, by: isize) {
-    let n = map.entry(Arc::clone(&key)).or_default();
-    *n = n.saturating_add_signed(by);
-    if *n == 0 {
-        map.remove(&key);
+/// Adds `by` to the count of `key`, forgetting a count that falls to 0 (the key is only
+/// cloned when it is new: this runs for every replayed check-in).
+fn bump(map: &mut HashMap<Arc<str>, usize>, key: &Arc<str>, by: isize) {
+    match map.get_mut(&**key) {
+        Some(n) => {
+            *n = n.saturating_add_signed(by);
+            if *n == 0 {
+                map.remove(&**key);
+            }
+        }
+        None if by > 0 => {
+            map.insert(Arc::clone(key), by.unsigned_abs());
+        }
+        None => {}
     }
 }
 
@@ -734,9 +753,9 @@ fn rows_json(entries: &[Entry], capacity: usize) -> Vec<u8> {
 /// The optional fields of a row, as [`rows_json`] writes them (each name with its `,"…":`).
 fn optional_fields(entry: &Entry) -> [(&'static str, Option<&str>); 3] {
     [
-        (r#","gate":"#, entry.gate.as_deref()),
-        (r#","holder":"#, entry.holder.as_deref()),
-        (r#","category":"#, entry.category.as_deref()),
+        (r#","gate":"#, entry.gate().map(|t| &**t)),
+        (r#","holder":"#, entry.holder().map(|t| &**t)),
+        (r#","category":"#, entry.category().map(|t| &**t)),
     ]
 }
 
@@ -784,6 +803,20 @@ fn pending(entries: &[Entry]) -> Vec<u64> {
         .map(|e| e.seq)
         .filter(|&seq| seq != 0)
         .collect()
+}
+
+impl Entry {
+    fn gate(&self) -> Option<&Arc<str>> {
+        self.extra.as_ref()?.gate.as_ref()
+    }
+
+    fn holder(&self) -> Option<&Arc<str>> {
+        self.extra.as_ref()?.holder.as_ref()
+    }
+
+    fn category(&self) -> Option<&Arc<str>> {
+        self.extra.as_ref()?.category.as_ref()
+    }
 }
 
 impl EventLog {

@@ -25,6 +25,8 @@
 //!   `RESULT <req/s> <p50 ms> <p99 ms> <requests> <non-200> <errors>` as bench/wrk.lua does.
 //!   (Used while the login flood runs, where wrk 4.1 sometimes reports impossible latencies.)
 //! - `bench-tool --default-workers`: service-kit's default `WORKERS` on this machine.
+//! - `bench-tool --admin-token SECRET`: an admin's token (`bench-admin`, an hour), signed with
+//!   SECRET as identity signs them, for the admin routes of attendance (events, imports).
 
 use std::io::{BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -64,6 +66,13 @@ fn main() -> ExitCode {
             connections.parse().expect("connections"),
         ),
         ["--default-workers"] => println!("{}", service_kit::default_workers()),
+        ["--admin-token", secret] => {
+            let auth = service_kit::Authenticator::new(jwt_lite::Key::new(secret.as_bytes()));
+            println!(
+                "{}",
+                auth.issue("bench-admin", service_kit::Role::Admin, 3600)
+            );
+        }
         _ => {
             eprintln!("usage: see the module documentation of bench/ceiling/src/bin/bench-tool.rs");
             return ExitCode::from(2);
