@@ -593,7 +593,8 @@ impl Store {
                 .catalog
                 .ticket(event, &state.ticket_id)
                 .is_some_and(|t| !t.voided);
-            if was != !state.voided && self.find(event, &state.ticket_id).is_some() {
+            let will_be = !state.voided;
+            if was != will_be && self.find(event, &state.ticket_id).is_some() {
                 if was {
                     lost += 1;
                 } else {
