@@ -6,8 +6,8 @@ usage: edge_body_limits.py NGINX CONF_DIR WORK_DIR
 Copies the edge config in CONF_DIR (deploy/nginx) to WORK_DIR, rewritten as the CI scripts do
 (listen ports and upstreams to loopback, /tmp paths to WORK_DIR), with a stub service behind each
 upstream that reads every body to its end and answers {"bytes", "target"}, or, for a request
-without an Authorization header, answers 401 right after the headers without reading the body,
-as attendance does for a large upload. Then checks that only POST /events/<id>/tickets may send
+without an Authorization header, answers 401 right after the headers, before reading the body
+(which it then reads to its end, as tiny_http does), as attendance does for a large upload. Then checks that only POST /events/<id>/tickets may send
 up to 16 MiB, streamed to the service without a temp file or a 16 MiB buffer in nginx, and that
 everything else keeps 64 KiB, every refusal a JSON 413 naming its limit.
 
@@ -88,6 +88,14 @@ class Stub(http.server.BaseHTTPRequestHandler):
     def handle_any(self):
         if "Authorization" not in self.headers:
             self.answer(401, {"detail": "Missing Authorization header"}, close=True)
+            self.wfile.flush()
+            # tiny_http reads the rest of a refused body before it closes (it never resets a
+            # connection with bytes unread); closing at once would make the edge's write fail
+            # (a 502) whenever the reset came before the edge read the answer.
+            try:
+                self.read_body()
+            except (OSError, ValueError):
+                pass
             return
         self.answer(200, {"bytes": self.read_body(), "target": self.path})
 
