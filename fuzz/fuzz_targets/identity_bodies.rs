@@ -91,7 +91,7 @@ fn username_ok(u: &str) -> bool {
 }
 
 fn password_ok(p: &str) -> bool {
-    p.chars().count() >= 4 && p.len() <= 72
+    p.chars().count() >= 4 && p.len() <= 72 && !p.contains('\0')
 }
 
 fn detail(body: &[u8]) -> Value {

@@ -52,12 +52,30 @@ pub fn check_password(password: &str) -> Result<(), Problem> {
             ),
         ));
     }
+    if password.contains('\0') {
+        return Err((
+            "string_pattern_mismatch",
+            "Password must not contain a NUL character: bcrypt repeats a password and its \
+             terminating NUL to fill its key, so \"abc\" and \"abc\\u0000abc\" would be the same \
+             password"
+                .to_owned(),
+        ));
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_with_a_nul_is_refused() {
+        assert_eq!(
+            check_password("abc\0abc").unwrap_err().0,
+            "string_pattern_mismatch"
+        );
+        assert!(check_password("abcd").is_ok());
+    }
 
     #[test]
     fn usernames() {

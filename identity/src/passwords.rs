@@ -57,7 +57,9 @@ impl Passwords {
     /// compare only its first 72 bytes), so it is refused after the same amount of work.
     pub fn verify(&self, password: &str, stored: Option<&str>) -> bool {
         match stored {
-            Some(hash) if password.len() <= MAX_PASSWORD_BYTES => {
+            // bcrypt fills its key by repeating the password and a NUL, so a password with a NUL
+            // in it can match another one ("abc" and "abc\0abc"); no stored password has one.
+            Some(hash) if password.len() <= MAX_PASSWORD_BYTES && !password.contains('\0') => {
                 bcrypt::verify(password, hash).unwrap_or(false)
             }
             _ => {
@@ -87,6 +89,20 @@ mod tests {
         assert!(passwords.verify("correct horse", Some(&hash)));
         assert!(!passwords.verify("wrong horse", Some(&hash)));
         assert!(!passwords.verify("correct horse", None));
+    }
+
+    /// bcrypt repeats the key and its NUL: without the check, "abc\0abc" would log in as "abc"
+    /// (found by the identity_bodies fuzz target).
+    #[test]
+    fn a_password_with_a_nul_never_matches() {
+        let passwords = Passwords::new(4);
+        let hash = passwords.hash("abcd").unwrap();
+        assert!(
+            bcrypt::verify("abcd\0abcd", &hash).unwrap(),
+            "bcrypt alone takes it"
+        );
+        assert!(!passwords.verify("abcd\0abcd", Some(&hash)));
+        assert!(passwords.verify("abcd", Some(&hash)));
     }
 
     #[test]
