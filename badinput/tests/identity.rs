@@ -30,7 +30,8 @@ fn username_ok(name: &str) -> bool {
 }
 
 fn password_ok(password: &str) -> bool {
-    password.chars().count() >= 4 && password.len() <= 72
+    // No NUL: bcrypt would take "abc\0abc" for "abc" (SPEC §4 as docs/API.md states it).
+    password.chars().count() >= 4 && password.len() <= 72 && !password.contains('\0')
 }
 
 /// The expected status of `POST /auth/register`, and the user it creates on a 200.
