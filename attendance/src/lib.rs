@@ -15,6 +15,7 @@
 //! - [`ticket_import`]: a ticket list uploaded as JSON or CSV, checked whole (SPEC §8);
 //! - [`routes`]: the HTTP API, and how the binary starts it ([`service_kit::startup::Program`]),
 //!   with [`event_routes`] for the events and tickets of SPEC §8;
+//! - [`web`]: the gate page of SPEC §9, the web app staff scan tickets with;
 //! - [`settings`]: the configuration;
 //! - [`openapi`]: the OpenAPI document.
 #![forbid(unsafe_code)]
@@ -37,3 +38,4 @@ pub mod store;
 pub mod ticket_import;
 pub mod ticket_index;
 pub mod validate;
+pub mod web;

@@ -53,7 +53,9 @@ mod tests {
                 let parameters = operation["parameters"].as_array();
                 for parameter in parameters.into_iter().flatten() {
                     let parameter = resolve(&doc, parameter);
-                    if parameter["in"] == "path" {
+                    // Every path parameter is an event or ticket id, but the gate page's file names.
+                    let file_name = path.starts_with("/app/") && parameter["name"] == "name";
+                    if parameter["in"] == "path" && !file_name {
                         assert_eq!(resolve(&doc, &parameter["schema"]), id, "{method} {path}");
                         path_ids += 1;
                     }

@@ -1,5 +1,5 @@
 //! The HTTP API of SPEC §5: the route table and its handlers (those of SPEC §8 are in
-//! [`crate::event_routes`]).
+//! [`crate::event_routes`], the gate page's files of SPEC §9 in [`crate::web`]).
 //!
 //! The router checks the token (401) and the role (403) of the signed routes; each handler then
 //! checks the request's shape (422), and only then looks at the data.
@@ -13,6 +13,7 @@ use crate::settings::{self, Settings};
 use crate::storage::{CheckIn, CheckInRequest, CheckIns, Events, JsonPage, StorageError};
 use crate::store::write_json_str;
 use crate::validate::{self, Format, IDEMPOTENCY_KEY};
+use crate::web::{self, GatePage};
 use serde::Serialize;
 use service_kit::startup::{Opened, Program, StepError, Variable};
 use service_kit::Answer;
@@ -36,6 +37,7 @@ pub struct Attendance {
     auth: Authenticator,
     checkins: Arc<dyn CheckIns>,
     events: Arc<dyn Events>,
+    page: GatePage,
 }
 
 #[derive(Serialize)]
@@ -78,7 +80,18 @@ impl Attendance {
             auth,
             checkins: Arc::clone(&storage) as Arc<dyn CheckIns>,
             events: storage,
+            page: GatePage::new(None),
         }
+    }
+
+    /// This service serving `page` (the default sends the page's logins to its own origin).
+    pub fn with_gate_page(self, page: GatePage) -> Attendance {
+        Attendance { page, ..self }
+    }
+
+    /// The gate page's files.
+    pub fn gate_page(&self) -> &GatePage {
+        &self.page
     }
 
     /// The events, tickets, refusals and statistics.
@@ -104,6 +117,7 @@ impl Service for Attendance {
             Route::any_role(Method::Get, "/attendance/{event_id}", attendance),
         ];
         routes.extend(event_routes::routes());
+        routes.extend(web::routes());
         routes
     }
 
@@ -139,7 +153,8 @@ impl Program for Attendance {
 
     fn start(settings: Settings, ledger: Ledger) -> Result<Attendance, StepError> {
         let auth = Authenticator::new(settings.common.jwt_key);
-        Ok(Attendance::new(auth, Arc::new(ledger)))
+        let page = GatePage::new(settings.gate_identity.as_ref());
+        Ok(Attendance::new(auth, Arc::new(ledger)).with_gate_page(page))
     }
 
     fn settle(&self) -> Result<(), StepError> {
