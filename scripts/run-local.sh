@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Starts both TixGo services locally, without Docker, for development:
-# builds release binaries, generates a development JWT secret once (kept in .dev/jwt-secret),
-# keeps data in .dev/data/<service>, and listens on 127.0.0.1:18081 and 127.0.0.1:18082.
+# installs the gate page's QR decoder from npm (attendance/web/package-lock.json) when it is not
+# there yet, builds release binaries, generates a development JWT secret once (kept in
+# .dev/jwt-secret), keeps data in .dev/data/<service>, and listens on 127.0.0.1:18081 and
+# 127.0.0.1:18082. The gate page at http://127.0.0.1:18082/ logs in at identity directly
+# (GATE_IDENTITY_URL, with identity's CORS_ORIGINS set to the page's origin: there is no edge here).
 # Prints the URLs and "ready" once both services answer /health; if either exits first, or does
 # not answer within READY_TIMEOUT seconds (default 30), says which, stops the other and exits
 # non-zero. Ctrl-C stops both gracefully (SIGTERM). Override with BIND_ADDR, IDENTITY_PORT,
@@ -27,6 +30,15 @@ whole ATTENDANCE_PORT "$attendance_port" 1 65535
 whole READY_TIMEOUT "$ready_timeout" 1 3600
 ready_timeout=$((10#$ready_timeout))
 
+# The page's decoder is built into the attendance binary (attendance/build.rs), from npm.
+if [ ! -f attendance/web/node_modules/jsqr/dist/jsQR.js ] \
+    || [ attendance/web/package-lock.json -nt attendance/web/node_modules/.package-lock.json ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "run-local.sh: the gate page needs npm (Node.js 20 or later) once, to install its QR decoder" >&2
+        exit 2
+    fi
+    npm ci --prefix attendance/web --omit=dev --no-audit --no-fund
+fi
 cargo build --release --locked -p identity -p attendance
 
 mkdir -p .dev/data/identity .dev/data/attendance
@@ -71,9 +83,14 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 trap stop EXIT
 
-PORT="$identity_port" DATA_DIR=.dev/data/identity target/release/identity &
+# Without the edge, the page (attendance's origin) logs in at identity's own address.
+identity_url="http://${url_host}:${identity_port}"
+page_url="http://${url_host}:${attendance_port}/"
+PORT="$identity_port" DATA_DIR=.dev/data/identity CORS_ORIGINS="http://${url_host}:${attendance_port}" \
+    target/release/identity &
 identity_pid=$!
-PORT="$attendance_port" DATA_DIR=.dev/data/attendance target/release/attendance &
+PORT="$attendance_port" DATA_DIR=.dev/data/attendance GATE_IDENTITY_URL="$identity_url" \
+    target/release/attendance &
 attendance_pid=$!
 
 # healthy PORT: whether GET /health on the service's address answers 200 (within 2 s).
@@ -130,8 +147,12 @@ if exited identity "$identity_pid" || exited attendance "$attendance_pid"; then
     exit 1
 fi
 
-echo "identity:   http://${url_host}:${identity_port}/health"
+echo "identity:   ${identity_url}/health"
 echo "attendance: http://${url_host}:${attendance_port}/health"
+echo "gate page:  ${page_url}"
+if [ "$DEMO_USERS" = true ]; then
+    echo "            (log in as admin1 / secret, or panitia1 / secret)"
+fi
 echo "ready. Ctrl-C stops both."
 # Exit as soon as either service stops (for example after a crash), stopping the other.
 code=0
