@@ -4,7 +4,10 @@
 import { request, seg, detailText } from './api.js';
 import { t, localDateTime } from './i18n.js';
 
-const $ = (id) => document.getElementById(id);
+// Elements by id, found once: the Event ID field is taken out of the page while another screen
+// shows (only one control labelled `Event ID` is ever in the page).
+const found = {};
+const $ = (id) => found[id] || document.getElementById(id);
 let hooks;
 let editing = null; // the event being edited, as the form was filled
 const FIELDS = [
@@ -15,6 +18,7 @@ const FIELDS = [
 /** `opts`: getEvent(), eventName(id), setEvent(id), reloadEvents() → Promise of the list. */
 export function initAdmin(opts) {
   hooks = opts;
+  for (const el of document.getElementById('screen-events').querySelectorAll('[id]')) found[el.id] = el;
   $('event-form').addEventListener('submit', (e) => { e.preventDefault(); submitEvent(); });
   $('ev-cancel').addEventListener('click', () => resetForm());
   $('import-form').addEventListener('submit', (e) => { e.preventDefault(); importTickets(); });
@@ -311,7 +315,10 @@ async function printCodes() {
     if (res.status !== 401) err.textContent = errorText(res);
     return;
   }
-  const doc = new DOMParser().parseFromString(res.data, 'text/html');
+  // The print page's own <style> is not wanted (our print CSS styles the codes) and the page's
+  // CSP would refuse it with a console error, so it is cut out before parsing.
+  const html = res.data.replace(/<style[\s\S]*?<\/style>/gi, '');
+  const doc = new DOMParser().parseFromString(html, 'text/html');
   const figures = [...doc.querySelectorAll('main.grid > figure')].map(clean).filter(Boolean);
   if (!figures.length) { err.textContent = t('print_empty'); return; }
   for (const f of figures) {

@@ -7,7 +7,9 @@ import { initScan, scanFromCamera, flush, rerender as rerenderScan, clearAnswer,
 import { initAdmin, renderEvents, renderTools } from './admin.js';
 import { initStats, refreshStats, renderStats } from './stats.js';
 
-const $ = (id) => document.getElementById(id);
+// Elements by id, found once (some are taken out of the page while hidden, see `place`).
+const found = {};
+const $ = (id) => (found[id] ??= document.getElementById(id));
 const EVENT_KEY = 'tixgo.event';
 const EVENTS_KEY = 'tixgo.events';
 const COUNT_MS = 10000;
@@ -25,6 +27,25 @@ function readJson(key, fallback) {
 }
 function store(key, value) {
   try { localStorage.setItem(key, typeof value === 'string' ? value : JSON.stringify(value)); } catch { /* off */ }
+}
+
+// Two controls are labelled `Event ID` (the chooser's "Other event…" field and the New event
+// form's): each is in the page only while it shows, so a label finds one control.
+const slots = {};
+function slot(id) {
+  const el = $(id);
+  const anchor = document.createComment(id);
+  el.before(anchor);
+  slots[id] = { el, anchor };
+}
+function place(id, on) {
+  const { el, anchor } = slots[id];
+  if (on && !el.isConnected) { apply(el); anchor.after(el); }
+  else if (!on && el.isConnected) el.remove();
+  el.hidden = !on;
+}
+function placeOther() {
+  place('event-other-field', $('event-select').value === OTHER && screen !== 'events' && Boolean(session()));
 }
 
 // ---- the chosen event ----
@@ -50,8 +71,7 @@ function setEvent(id) {
 }
 
 function eventChanged() {
-  const other = $('event-select').value === OTHER;
-  $('event-other-field').hidden = !other;
+  placeOther();
   const id = chosenEvent();
   store(EVENT_KEY, id);
   lastStats = null;
@@ -75,7 +95,7 @@ function fillSelect() {
   if (!keep) sel.value = '';
   else if (events.some((e) => e.event_id === keep)) sel.value = keep;
   else { sel.value = OTHER; $('event-other').value = keep; }
-  $('event-other-field').hidden = sel.value !== OTHER;
+  placeOther();
 }
 
 async function reloadEvents() {
@@ -137,7 +157,9 @@ function showScreen(name) {
   for (const [id, key] of [['screen-login', 'login'], ['screen-scan', 'scan'], ['screen-events', 'events'], ['screen-stats', 'stats']]) {
     $(id).hidden = name !== key;
   }
-  $('chooser').hidden = name === 'login';
+  $('chooser').hidden = name === 'login' || name === 'events';
+  place('ev-id-field', name === 'events');
+  placeOther();
   $('nav').hidden = !s || s.role !== 'admin';
   $('logout').hidden = !s;
   $('whoami').hidden = !s;
@@ -296,6 +318,8 @@ function languageChanged() {
 }
 
 function start() {
+  slot('event-other-field');
+  slot('ev-id-field');
   apply(document);
   onLanguage(languageChanged);
   onSessionExpired(sessionExpired);
