@@ -1,9 +1,10 @@
 // The gate page's service worker: keeps the page's own files (/, /sw.js, /app/*) so a reload
 // without a connection still opens the page with its queue of scans. Network first (a new build
-// is picked up whenever the box answers within 3 s), the kept copy otherwise. API answers are
+// is picked up whenever the box answers within 3 s), the kept copy when it does not or answers
+// with an error (the edge's 502 while the service is down). API answers are
 // never kept: only GETs of the page's files on its own origin are handled here.
 
-const VERSION = 'v1';
+const VERSION = 'v2';
 const CACHE = `tixgo-gate-${VERSION}`;
 const START_FILES = [
   '/',
@@ -54,8 +55,15 @@ async function networkFirst(req, url) {
   const key = url.pathname === '/' ? '/' : url.pathname;
   try {
     const res = await withTimeout(fetch(req), NETWORK_MS);
-    if (res.ok && res.type === 'basic') cache.put(key, res.clone());
-    return res;
+    if (res.ok && res.type === 'basic') {
+      cache.put(key, res.clone());
+      return res;
+    }
+    // A 304 is the browser's to handle; any other failure (the edge's 502 while the service is
+    // down, a 503 while it stops) is no page: the kept copy is better.
+    if (res.status === 304) return res;
+    const kept = await cache.match(key);
+    return kept || res;
   } catch (err) {
     const kept = await cache.match(key);
     if (kept) return kept;

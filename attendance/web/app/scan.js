@@ -77,10 +77,11 @@ export async function scan(ticket, source) {
   if (answer.kind !== 'retry' && queue.forUser(s.username).length) flush();
 }
 
-/** A code the camera read: checked in at once, the same code not again within 3 s. */
+/** A code the camera read: checked in at once, the same code not again within 3 s of its last sighting. */
 export function scanFromCamera(code) {
   const now = Date.now();
-  if (code === lastCamera.code && now - lastCamera.at < CAMERA_REPEAT_MS) return;
+  // Held in view, a code is seen every frame: it is sent again only after 3 s out of view.
+  if (code === lastCamera.code && now - lastCamera.at < CAMERA_REPEAT_MS) { lastCamera.at = now; return; }
   lastCamera = { code, at: now };
   scan(code.trim(), 'camera');
 }
