@@ -98,7 +98,7 @@ test('log in, choose the event, each answer of the table shown as the doc says (
   await context.close();
 });
 
-test('scan-to-answer under 300 ms on loopback (from Enter to the answer on screen)', async () => {
+test('scan-to-answer under 300 ms on loopback (from Enter to the answer on screen)', async (t) => {
   const context = await newPhone(browser);
   const page = await context.newPage();
   await openGate(page, stack.pageUrl, 'panitia1', 'konser');
@@ -129,10 +129,11 @@ test('scan-to-answer under 300 ms on loopback (from Enter to the answer on scree
     await page.keyboard.type(`FAST-${i}`);
     await page.keyboard.press('Enter');
     await waitStatus(page, new RegExp(holder));
-    const t = await page.evaluate(() => window.__scanTimes);
-    assert.ok(t.enter !== undefined && t.answer !== undefined, JSON.stringify(t));
-    times.push(t.answer - t.enter);
+    const m = await page.evaluate(() => window.__scanTimes);
+    assert.ok(m.enter !== undefined && m.answer !== undefined, JSON.stringify(m));
+    times.push(m.answer - m.enter);
   }
+  t.diagnostic(`scan-to-answer ms: ${times.map((x) => x.toFixed(1)).join(', ')}`);
   for (const ms of times) assert.ok(ms < 300, `scan-to-answer ${ms.toFixed(1)} ms (all: ${times.map((x) => x.toFixed(1)).join(', ')})`);
   const listed = (await api(stack, 'GET', '/attendance/konser', { token: staff })).json.records.map((r) => r.ticket_id);
   for (let i = 0; i < 5; i++) assert.ok(listed.includes(`FAST-${i}`));
