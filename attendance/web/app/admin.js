@@ -2,7 +2,7 @@
 // ticket import from a CSV file, generated tickets, and the print view of their QR codes.
 
 import { request, seg, detailText } from './api.js';
-import { t, localDateTime } from './i18n.js';
+import { t, say, localDateTime } from './i18n.js';
 
 // Elements by id, found once: the Event ID field is taken out of the page while another screen
 // shows (only one control labelled `Event ID` is ever in the page).
@@ -168,7 +168,7 @@ async function submitEvent() {
   if (res.status === 200 || res.status === 201) {
     const wasEditing = Boolean(editing);
     resetForm();
-    $('event-form-done').textContent = t(wasEditing ? 'event_saved' : 'event_created', { id });
+    say($('event-form-done'), () => t(wasEditing ? 'event_saved' : 'event_created', { id }));
     await hooks.reloadEvents();
     hooks.setEvent(id);
     renderTools();
@@ -191,7 +191,7 @@ async function submitEvent() {
     $('event-form-error').textContent = other.join(' ');
     return;
   }
-  $('event-form-error').textContent = errorText(res);
+  say($('event-form-error'), () => errorText(res));
 }
 
 function errorText(res) {
@@ -220,7 +220,7 @@ async function importTickets() {
   $('import-submit').disabled = false;
   if (res.status === 200) {
     const d = res.data;
-    result.textContent = `${t('import_done', d)}. ${t('import_total', { n: d.tickets })}`;
+    say(result, () => `${t('import_done', d)}. ${t('import_total', { n: d.tickets })}`);
     hooks.reloadEvents();
     return;
   }
@@ -259,7 +259,7 @@ async function generate() {
   $('gen-submit').disabled = false;
   if (res.status === 201) {
     const tickets = res.data.tickets || [];
-    $('generate-result').textContent = t('generated_n', { n: tickets.length });
+    say($('generate-result'), () => t('generated_n', { n: tickets.length }));
     out.replaceChildren(...tickets.map((tk) => {
       const li = document.createElement('li');
       li.textContent = tk.ticket_id;
@@ -269,7 +269,7 @@ async function generate() {
     return;
   }
   if (res.status === 401) return;
-  err.textContent = errorText(res);
+  say(err, () => errorText(res));
 }
 
 // ---- the print view ----
@@ -312,7 +312,7 @@ async function printCodes() {
   });
   $('print').disabled = false;
   if (res.status !== 200) {
-    if (res.status !== 401) err.textContent = errorText(res);
+    if (res.status !== 401) say(err, () => errorText(res));
     return;
   }
   // The print page's own <style> is not wanted (our print CSS styles the codes) and the page's
@@ -320,7 +320,7 @@ async function printCodes() {
   const html = res.data.replace(/<style[\s\S]*?<\/style>/gi, '');
   const doc = new DOMParser().parseFromString(html, 'text/html');
   const figures = [...doc.querySelectorAll('main.grid > figure')].map(clean).filter(Boolean);
-  if (!figures.length) { err.textContent = t('print_empty'); return; }
+  if (!figures.length) { say(err, () => t('print_empty')); return; }
   for (const f of figures) {
     const svg = f.querySelector('svg');
     if (svg) { svg.removeAttribute('width'); svg.removeAttribute('height'); svg.setAttribute('aria-hidden', 'true'); }

@@ -253,9 +253,23 @@ export function t(key, params) {
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
 }
 
+// Messages put on the page by `say`, written again in a new language while they still show.
+const said = new Map();
+
+/** Shows `text()` in `el`, and again after a language change unless `el` changed meanwhile. */
+export function say(el, text) {
+  const now = text();
+  el.textContent = now;
+  said.set(el, [text, el.textContent]);
+}
+
 /** Puts the current language on `<html lang>` and every `data-i18n` element under `root`. */
 export function apply(root) {
   document.documentElement.lang = lang;
+  for (const [el, [text, shown]] of said) {
+    if (el.textContent !== shown) { said.delete(el); continue; }
+    say(el, text);
+  }
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll('[data-i18n-placeholder]')) {
     el.placeholder = t(el.dataset.i18nPlaceholder);

@@ -2,7 +2,7 @@
 // live count, the camera button, and the service worker that keeps the page for offline reloads.
 
 import { request, session, setSession, onSessionExpired, identityBase, seg, detailText } from './api.js';
-import { t, apply, language, setLanguage, onLanguage, localDateTime, number } from './i18n.js';
+import { t, say, apply, language, setLanguage, onLanguage, localDateTime, number } from './i18n.js';
 import { initScan, scanFromCamera, flush, rerender as rerenderScan, clearAnswer, renderPending, renderSent } from './scan.js';
 import { initAdmin, renderEvents, renderTools } from './admin.js';
 import { initStats, refreshStats, renderStats } from './stats.js';
@@ -108,9 +108,9 @@ async function reloadEvents() {
     renderTools();
     $('events-error').textContent = '';
   } else if (res.status === 403) {
-    $('events-error').textContent = t('admin_required');
+    say($('events-error'), () => t('admin_required'));
   } else if (res.status !== 401 && screen === 'events') {
-    $('events-error').textContent = res.status === 0 ? t('no_connection') : (detailText(res.data) || t('service_error', { status: res.status }));
+    say($('events-error'), () => (res.status === 0 ? t('no_connection') : (detailText(res.data) || t('service_error', { status: res.status }))));
   }
   return events;
 }

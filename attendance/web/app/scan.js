@@ -3,7 +3,7 @@
 
 import { request, session, seg, newKey, detailText } from './api.js';
 import * as queue from './queue.js';
-import { t, localTime } from './i18n.js';
+import { t, say, localTime } from './i18n.js';
 
 const CHECKIN_TIMEOUT = 5000;
 const PANEL_MS = 3000;
@@ -56,8 +56,8 @@ export function initScan(opts) {
 export async function scan(ticket, source) {
   els.error.textContent = '';
   const event = hooks.getEvent();
-  if (!event) { els.error.textContent = t('choose_event_first'); hooks.focusTicket(); return; }
-  if (!ticket) { els.error.textContent = t('enter_ticket'); hooks.focusTicket(); return; }
+  if (!event) { say(els.error, () => t('choose_event_first')); hooks.focusTicket(); return; }
+  if (!ticket) { say(els.error, () => t('enter_ticket')); hooks.focusTicket(); return; }
   const s = session();
   if (!s) return;
   unlockAudio();

@@ -2,7 +2,7 @@
 // check-in, the SVG bar chart of arrivals per 15 minutes, and the attendance CSV download.
 
 import { request, seg, detailText } from './api.js';
-import { t, localTime, localDateTime, number } from './i18n.js';
+import { t, say, localTime, localDateTime, number } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -19,14 +19,14 @@ export async function refreshStats() {
   const event = hooks.getEvent();
   const err = $('stats-error');
   $('download-csv').disabled = !event;
-  if (!event) { err.textContent = t('choose_event_first'); last = null; $('stats-body').replaceChildren(); return; }
+  if (!event) { say(err, () => t('choose_event_first')); last = null; $('stats-body').replaceChildren(); return; }
   const res = await request('GET', `/events/${seg(event)}/stats`);
   if (res.status === 200 && res.data) {
     err.textContent = '';
     last = res.data;
     renderStats();
   } else if (res.status !== 401) {
-    err.textContent = res.status === 0 ? t('no_connection') : (detailText(res.data) || t('service_error', { status: res.status }));
+    say(err, () => (res.status === 0 ? t('no_connection') : (detailText(res.data) || t('service_error', { status: res.status }))));
   }
 }
 
@@ -135,7 +135,7 @@ async function downloadCsv() {
     as: 'blob', headers: { Accept: 'text/csv' }, timeout: 120000,
   });
   if (res.status !== 200) {
-    if (res.status !== 401) err.textContent = res.status === 0 ? t('no_connection') : (detailText(res.data) || t('service_error', { status: res.status }));
+    if (res.status !== 401) say(err, () => (res.status === 0 ? t('no_connection') : (detailText(res.data) || t('service_error', { status: res.status }))));
     return;
   }
   const file = `${event}-attendance.csv`;
