@@ -338,6 +338,8 @@ function start() {
   $('event-other').addEventListener('change', eventChanged);
   $('camera').addEventListener('click', toggleCamera);
   document.addEventListener('visibilitychange', () => {
+    // A phone put away stops its camera (the battery); back in hand, the count and queue catch up.
+    if (document.hidden && stopCamera) toggleCamera();
     if (!document.hidden && session()) { refreshCount(); flush(); }
   });
 
