@@ -295,7 +295,12 @@ fn attendance_answers_every_bad_input_with_a_4xx_and_keeps_only_valid_writes() {
     }
 
     // 4. Every path and method: unknown routes, 405s, percent-encoding edge cases.
-    const WORDS: [&str; 13] = [
+    const WORDS: [&str; 18] = [
+        "app",
+        "vendor",
+        "main.js",
+        "jsqr.js",
+        "sw.js",
         "checkins",
         "attendance",
         "health",
@@ -336,6 +341,8 @@ fn attendance_answers_every_bad_input_with_a_4xx_and_keeps_only_valid_writes() {
                     _ if method == "OPTIONS" => 204,
                     None => 405,
                     Some((_, Access::Public)) => 200,
+                    Some((_, Access::PageFile)) if gate_page_has(&segments) => 200,
+                    Some((_, Access::PageFile)) => 404,
                     // Without a token every data route is a 401 first.
                     Some(_) => 401,
                 }

@@ -1553,7 +1553,7 @@ fn routed(target: &[u8], method: &str, who: Who, body: usize) -> Result<Vec<Stri
         return Err(405);
     };
     match (access, who) {
-        (Access::Public, _) => Ok(segments),
+        (Access::Public | Access::PageFile, _) => Ok(segments),
         (_, Who::Nobody) => Err(401),
         (Access::Admin, Who::Committee) => Err(403),
         _ => Ok(segments),

@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
+use std::path::Path;
 #[allow(unused_imports)] // re-exported for the suites that need them
 pub use testkit::{token, unix_now};
 use testkit::{HttpResponse, Launch, TempDir};
@@ -739,12 +740,18 @@ pub enum Access {
     AnyRole,
     /// An admin's token.
     Admin,
+    /// Anyone, without a token: a file of the gate page, 200 when the page has it, else 404.
+    PageFile,
 }
 
 /// The attendance service's routes as SPEC §5 and §8 list them, written out here rather than
 /// read from the service, so that a route added, lost or opened to the wrong role shows up as a
 /// status the suites did not expect. `{}` stands for any one (decoded, non-empty) segment.
-pub const ATTENDANCE_ROUTES: [(&str, &str, Access); 18] = [
+pub const ATTENDANCE_ROUTES: [(&str, &str, Access); 22] = [
+    ("GET", "/", Access::Public),
+    ("GET", "/sw.js", Access::Public),
+    ("GET", "/app/{}", Access::PageFile),
+    ("GET", "/app/vendor/{}", Access::PageFile),
     ("GET", "/health", Access::Public),
     ("GET", "/openapi.json", Access::Public),
     ("POST", "/checkins", Access::AnyRole),
@@ -764,6 +771,23 @@ pub const ATTENDANCE_ROUTES: [(&str, &str, Access); 18] = [
     ("GET", "/events/{}/refusals", Access::Admin),
     ("GET", "/events/{}/stats", Access::AnyRole),
 ];
+
+/// Whether the gate page has a file at the decoded path `segments` (`/app/<name>`, or
+/// `/app/vendor/jsqr.js`): the files of `attendance/web/app/` as the build embeds them.
+pub fn gate_page_has(segments: &[String]) -> bool {
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../attendance/web/app");
+    match segments {
+        [app_dir, vendor, name] => app_dir == "app" && vendor == "vendor" && name == "jsqr.js",
+        [app_dir, name] => {
+            app_dir == "app"
+                && !name.contains(['/', '\\'])
+                && name != "."
+                && name != ".."
+                && app.join(name).is_file()
+        }
+        _ => false,
+    }
+}
 
 /// The method and access of every attendance route whose pattern the decoded path `segments`
 /// matches, in table order: empty for a path no route has (404); a method not among them is a
