@@ -1,9 +1,11 @@
-// Token expiry mid-queue. Two scans wait offline; the stored token is then replaced by an expired
-// one, well signed with the stack's JWT_SECRET and with identity's claims (sub, role, iat, exp:
-// docs/API.md "Tokens"), as a phone reopened after its token ran out has it; the page is reloaded
-// (offline: the service worker serves it) and the connection comes back. The page asks for the
-// password again (`Your session expired: log in again`), the queue survives, and after the login
-// it is sent.
+// Token expiry mid-queue. Two scans wait while the attendance service is down (stopped, as in
+// offline.test.mjs: Chromium's offline emulation once let a queued request through, which made
+// "nothing was sent" an unfair thing to ask of the page); the stored token is then replaced by an
+// expired one, well signed with the stack's JWT_SECRET and with identity's claims (sub, role,
+// iat, exp: docs/API.md "Tokens"), as a phone reopened after its token ran out has it; the page
+// is reloaded (the service worker serves it over the edge's 502) and the service comes back. The
+// page asks for the password again (`Your session expired: log in again`), the queue survives,
+// and after the login it is sent.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -31,7 +33,7 @@ test('an expired token mid-queue: log in again, the queue is kept and sent', asy
   await openGate(page, stack.pageUrl, 'panitia1', 'expiry');
   await page.waitForFunction(async () => Boolean(await navigator.serviceWorker?.ready), null, { timeout: 10000 });
 
-  await context.setOffline(true);
+  await stack.stopAttendance();
   for (const id of ['EXP-1', 'EXP-2']) {
     await scan(page, id);
     await waitStatus(page, /Saved, will be sent/, 8000);
@@ -61,7 +63,7 @@ test('an expired token mid-queue: log in again, the queue is kept and sent', asy
   await page.reload();
   await page.getByText('2 pending', { exact: true }).first().waitFor({ timeout: 8000 });
 
-  await context.setOffline(false);
+  await stack.startAttendance();
   await page.getByText('Your session expired: log in again').waitFor({ timeout: 15000 });
   await page.getByLabel('Password', { exact: true }).waitFor();
   assert.equal((await checkinsOf(stack, admin, 'expiry')).length, 0, 'nothing sent with the expired token');
