@@ -33,6 +33,9 @@ if [[ ! -d attendance/web/node_modules/playwright-core || ! -d attendance/web/no
 fi
 
 timeout 1500 cargo build --locked -p identity -p attendance
+# tests/local-start.test.mjs runs the README's start command, scripts/run-local.sh, which builds
+# release binaries: built here, where a slow first build has the time it needs.
+timeout 1500 cargo build --release --locked -p identity -p attendance
 
 cd attendance/web
 timeout 600 node --test --test-concurrency=1 tests/

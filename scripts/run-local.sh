@@ -8,7 +8,8 @@
 # Prints the URLs and "ready" once both services answer /health; if either exits first, or does
 # not answer within READY_TIMEOUT seconds (default 30), says which, stops the other and exits
 # non-zero. Ctrl-C stops both gracefully (SIGTERM). Override with BIND_ADDR, IDENTITY_PORT,
-# ATTENDANCE_PORT, READY_TIMEOUT, DEMO_USERS (default true here: panitia1/secret and
+# ATTENDANCE_PORT, READY_TIMEOUT, DEV_DIR (instead of .dev: the browser tests start this script
+# on a directory of their own), DEMO_USERS (default true here: panitia1/secret and
 # admin1/secret; true or false).
 set -euo pipefail
 
@@ -37,16 +38,17 @@ if [ ! -f attendance/web/node_modules/jsqr/dist/jsQR.js ] \
         echo "run-local.sh: the gate page needs npm (Node.js 20 or later) once, to install its QR decoder" >&2
         exit 2
     fi
-    npm ci --prefix attendance/web --omit=dev --no-audit --no-fund
+    npm ci --prefix attendance/web --no-audit --no-fund
 fi
 cargo build --release --locked -p identity -p attendance
 
-mkdir -p .dev/data/identity .dev/data/attendance
-if [ ! -s .dev/jwt-secret ]; then
-    (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > .dev/jwt-secret)
-    echo "generated a development JWT secret in .dev/jwt-secret"
+dev="${DEV_DIR:-.dev}"
+mkdir -p "$dev/data/identity" "$dev/data/attendance"
+if [ ! -s "$dev/jwt-secret" ]; then
+    (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$dev/jwt-secret")
+    echo "generated a development JWT secret in $dev/jwt-secret"
 fi
-JWT_SECRET="$(cat .dev/jwt-secret)"
+JWT_SECRET="$(cat "$dev/jwt-secret")"
 export JWT_SECRET
 export BIND_ADDR="${BIND_ADDR:-127.0.0.1}"
 export DEMO_USERS="${DEMO_USERS:-true}"
@@ -86,10 +88,10 @@ trap stop EXIT
 # Without the edge, the page (attendance's origin) logs in at identity's own address.
 identity_url="http://${url_host}:${identity_port}"
 page_url="http://${url_host}:${attendance_port}/"
-PORT="$identity_port" DATA_DIR=.dev/data/identity CORS_ORIGINS="http://${url_host}:${attendance_port}" \
+PORT="$identity_port" DATA_DIR="$dev/data/identity" CORS_ORIGINS="http://${url_host}:${attendance_port}" \
     target/release/identity &
 identity_pid=$!
-PORT="$attendance_port" DATA_DIR=.dev/data/attendance GATE_IDENTITY_URL="$identity_url" \
+PORT="$attendance_port" DATA_DIR="$dev/data/attendance" GATE_IDENTITY_URL="$identity_url" \
     target/release/attendance &
 attendance_pid=$!
 

@@ -124,7 +124,7 @@ function describe(a) {
     case 'unknown': return { colour: 'red', title: t('ans_unknown'), lines: [a.ticket] };
     case 'voided': return { colour: 'red', title: t('ans_voided'), lines: [a.ticket] };
     case 'full': return { colour: 'red', title: t('ans_full'), lines: [] };
-    case 'queued': return { colour: 'grey', title: t('ans_queued'), lines: [t('n_pending', { n: pendingCount() })] };
+    case 'queued': return { colour: 'grey', title: t('ans_queued'), lines: [a.ticket] };
     case 'undone': return { colour: 'grey', title: t('ans_undone'), lines: [a.ticket] };
     default:
       return { colour: 'red', title: a.detail || t('service_error', { status: a.status }), lines: [a.ticket] };
