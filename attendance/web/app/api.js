@@ -40,13 +40,17 @@ export const seg = (s) => encodeURIComponent(s);
 
 /**
  * One request. `opts`: body (an object, sent as JSON, or a Blob/string with `type`), headers,
- * timeout in ms (default 15 s), base (an origin), auth (default true), as: 'json' | 'text' | 'blob'.
+ * timeout in ms (default 15 s), base (an origin), auth (default true), token (instead of the
+ * session's), as: 'json' | 'text' | 'blob'.
  * Resolves to {status, data, headers, timedOut?, networkError?}; never rejects.
  */
 export async function request(method, path, opts = {}) {
   const headers = { Accept: 'application/json', ...(opts.headers || {}) };
   const useAuth = opts.auth !== false;
-  if (useAuth && auth) headers.Authorization = `Bearer ${auth.token}`;
+  // The token this request goes with: a 401 ends the session only if it is still this one (an
+  // answer that comes back after a new login says nothing about the new token).
+  const token = useAuth ? (opts.token ?? auth?.token) : undefined;
+  if (token) headers.Authorization = `Bearer ${token}`;
   let body;
   if (opts.body instanceof Blob || typeof opts.body === 'string') {
     body = opts.body;
@@ -80,7 +84,7 @@ export async function request(method, path, opts = {}) {
     data = null;
   }
   clearTimeout(timer);
-  if (res.status === 401 && useAuth && auth) onExpired(detailText(data));
+  if (res.status === 401 && token && auth && auth.token === token) onExpired(detailText(data));
   return { status: res.status, data, headers: res.headers };
 }
 

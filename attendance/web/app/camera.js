@@ -5,17 +5,32 @@
 const FRAME_GAP_MS = 120;
 const MAX_SIDE = 720;
 
-/** Starts reading QR codes into `onCode(text)`; resolves to a stop() function. */
-export async function start(video, onCode) {
+/**
+ * Starts reading QR codes into `onCode(text)`; resolves to a stop() function. `onFail(error)`
+ * runs once if decoding cannot go on (the decoder did not load), after the camera is stopped.
+ */
+export async function start(video, onCode, onFail = () => {}) {
   const stream = await navigator.mediaDevices.getUserMedia({
     audio: false,
     video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 }, height: { ideal: 720 } },
   });
+  try {
+    return await read(stream, video, onCode, onFail);
+  } catch (err) {
+    for (const track of stream.getTracks()) track.stop();
+    video.srcObject = null;
+    video.hidden = true;
+    throw err;
+  }
+}
+
+async function read(stream, video, onCode, onFail) {
   video.srcObject = stream;
   video.hidden = false;
   try { await video.play(); } catch { /* autoplay of a muted video is allowed; keep going */ }
 
   let running = true;
+  let failed = null;
   let timer = 0;
   let worker = null;
   let decode;
@@ -39,8 +54,15 @@ export async function start(video, onCode) {
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
     let pending = null;
     worker.onmessage = (e) => { if (pending) { pending(e.data); pending = null; } };
-    worker.onerror = () => { if (pending) { pending(null); pending = null; } };
+    // A worker whose script or decoder did not load (offline, before the camera was ever used
+    // online) answers nothing: the camera stops and says so instead of running blind.
+    worker.onerror = (e) => {
+      e.preventDefault?.();
+      failed = new Error('the QR decoder did not load');
+      if (pending) { pending(null); pending = null; }
+    };
     decode = () => {
+      if (failed) return Promise.resolve(null);
       const w0 = video.videoWidth;
       const h0 = video.videoHeight;
       if (!w0 || !h0) return Promise.resolve(null);
@@ -65,17 +87,19 @@ export async function start(video, onCode) {
       if (video.readyState >= 2) text = await decode();
     } catch { text = null; }
     if (!running) return;
+    if (failed) { stop(); onFail(failed); return; }
     if (text) onCode(text);
     timer = setTimeout(loop, FRAME_GAP_MS);
   };
   timer = setTimeout(loop, 0);
 
-  return function stop() {
+  function stop() {
     running = false;
     clearTimeout(timer);
     if (worker) worker.terminate();
     for (const track of stream.getTracks()) track.stop();
     video.srcObject = null;
     video.hidden = true;
-  };
+  }
+  return stop;
 }

@@ -56,6 +56,7 @@ const STRINGS = {
     ans_voided: 'Ticket voided',
     ans_full: 'Event is full',
     ans_queued: 'Saved, will be sent',
+    ans_queued_unsaved: 'Not saved on this phone: keep this page open until it is sent',
     ans_undone: 'Check-in undone',
     ans_network: 'No answer from the service',
     // counts
@@ -166,6 +167,7 @@ const STRINGS = {
     ans_voided: 'Tiket sudah dibatalkan',
     ans_full: 'Kuota acara sudah penuh',
     ans_queued: 'Tersimpan, akan dikirim',
+    ans_queued_unsaved: 'Tidak tersimpan di HP ini: jangan tutup halaman ini sampai terkirim',
     ans_undone: 'Check-in dibatalkan',
     ans_network: 'Layanan tidak menjawab',
     n_checked_in: '{n} sudah masuk',

@@ -191,14 +191,15 @@ async function login(e) {
   try {
     const res = await request('POST', '/auth/login', { body: { username, password }, base, auth: false });
     if (res.status !== 200 || !res.data?.access_token) {
-      err.textContent = res.status === 0 ? (res.timedOut ? t('timed_out') : t('no_connection'))
-        : (detailText(res.data) || t('service_error', { status: res.status }));
+      // Identity's own words stay as they are; the page's own follow the language switch.
+      say(err, () => (res.status === 0 ? (res.timedOut ? t('timed_out') : t('no_connection'))
+        : (detailText(res.data) || t('service_error', { status: res.status }))));
       return;
     }
     const token = res.data.access_token;
     const me = await request('GET', '/auth/me', { base, auth: false, headers: { Authorization: `Bearer ${token}` } });
     if (me.status !== 200 || !me.data?.username) {
-      err.textContent = me.status === 0 ? t('no_connection') : (detailText(me.data) || t('service_error', { status: me.status }));
+      say(err, () => (me.status === 0 ? t('no_connection') : (detailText(me.data) || t('service_error', { status: me.status }))));
       return;
     }
     setSession({ token, username: me.data.username, role: me.data.role });
@@ -288,16 +289,32 @@ async function toggleCamera() {
   cameraStarting = true;
   try {
     const { start } = await import('./camera.js');
-    stopCamera = await start($('video'), scanFromCamera);
+    const stop = await start($('video'), scanFromCamera, (err) => {
+      stopCamera = null;
+      button.textContent = t('camera');
+      button.setAttribute('aria-pressed', 'false');
+      cameraFailed(err);
+    });
+    // Logged out, or off the scan screen, while the camera was starting: stop it again.
+    if (!session() || $('screen-scan').hidden) {
+      stop();
+      return;
+    }
+    stopCamera = stop;
     button.textContent = t('stop_camera');
     button.setAttribute('aria-pressed', 'true');
   } catch (err) {
-    const note = $('camera-note');
-    note.hidden = false;
-    note.textContent = t('camera_failed', { msg: err && err.message ? err.message : String(err) });
+    cameraFailed(err);
   } finally {
     cameraStarting = false;
   }
+}
+
+function cameraFailed(err) {
+  const note = $('camera-note');
+  note.hidden = false;
+  const msg = err && err.message ? err.message : String(err);
+  say(note, () => t('camera_failed', { msg }));
 }
 
 // ---- start ----

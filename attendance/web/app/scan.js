@@ -16,7 +16,8 @@ let hooks;
 let current = null; // the answer on screen: {kind, ticket, event, record, detail, status}
 let panelTimer = 0;
 let flushing = false;
-let lastCamera = { code: '', at: 0 };
+let lastSeen = new Map(); // camera: code -> when it was last in view
+let scanSeq = 0; // the number of the newest scan, so a slow answer never covers a newer one
 let audio = null;
 
 /** `opts`: getEvent() → the chosen event id or '', onAnswered(), focusTicket(). */
@@ -49,6 +50,10 @@ export function initScan(opts) {
   });
   els.undo.addEventListener('click', undo);
   window.addEventListener('online', () => flush());
+  // Another tab queued or sent a scan: show the queue as it is now.
+  window.addEventListener('storage', (e) => {
+    if (e.key === null || e.key === 'tixgo.queue' || e.key === 'tixgo.sent') { renderPending(); renderSent(); }
+  });
   setInterval(() => { if (navigator.onLine !== false) flush(); }, RETRY_MS);
 }
 
@@ -63,14 +68,22 @@ export async function scan(ticket, source) {
   unlockAudio();
   const gate = els.gate.value.trim();
   const item = { key: newKey(), event, ticket, gate, user: s.username, at: new Date().toISOString() };
-  const res = await post(item);
+  const seq = ++scanSeq;
+  const res = await post(item, s.token);
   const answer = classify(res, item);
+  let shown = answer;
   if (answer.kind === 'retry') {
-    queue.add(item);
-    show({ kind: 'queued', ticket, event }, source);
+    // Kept in memory only when localStorage refuses it: sent while the page stays open, and the
+    // gate is told not to close it.
+    shown = { kind: queue.add(item) ? 'queued' : 'queued_unsaved', ticket, event };
     renderPending();
-  } else {
-    show(answer, source);
+  }
+  if (seq === scanSeq) {
+    show(shown, source);
+  } else if (answer.kind !== 'retry') {
+    // A newer scan is on screen (the person at the gate now): this slower answer goes to the list.
+    queue.addSent({ ...answer, user: item.user, key: item.key, sentAt: new Date().toISOString() });
+    renderSent();
   }
   hooks.onAnswered();
   // A scan that reached the service is a good moment to send what waits.
@@ -80,17 +93,21 @@ export async function scan(ticket, source) {
 /** A code the camera read: checked in at once, the same code not again within 3 s of its last sighting. */
 export function scanFromCamera(code) {
   const now = Date.now();
-  // Held in view, a code is seen every frame: it is sent again only after 3 s out of view.
-  if (code === lastCamera.code && now - lastCamera.at < CAMERA_REPEAT_MS) { lastCamera.at = now; return; }
-  lastCamera = { code, at: now };
+  // Held in view, a code is seen every frame: it is sent again only after 3 s out of view, also
+  // when other codes were seen in between.
+  const seen = lastSeen.get(code);
+  lastSeen.set(code, now);
+  for (const [other, at] of lastSeen) if (now - at >= CAMERA_REPEAT_MS) lastSeen.delete(other);
+  if (seen !== undefined && now - seen < CAMERA_REPEAT_MS) return;
   scan(code.trim(), 'camera');
 }
 
-function post(item) {
+/** The check-in of `item`, with `token` (the user's who scanned it). */
+function post(item, token) {
   const body = { event_id: item.event, ticket_id: item.ticket };
   if (item.gate) body.gate = item.gate;
   return request('POST', '/checkins', {
-    body, headers: { 'Idempotency-Key': item.key }, timeout: CHECKIN_TIMEOUT,
+    body, headers: { 'Idempotency-Key': item.key }, timeout: CHECKIN_TIMEOUT, token,
   });
 }
 
@@ -98,7 +115,10 @@ function post(item) {
 function classify(res, item) {
   const base = { ticket: item.ticket, event: item.event, status: res.status };
   const d = res.data || {};
-  if (res.status === 0 || res.status === 401 || res.status === 429
+  // Only the service's own answer (JSON with a `record` or a `detail`) settles a scan: a captive
+  // portal's page, a proxy's error or a redirect says nothing about whether it was written.
+  const fromService = typeof res.data === 'object' && res.data !== null && ('record' in d || 'detail' in d);
+  if (!fromService || res.status === 401 || res.status === 429
       || res.status === 502 || res.status === 503 || res.status === 504) {
     return { ...base, kind: 'retry' };
   }
@@ -125,6 +145,7 @@ function describe(a) {
     case 'voided': return { colour: 'red', title: t('ans_voided'), lines: [a.ticket] };
     case 'full': return { colour: 'red', title: t('ans_full'), lines: [] };
     case 'queued': return { colour: 'grey', title: t('ans_queued'), lines: [a.ticket] };
+    case 'queued_unsaved': return { colour: 'red', title: t('ans_queued_unsaved'), lines: [a.ticket] };
     case 'undone': return { colour: 'grey', title: t('ans_undone'), lines: [a.ticket] };
     default:
       return { colour: 'red', title: a.detail || t('service_error', { status: a.status }), lines: [a.ticket] };
@@ -178,26 +199,42 @@ async function undo() {
   hooks.onAnswered();
 }
 
-/** Sends the queued scans of the user logged in, in order, each with its own key. */
+/**
+ * Sends the queued scans of the user logged in, in order, each with its own key and that user's
+ * token; stops when the session changes. One tab at a time sends (a Web Lock, where the browser
+ * has it: on https and localhost), and a scan another tab has sent meanwhile is skipped.
+ */
 export async function flush() {
   const s = session();
   if (!s || flushing) return;
   flushing = true;
   try {
-    for (const item of queue.forUser(s.username)) {
-      const res = await post(item);
-      const answer = classify(res, item);
-      if (answer.kind === 'retry') break;
-      queue.remove(item.key);
-      queue.addSent({ ...answer, user: item.user, key: item.key, sentAt: new Date().toISOString() });
-      renderPending();
-      renderSent();
-      hooks.onAnswered();
+    if (navigator.locks) {
+      await navigator.locks.request('tixgo-queue', { ifAvailable: true }, (lock) => (lock ? send(s) : null));
+    } else {
+      await send(s);
     }
   } finally {
     flushing = false;
     renderPending();
   }
+}
+
+async function send(s) {
+  let sent = 0;
+  for (const item of queue.forUser(s.username)) {
+    if (session()?.token !== s.token) break;
+    if (!queue.has(item.key)) continue;
+    const res = await post(item, s.token);
+    const answer = classify(res, item);
+    if (answer.kind === 'retry') break;
+    queue.remove(item.key);
+    queue.addSent({ ...answer, user: item.user, key: item.key, sentAt: new Date().toISOString() });
+    renderPending();
+    renderSent();
+    sent += 1;
+  }
+  if (sent) hooks.onAnswered();
 }
 
 function pendingCount() {

@@ -21,6 +21,7 @@ export async function refreshStats() {
   $('download-csv').disabled = !event;
   if (!event) { say(err, () => t('choose_event_first')); last = null; $('stats-body').replaceChildren(); return; }
   const res = await request('GET', `/events/${seg(event)}/stats`);
+  if (hooks.getEvent() !== event) return; // another event was chosen meanwhile: its answer is due
   if (res.status === 200 && res.data) {
     err.textContent = '';
     last = res.data;
