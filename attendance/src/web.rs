@@ -11,6 +11,7 @@ use crate::routes::Attendance;
 use crate::settings::IdentityUrl;
 use service_kit::{Call, Method, Response, Route, SharedBytes};
 use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 
 /// One embedded file.
 struct PageFile {
@@ -57,7 +58,15 @@ struct Served {
     path: &'static str,
     content_type: &'static str,
     bytes: SharedBytes,
-    etag: String,
+    /// Worked out when first asked for, so a service nobody has opened the page of has not
+    /// read (and the kernel not mapped in) the files at all.
+    etag: OnceLock<String>,
+}
+
+impl Served {
+    fn etag(&self) -> &str {
+        self.etag.get_or_init(|| etag(self.bytes.as_ref()))
+    }
 }
 
 impl GatePage {
@@ -68,16 +77,17 @@ impl GatePage {
         let files = FILES
             .iter()
             .map(|file| {
+                // Only the page itself is filled in; every other file is sent from the binary.
                 let bytes = if file.path == "/" {
-                    index_html(file.bytes, origin)
+                    SharedBytes::new(index_html(file.bytes, origin))
                 } else {
-                    file.bytes.to_vec()
+                    SharedBytes::from_static(file.bytes)
                 };
                 Served {
                     path: file.path,
                     content_type: file.content_type,
-                    etag: etag(&bytes),
-                    bytes: SharedBytes::new(bytes),
+                    bytes,
+                    etag: OnceLock::new(),
                 }
             })
             .collect();
@@ -110,7 +120,7 @@ impl GatePage {
         let unchanged = call
             .request
             .header("If-None-Match")
-            .is_some_and(|tags| tags.split(',').any(|t| t.trim() == file.etag));
+            .is_some_and(|tags| tags.split(',').any(|t| t.trim() == file.etag()));
         let response = if unchanged {
             Response::with_body(304, file.content_type, Vec::new())
         } else {
@@ -118,7 +128,7 @@ impl GatePage {
             Response::with_body(200, file.content_type, body)
         };
         response
-            .with_header("ETag", &file.etag)
+            .with_header("ETag", file.etag())
             .with_header("Cache-Control", "no-cache")
             .with_header("Content-Security-Policy", &self.content_security_policy)
             .with_header("X-Content-Type-Options", "nosniff")

@@ -151,7 +151,7 @@ impl Read for BodyReader {
 pub struct SharedBytes(Arc<Shared>);
 
 struct Shared {
-    bytes: Box<[u8]>,
+    bytes: Cow<'static, [u8]>,
     held: Mutex<Option<HeldBytes>>,
 }
 
@@ -159,7 +159,16 @@ impl SharedBytes {
     /// Shares `bytes`.
     pub fn new(bytes: Vec<u8>) -> SharedBytes {
         SharedBytes(Arc::new(Shared {
-            bytes: bytes.into_boxed_slice(),
+            bytes: Cow::Owned(bytes),
+            held: Mutex::new(None),
+        }))
+    }
+
+    /// Shares bytes built into the binary (files it serves), without copying them: they stay
+    /// in the executable's pages, which the kernel maps in only when they are sent.
+    pub fn from_static(bytes: &'static [u8]) -> SharedBytes {
+        SharedBytes(Arc::new(Shared {
+            bytes: Cow::Borrowed(bytes),
             held: Mutex::new(None),
         }))
     }
@@ -225,6 +234,16 @@ mod tests {
             SharedBytes::new(b"[1,2,3]".to_vec()),
             b"}".to_vec(),
         )
+    }
+
+    #[test]
+    fn static_bytes_are_sent_from_where_they_are() {
+        static FILE: &[u8] = b"console.log('a file of the binary');";
+        let shared = SharedBytes::from_static(FILE);
+        assert_eq!(shared.as_ref().as_ptr(), FILE.as_ptr(), "not copied");
+        let body = Body::framed(Vec::new(), shared.clone(), Vec::new());
+        assert_eq!(body.bytes().as_ref(), FILE);
+        assert_eq!(shared, SharedBytes::new(FILE.to_vec()));
     }
 
     #[test]
