@@ -5,15 +5,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
-  startStack, launchBrowser, newPhone, tokenFor, makeEvent, api, openGate, scan, waitStatus, ticketOf,
+  startGate, stopGate, newPhone, makeEvent, api, openGate, scan, waitStatus, ticketOf,
 } from './harness.mjs';
 
 let stack, browser, admin, page, context;
 
 before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser(stack);
-  admin = await tokenFor(stack, 'admin1');
+  ({ stack, browser, admin } = await startGate());
   await makeEvent(stack, admin, 'admin-ev', { name: 'Admin Event', capacity: 50 });
   context = await newPhone(browser, { acceptDownloads: true });
   page = await context.newPage();
@@ -24,8 +22,7 @@ before(async () => {
 
 after(async () => {
   await context?.close();
-  await browser?.close();
-  await stack?.stop();
+  await stopGate(stack, browser);
 });
 
 async function importCsv(csv) {

@@ -9,22 +9,19 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startStack, launchBrowser, newPhone, tokenFor, makeEvent, openGate, scan, waitStatus, login,
-  makeToken, checkinsOf, api,
+  startGate, stopGate, newPhone, makeEvent, openGate, scan, waitStatus, login, makeToken,
+  checkinsOf, api,
 } from './harness.mjs';
 
 let stack, browser, admin;
 
 before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser(stack);
-  admin = await tokenFor(stack, 'admin1');
+  ({ stack, browser, admin } = await startGate());
   await makeEvent(stack, admin, 'expiry', { tickets: [{ ticket_id: 'EXP-1' }, { ticket_id: 'EXP-2' }] });
 });
 
 after(async () => {
-  await browser?.close();
-  await stack?.stop();
+  await stopGate(stack, browser);
 });
 
 test('an expired token mid-queue: log in again, the queue is kept and sent', async () => {

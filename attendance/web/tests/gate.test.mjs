@@ -4,16 +4,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startStack, launchBrowser, newPhone, tokenFor, makeEvent, api, openGate, scan, waitStatus,
-  chooseEvent, login, ticketOf,
+  startGate, stopGate, newPhone, tokenFor, makeEvent, api, openGate, scan, waitStatus, chooseEvent,
+  login, ticketOf,
 } from './harness.mjs';
 
 let stack, browser, admin, staff;
 
 before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser(stack);
-  admin = await tokenFor(stack, 'admin1');
+  ({ stack, browser, admin } = await startGate());
   staff = await tokenFor(stack, 'panitia1');
   const tickets = [
     { ticket_id: 'KK-1', holder: 'Ayu Lestari', category: 'VIP' },
@@ -31,8 +29,7 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
-  await stack?.stop();
+  await stopGate(stack, browser);
 });
 
 test('a wrong password shows identity\'s detail in role=alert', async () => {

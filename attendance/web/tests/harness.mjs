@@ -271,6 +271,27 @@ export async function tokenFor(stack, username, password = 'secret') {
   return res.json.access_token;
 }
 
+/**
+ * The start most test files share: a stack, a browser for it and admin1's token. If the browser
+ * does not start, the stack is stopped here (the caller never got it to stop).
+ */
+export async function startGate(stackOptions = {}, browserArgs = []) {
+  const stack = await startStack(stackOptions);
+  try {
+    const browser = await launchBrowser(stack, browserArgs);
+    return { stack, browser, admin: await tokenFor(stack, 'admin1') };
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+}
+
+/** Stops what startGate started: the browser, then the stack (either may be missing). */
+export async function stopGate(stack, browser) {
+  await browser?.close();
+  await stack?.stop();
+}
+
 /** An event with a ticket list. tickets: [{ticket_id, holder, category}]. */
 export async function makeEvent(stack, admin, eventId, { name = eventId, capacity = null, tickets = [] } = {}) {
   const created = await api(stack, 'POST', '/events', {

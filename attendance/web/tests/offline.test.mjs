@@ -5,25 +5,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startStack, launchBrowser, newPhone, tokenFor, makeEvent, api, openGate, scan, waitStatus,
-  pendingText, checkinsOf,
+  startGate, stopGate, newPhone, makeEvent, api, openGate, scan, waitStatus, pendingText,
+  checkinsOf,
 } from './harness.mjs';
 
 let stack, browser, admin;
 const IDS = ['OFF-1', 'OFF-2', 'OFF-3'];
 
 before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser(stack);
-  admin = await tokenFor(stack, 'admin1');
+  ({ stack, browser, admin } = await startGate());
   await makeEvent(stack, admin, 'offline', {
     tickets: IDS.map((id, i) => ({ ticket_id: id, holder: `Holder ${i + 1}` })),
   });
 });
 
 after(async () => {
-  await browser?.close();
-  await stack?.stop();
+  await stopGate(stack, browser);
 });
 
 test('three scans while the service is down: 3 pending, kept over a reload, each sent once with its key', async () => {

@@ -4,23 +4,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startStack, launchBrowser, newPhone, tokenFor, makeEvent, openGate, scan, waitStatus, checkinsOf,
+  startGate, stopGate, newPhone, makeEvent, openGate, scan, waitStatus, checkinsOf,
 } from './harness.mjs';
 
 let stack, browser, admin;
 
 before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser(stack);
-  admin = await tokenFor(stack, 'admin1');
+  ({ stack, browser, admin } = await startGate());
   await makeEvent(stack, admin, 'edges', {
     tickets: [{ ticket_id: 'PORTAL-1', holder: 'Gita Portal' }, { ticket_id: 'FULL-1', holder: 'Hadi Penuh' }],
   });
 });
 
 after(async () => {
-  await browser?.close();
-  await stack?.stop();
+  await stopGate(stack, browser);
 });
 
 test('a captive portal answering 200 with its own page: the scan stays queued, then is sent once', async () => {

@@ -5,17 +5,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  startStack, launchBrowser, newPhone, tokenFor, makeEvent, api, login, chooseEvent, scan,
-  waitStatus, noSidewaysScroll, WEB,
+  startGate, stopGate, newPhone, makeEvent, api, login, chooseEvent, scan, waitStatus,
+  noSidewaysScroll, WEB,
 } from './harness.mjs';
 
 const AXE = fs.readFileSync(path.join(WEB, 'node_modules/axe-core/axe.min.js'), 'utf8');
 let stack, browser, admin;
 
 before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser(stack);
-  admin = await tokenFor(stack, 'admin1');
+  ({ stack, browser, admin } = await startGate());
   await makeEvent(stack, admin, 'layar', {
     name: 'Festival dengan nama acara yang sangat panjang sekali untuk layar kecil',
     capacity: 100,
@@ -25,8 +23,7 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
-  await stack?.stop();
+  await stopGate(stack, browser);
 });
 
 async function axe(page) {

@@ -5,22 +5,19 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
-  startStack, launchBrowser, newPhone, tokenFor, makeEvent, openGate, scan, waitStatus,
+  startGate, stopGate, newPhone, makeEvent, openGate, scan, waitStatus,
 } from './harness.mjs';
 
 const XSS = '<img src=x onerror=window.__xss=1>';
 let stack, browser, admin;
 
 before(async () => {
-  stack = await startStack();
-  browser = await launchBrowser(stack);
-  admin = await tokenFor(stack, 'admin1');
+  ({ stack, browser, admin } = await startGate());
   await makeEvent(stack, admin, 'aman', { tickets: [{ ticket_id: 'XSS-1', holder: XSS, category: '<b>VIP</b>' }] });
 });
 
 after(async () => {
-  await browser?.close();
-  await stack?.stop();
+  await stopGate(stack, browser);
 });
 
 test('the server certificate verifies against the box\'s CA (openssl verify -CAfile)', () => {
