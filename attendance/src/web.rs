@@ -106,11 +106,6 @@ impl GatePage {
         }
     }
 
-    /// The paths served, `/` first.
-    pub fn paths(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.files.iter().map(|f| f.path)
-    }
-
     /// The answer for the file at `path`: 200 with it, 304 when the request's `If-None-Match`
     /// names its current version, 404 when there is no such file.
     pub fn answer(&self, call: &Call<'_>, path: &str) -> Response {
