@@ -27,10 +27,9 @@ if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-if [[ ! -d attendance/web/node_modules/playwright-core || ! -d attendance/web/node_modules/axe-core ||
-    ! -d attendance/web/node_modules/jsqr ]]; then
-    (cd attendance/web && timeout 600 npm ci --no-audit --no-fund)
-fi
+# shellcheck source=scripts/lib/web_packages.sh
+source scripts/lib/web_packages.sh
+ensure_web_packages ci-browser.sh
 
 timeout 1500 cargo build --locked -p identity -p attendance
 # tests/local-start.test.mjs runs the README's start command, scripts/run-local.sh, which builds

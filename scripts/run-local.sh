@@ -32,14 +32,9 @@ whole READY_TIMEOUT "$ready_timeout" 1 3600
 ready_timeout=$((10#$ready_timeout))
 
 # The page's decoder is built into the attendance binary (attendance/build.rs), from npm.
-if [ ! -f attendance/web/node_modules/jsqr/dist/jsQR.js ] \
-    || [ attendance/web/package-lock.json -nt attendance/web/node_modules/.package-lock.json ]; then
-    if ! command -v npm >/dev/null 2>&1; then
-        echo "run-local.sh: the gate page needs npm (Node.js 20 or later) once, to install its QR decoder" >&2
-        exit 2
-    fi
-    npm ci --prefix attendance/web --no-audit --no-fund
-fi
+# shellcheck source=scripts/lib/web_packages.sh
+source scripts/lib/web_packages.sh
+ensure_web_packages run-local.sh
 cargo build --release --locked -p identity -p attendance
 
 dev="${DEV_DIR:-.dev}"

@@ -7,15 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-web=attendance/web
-if [ ! -f "$web/node_modules/.package-lock.json" ] \
-    || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
-    if ! command -v npm >/dev/null 2>&1; then
-        echo "test.sh: npm (Node.js 20 or later) is needed for the gate page's packages" >&2
-        exit 2
-    fi
-    npm ci --prefix "$web" --no-audit --no-fund
-fi
+# shellcheck source=scripts/lib/web_packages.sh
+source scripts/lib/web_packages.sh
+ensure_web_packages test.sh
 
 echo "== cargo test --workspace --locked"
 cargo test --workspace --locked
