@@ -1,9 +1,13 @@
 //! The TixGo identity service as a library: registers users, logs them in with bcrypt, issues
-//! HS256 JWTs and says who a token belongs to (SPEC §4). The `identity` binary (`main.rs`) wires
-//! these modules together; the library exists so that fuzz targets and tests can reach the
-//! request handling without a socket.
+//! HS256 JWTs, says who a token belongs to (SPEC §4) and lets admins manage users (SPEC §10).
+//! The `identity` binary (`main.rs`) wires these modules together; the library exists so that
+//! fuzz targets and tests can reach the request handling without a socket.
 //!
-//! - [`credentials`]: the username and password rules;
+//! - [`client_address`]: who a request comes from, believing `X-Forwarded-For` only from
+//!   `TRUSTED_PROXIES`;
+//! - [`credentials`]: the username and password rules, and the lookalike key of a name;
+//! - [`management`]: the user-management routes;
+//! - [`operator`]: the `identity user ...` commands for a stopped service;
 //! - [`passwords`]: bcrypt hashing and verification;
 //! - [`routes`]: the HTTP API, as a [`service_kit::Service`];
 //! - [`seed`]: the bootstrap admin and the demo users;
@@ -15,8 +19,11 @@
 //! - [`openapi`]: the OpenAPI document.
 #![forbid(unsafe_code)]
 
+pub mod client_address;
 pub mod credentials;
+pub mod management;
 pub mod openapi;
+pub mod operator;
 pub mod passwords;
 pub mod routes;
 pub mod seed;

@@ -68,16 +68,17 @@ mod tests {
         ] {
             assert!(!re.is_match(refused), "{refused:?}");
         }
-        // Every character at the start, inside and at the end of a name of a valid length: the
-        // pattern and the service's check agree on each.
+        // Every character at the start, inside and at the end of a name of a valid length: what
+        // the service accepts, the pattern matches; for ASCII the two agree exactly. The rules a
+        // regular expression cannot say (NFKC form, invisible characters, marks on letters) are
+        // in the description and make the service stricter than the pattern.
         for c in chars() {
             for name in [format!("{c}ab"), format!("a{c}b"), format!("ab{c}")] {
-                assert_eq!(
-                    re.is_match(&name),
-                    check_username(&name).is_ok(),
-                    "{name:?} (U+{:04X})",
-                    c as u32
-                );
+                let (matched, accepted) = (re.is_match(&name), check_username(&name).is_ok());
+                assert!(matched || !accepted, "{name:?} (U+{:04X})", c as u32);
+                if c.is_ascii() {
+                    assert_eq!(matched, accepted, "{name:?} (U+{:04X})", c as u32);
+                }
             }
         }
     }

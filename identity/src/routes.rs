@@ -1,19 +1,24 @@
-//! The HTTP API of SPEC §4: the route table and its handlers.
+//! The HTTP API of SPEC §4 and §10: the route table, and the handlers of registration and login
+//! (the user-management ones are in [`crate::management`]).
 //!
 //! bcrypt (hashing at registration, verifying at login) runs on its bounded [`Pool`] of turns,
 //! so a flood of logins holds at most that pool's capacity of request workers and never holds up
 //! `/health` or `/auth/me`; past it, a login is answered 503 at once.
 
+use crate::client_address::{address_key, TrustedProxies};
 use crate::credentials::{check_password, check_username};
+use crate::management;
 use crate::openapi;
+use crate::operator;
 use crate::passwords::Passwords;
 use crate::seed;
 use crate::settings::{self, Registration, Settings};
-use crate::storage::{AddError, Users};
-use crate::throttle::{Refusal, Throttle, LOGIN_POLICY};
+use crate::storage::{Account, Actor, AddError, NewUser, Users};
+use crate::throttle::{Attempt, Refusal, Throttle, LOGIN_POLICY};
 use crate::users::UserStore;
 use serde_json::json;
-use service_kit::startup::{Opened, Program, StepError, Variable};
+use service_kit::startup::{Opened, OwnCommand, Program, StepError, Variable};
+use service_kit::clock::now_timestamp;
 use service_kit::Fields;
 use service_kit::Pool;
 use service_kit::RateLimit;
@@ -22,8 +27,9 @@ use service_kit::Service;
 use service_kit::{Authenticator, Claims};
 use service_kit::{Call, Route};
 use service_kit::{CommonConfig, ConfigError, Env};
-use service_kit::{Method, Response};
+use service_kit::{Method, Response, ADMIN_REQUIRED};
 use std::net::IpAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -41,10 +47,12 @@ struct Me<'a> {
 /// The identity service: its state, and its routes as a table.
 #[derive(Debug)]
 pub struct Identity {
-    users: Arc<dyn Users>,
-    passwords: Passwords,
-    bcrypt: Pool,
-    throttle: Arc<Throttle>,
+    pub(crate) users: Arc<dyn Users>,
+    pub(crate) passwords: Passwords,
+    pub(crate) bcrypt: Pool,
+    pub(crate) throttle: Arc<Throttle>,
+    address_throttle: Option<Arc<Throttle>>,
+    trusted_proxies: TrustedProxies,
     auth: Authenticator,
     token_lifetime_secs: u64,
     registration: Registration,
@@ -64,8 +72,12 @@ pub struct Parts {
     /// The turns for bcrypt work: it runs on the request worker that asked, at most as many at
     /// once as the pool allows.
     pub bcrypt: Pool,
-    /// The login throttle.
+    /// The login throttle per username.
     pub throttle: Throttle,
+    /// The login throttle per client address; `None`: off.
+    pub address_throttle: Option<Throttle>,
+    /// The proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     /// Token validation and issuing with the shared secret.
     pub auth: Authenticator,
     /// How long an issued token is valid.
@@ -85,6 +97,8 @@ impl Identity {
             passwords: parts.passwords,
             bcrypt: parts.bcrypt,
             throttle: Arc::new(parts.throttle),
+            address_throttle: parts.address_throttle.map(Arc::new),
+            trusted_proxies: parts.trusted_proxies,
             auth: parts.auth,
             token_lifetime_secs: parts.token_lifetime_secs,
             registration: parts.registration,
@@ -103,6 +117,14 @@ impl Service for Identity {
             Route::public(Method::Post, "/auth/register", register),
             Route::public(Method::Post, "/auth/login", login),
             Route::any_role(Method::Get, "/auth/me", me),
+            Route::any_role(Method::Post, "/auth/password", management::change_own_password),
+            Route::admin(Method::Get, "/users", management::list),
+            Route::admin(Method::Patch, "/users/{username}", management::change),
+            Route::admin(
+                Method::Put,
+                "/users/{username}/password",
+                management::reset_password,
+            ),
         ]
     }
 
@@ -140,6 +162,7 @@ impl Program for Identity {
     fn start(settings: Settings, users: UserStore) -> Result<Identity, StepError> {
         let passwords = Passwords::new(settings.bcrypt_cost);
         let signups = settings.signup_limit();
+        let address_throttle = settings.address_policy().map(Throttle::new);
         seed::seed(&users, &passwords, settings.admin, settings.demo_users)?;
         let common = settings.common;
         Ok(Identity::new(Parts {
@@ -150,6 +173,8 @@ impl Program for Identity {
                 settings::bcrypt_waiting(common.workers),
             ),
             throttle: Throttle::new(LOGIN_POLICY),
+            address_throttle,
+            trusted_proxies: settings.trusted_proxies,
             auth: Authenticator::new(common.jwt_key),
             token_lifetime_secs: common.token_lifetime_secs,
             registration: settings.registration,
@@ -159,6 +184,12 @@ impl Program for Identity {
 
     fn settle(&self) -> Result<(), StepError> {
         Ok(self.users.settle()?)
+    }
+
+    const COMMANDS: &'static [OwnCommand] = &[operator::USER_COMMAND];
+
+    fn command(args: &[String], env: &Env) -> ExitCode {
+        operator::main(args, env)
     }
 }
 
@@ -173,20 +204,21 @@ fn register(identity: &Identity, call: &Call<'_>) -> Response {
         Ok(form) => form,
         Err(response) => return response,
     };
-    match identity.authorize_registration(call, form.role) {
-        Ok(Registrant::Admin) => {}
+    let by = match identity.authorize_registration(call, form.role) {
+        Ok(Registrant::Admin(name)) => Actor::User(name),
         Ok(Registrant::Anyone) => {
             // In-process calls have no peer address, and no limit.
-            if let Some(peer) = call.peer {
-                let admitted = identity.signups.admit(&address_key(peer), Instant::now());
+            if let Some(client) = identity.client_address(call) {
+                let admitted = identity.signups.admit(&address_key(client), Instant::now());
                 if let Err(limited) = admitted {
                     return Response::too_many(TOO_MANY_SIGNUPS, limited.retry_after_secs());
                 }
             }
+            Actor::SignUp
         }
         Err(response) => return response,
-    }
-    match identity.users.contains(&form.username) {
+    };
+    match identity.users.is_taken(&form.username) {
         Ok(false) => {}
         Ok(true) => return username_taken(),
         Err(e) => {
@@ -205,7 +237,12 @@ fn register(identity: &Identity, call: &Call<'_>) -> Response {
         }
         Err(busy) => return busy.into(),
     };
-    match identity.users.add(&form.username, hash, form.role) {
+    let user = NewUser {
+        username: form.username.clone(),
+        hash,
+        role: form.role,
+    };
+    match identity.users.add(user, &by) {
         Ok(()) => Response::json(
             200,
             &json!({ "username": form.username, "role": form.role }),
@@ -218,15 +255,17 @@ fn register(identity: &Identity, call: &Call<'_>) -> Response {
     }
 }
 
-/// `POST /auth/login`: the throttle, then the password check on the bcrypt pool, then a token.
+/// `POST /auth/login`: both throttles, then the password check on the bcrypt pool, then a
+/// token. A disabled account with the right password is 403; with a wrong one, the same 401 as
+/// anybody's.
 fn login(identity: &Identity, call: &Call<'_>) -> Response {
     let form = match LoginForm::parse(&call.body) {
         Ok(form) => form,
         Err(response) => return response,
     };
-    let attempt = match identity.throttle.begin(&form.username, Instant::now()) {
-        Ok(attempt) => attempt,
-        Err(refusal) => return too_many_attempts(refusal),
+    let attempts = match identity.begin_attempt(call, &form.username) {
+        Ok(attempts) => attempts,
+        Err(response) => return response,
     };
     let account = match identity.users.account(&form.username) {
         Ok(account) => account,
@@ -235,34 +274,28 @@ fn login(identity: &Identity, call: &Call<'_>) -> Response {
             return Response::unavailable("Could not check the password; please retry", 5);
         }
     };
-    let checked = identity.bcrypt.run(|| {
-        identity
-            .passwords
-            .verify(&form.password, account.as_ref().map(|a| a.hash.as_str()))
-    });
-    // A busy pool ends the attempt undecided (dropping it), so it counts neither way.
-    let matches = match checked {
-        Ok(matches) => matches,
-        Err(busy) => return busy.into(),
+    let account = match identity.check_password(&form.password, account) {
+        Ok(Some(account)) => account,
+        Ok(None) => {
+            attempts.failed(Instant::now());
+            return invalid_login();
+        }
+        Err(busy) => return busy,
     };
-    match account {
-        Some(account) if matches => {
-            attempt.succeeded();
-            let token =
-                identity
-                    .auth
-                    .issue(&form.username, account.role, identity.token_lifetime_secs);
-            Response::json(
-                200,
-                &json!({ "access_token": token, "token_type": "bearer" }),
-            )
-        }
-        _ => {
-            attempt.failed(Instant::now());
-            Response::detail(401, "Invalid username/password")
-                .with_header("WWW-Authenticate", "Bearer")
-        }
+    attempts.succeeded();
+    if account.disabled {
+        return account_disabled();
     }
+    if let Err(e) = identity.users.logged_in(&form.username, now_timestamp()) {
+        eprintln!("identity: the time of a login was not kept: {e}");
+    }
+    let token = identity
+        .auth
+        .issue(&form.username, account.role, identity.token_lifetime_secs);
+    Response::json(
+        200,
+        &json!({ "access_token": token, "token_type": "bearer" }),
+    )
 }
 
 /// `GET /auth/me`.
@@ -277,9 +310,10 @@ fn me(_: &Identity, _: &Call<'_>, claims: &Claims) -> Response {
 }
 
 impl Identity {
-    /// Registering an admin, and any registration while registration is closed, needs an admin
-    /// token: no `Authorization` header is 403, a bad token 401, a committee token 403. Says
-    /// whether the registration is an admin's or a self sign-up.
+    /// Registering an admin, and any registration while registration is closed, needs the token
+    /// of a user who is an enabled admin now: no `Authorization` header is 403, a bad token 401,
+    /// a committee token (or one of an admin since demoted or disabled) 403. Says whether the
+    /// registration is an admin's or a self sign-up.
     fn authorize_registration(
         &self,
         request: &Call<'_>,
@@ -294,7 +328,12 @@ impl Identity {
                 // Anyone may; an admin's token (any other token is ignored) makes it an
                 // admin's registration rather than a self sign-up.
                 return Ok(match self.auth.authenticate(request) {
-                    Ok(claims) if claims.role == Role::Admin => Registrant::Admin,
+                    Ok(claims) if claims.role == Role::Admin => {
+                        match self.current_admin(&claims) {
+                            Ok(Actor::User(name)) => Registrant::Admin(name),
+                            _ => Registrant::Anyone,
+                        }
+                    }
                     _ => Registrant::Anyone,
                 });
             }
@@ -303,10 +342,112 @@ impl Identity {
             return Err(Response::detail(403, refusal));
         }
         let claims = self.auth.authenticate(request)?;
-        if claims.role == Role::Admin {
-            Ok(Registrant::Admin)
-        } else {
-            Err(Response::detail(403, refusal))
+        if claims.role != Role::Admin {
+            return Err(Response::detail(403, refusal));
+        }
+        match self.current_admin(&claims)? {
+            Actor::User(name) => Ok(Registrant::Admin(name)),
+            _ => Err(Response::detail(403, refusal)),
+        }
+    }
+
+    /// The admin behind an admin token, as the actor of a change, if they are still an enabled
+    /// admin: identity itself does not take the word of a token issued before the account was
+    /// demoted or disabled (attendance, which never calls identity, still does until it
+    /// expires).
+    pub(crate) fn current_admin(&self, claims: &Claims) -> Result<Actor, Response> {
+        match self.users.account(&claims.sub) {
+            Ok(Some(account)) if account.disabled => Err(account_disabled()),
+            Ok(Some(account)) if account.role == Role::Admin => {
+                Ok(Actor::User(claims.sub.clone()))
+            }
+            Ok(_) => Err(Response::detail(403, ADMIN_REQUIRED)),
+            Err(e) => {
+                eprintln!("identity: {e}");
+                Err(Response::unavailable("Could not read the users; please retry", 5))
+            }
+        }
+    }
+
+    /// The client address of a call: its peer, or the address a trusted proxy named in
+    /// `X-Forwarded-For`; `None` for in-process calls without a peer.
+    pub(crate) fn client_address(&self, call: &Call<'_>) -> Option<IpAddr> {
+        let peer = call.peer?;
+        let forwarded = call
+            .request
+            .headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("x-forwarded-for"))
+            .map(|(_, value)| value.as_str());
+        Some(self.trusted_proxies.client_of(peer, forwarded))
+    }
+
+    /// Admits a password attempt for `username` from the call's client under both throttles
+    /// (the address first, so a sprayer's refused attempts never touch the names it tries).
+    pub(crate) fn begin_attempt(
+        &self,
+        call: &Call<'_>,
+        username: &str,
+    ) -> Result<Attempts, Response> {
+        let now = Instant::now();
+        let by_address = match (&self.address_throttle, self.client_address(call)) {
+            (Some(throttle), Some(client)) => Some(
+                throttle
+                    .begin(&address_key(client), now)
+                    .map_err(|refusal| too_many_attempts(refusal, Throttled::Address))?,
+            ),
+            _ => None,
+        };
+        let by_name = self
+            .throttle
+            .begin(username, now)
+            .map_err(|refusal| too_many_attempts(refusal, Throttled::Username))?;
+        Ok(Attempts {
+            by_name,
+            by_address,
+        })
+    }
+
+    /// Verifies `password` on the bcrypt pool against `account` (an unknown user costs the
+    /// same): the account when it matches, `None` when not, the pool's 503 when it is full.
+    pub(crate) fn check_password(
+        &self,
+        password: &str,
+        account: Option<Account>,
+    ) -> Result<Option<Account>, Response> {
+        let checked = self.bcrypt.run(|| {
+            self.passwords
+                .verify(password, account.as_ref().map(|a| a.hash.as_str()))
+        });
+        match checked {
+            Ok(true) => Ok(account),
+            Ok(false) => Ok(None),
+            Err(busy) => Err(busy.into()),
+        }
+    }
+}
+
+/// A password attempt admitted by both throttles. Dropped unfinished (the bcrypt pool was
+/// full), it counts neither way.
+pub(crate) struct Attempts {
+    by_name: Attempt,
+    by_address: Option<Attempt>,
+}
+
+impl Attempts {
+    /// The password was right.
+    pub(crate) fn succeeded(self) {
+        self.by_name.succeeded();
+        if let Some(attempt) = self.by_address {
+            attempt.succeeded();
+        }
+    }
+
+    /// The username or password was wrong, at `now`.
+    pub(crate) fn failed(self, now: Instant) {
+        self.by_name.failed(now);
+        if let Some(attempt) = self.by_address {
+            attempt.failed(now);
         }
     }
 }
@@ -315,23 +456,8 @@ impl Identity {
 enum Registrant {
     /// Anyone (open registration of a committee user): a self sign-up, limited per address.
     Anyone,
-    /// An admin, with an admin token.
-    Admin,
-}
-
-/// The key a client address is limited under: an IPv4 address itself (also when written as
-/// IPv4-mapped IPv6), an IPv6 address by its /64 (one device can hold a whole /64).
-fn address_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-    }
+    /// An admin (by name), with an admin token.
+    Admin(String),
 }
 
 /// A valid registration body (no `Debug`: it holds a password).
@@ -356,13 +482,7 @@ impl RegisterForm {
         }
         let role = match fields.defaulted_str("role") {
             Some(None) => Some(Role::Committee),
-            Some(Some(text)) => {
-                let role = text.trim().to_lowercase().parse::<Role>().ok();
-                if role.is_none() {
-                    fields.reject("role", "enum", "Input should be 'committee' or 'admin'");
-                }
-                role
-            }
+            Some(Some(text)) => parse_role(&mut fields, &text),
             None => None,
         };
         fields.finish()?;
@@ -399,15 +519,48 @@ impl LoginForm {
     }
 }
 
+/// A role as a body gives it (trimmed, any case), or `None` with an `enum` error recorded.
+pub(crate) fn parse_role(fields: &mut Fields, text: &str) -> Option<Role> {
+    let role = text.trim().to_lowercase().parse::<Role>().ok();
+    if role.is_none() {
+        fields.reject("role", "enum", "Input should be 'committee' or 'admin'");
+    }
+    role
+}
+
 fn username_taken() -> Response {
     Response::detail(409, "Username already exists")
 }
 
-fn too_many_attempts(refusal: Refusal) -> Response {
-    let detail = match refusal {
-        Refusal::TooManyFailures { .. } => "Too many failed login attempts. Try again later.",
-        Refusal::TooManyAtOnce => {
+fn invalid_login() -> Response {
+    Response::detail(401, "Invalid username/password").with_header("WWW-Authenticate", "Bearer")
+}
+
+/// The 403 of a disabled account (SPEC §10).
+pub(crate) fn account_disabled() -> Response {
+    Response::detail(403, "Account disabled")
+}
+
+/// Which throttle refused an attempt.
+#[derive(Debug, Clone, Copy)]
+enum Throttled {
+    Username,
+    Address,
+}
+
+fn too_many_attempts(refusal: Refusal, by: Throttled) -> Response {
+    let detail = match (refusal, by) {
+        (Refusal::TooManyFailures { .. }, Throttled::Username) => {
+            "Too many failed login attempts. Try again later."
+        }
+        (Refusal::TooManyAtOnce, Throttled::Username) => {
             "Too many login attempts at once for this username. Try again shortly."
+        }
+        (Refusal::TooManyFailures { .. }, Throttled::Address) => {
+            "Too many failed login attempts from this address. Try again later."
+        }
+        (Refusal::TooManyAtOnce, Throttled::Address) => {
+            "Too many login attempts at once from this address. Try again shortly."
         }
     };
     Response::detail(429, detail)

@@ -5,7 +5,7 @@
 
 use crate::passwords::{HashError, Passwords};
 use crate::settings::BootstrapAdmin;
-use crate::storage::{AddError, StorageError, Users};
+use crate::storage::{Actor, AddError, NewUser, StorageError, Users};
 use service_kit::log_line;
 use service_kit::Role;
 use std::fmt;
@@ -60,7 +60,8 @@ pub fn seed(
             ));
         } else {
             log_line(&format!(
-                "identity: ADMIN_USERNAME {:?} already exists; left unchanged",
+                "identity: ADMIN_USERNAME {:?} is taken (by that name or a lookalike of it); \
+                 left unchanged",
                 admin.username
             ));
         }
@@ -77,7 +78,7 @@ pub fn seed(
     Ok(())
 }
 
-/// Creates a user unless the name is taken; true when it was created.
+/// Creates a user unless the name (or a lookalike of it) is taken; true when it was created.
 fn create_if_free(
     users: &dyn Users,
     passwords: &Passwords,
@@ -85,11 +86,16 @@ fn create_if_free(
     password: &str,
     role: Role,
 ) -> Result<bool, SeedError> {
-    if users.contains(username).map_err(SeedError::Lookup)? {
+    if users.is_taken(username).map_err(SeedError::Lookup)? {
         return Ok(false);
     }
     let hash = passwords.hash(password).map_err(SeedError::Hash)?;
-    match users.add(username, hash, role) {
+    let user = NewUser {
+        username: username.to_owned(),
+        hash,
+        role,
+    };
+    match users.add(user, &Actor::Config) {
         Ok(()) => Ok(true),
         Err(AddError::Taken) => Ok(false),
         Err(e) => Err(SeedError::Save(e)),

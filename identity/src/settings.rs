@@ -1,9 +1,12 @@
 //! The identity service's configuration: the common variables of SPEC §2 plus its own
-//! (`BCRYPT_COST`, `REGISTRATION`, `ADMIN_USERNAME`/`ADMIN_PASSWORD`, `DEMO_USERS`).
+//! (`BCRYPT_COST`, `REGISTRATION`, `ADMIN_USERNAME`/`ADMIN_PASSWORD`, `DEMO_USERS`,
+//! `TRUSTED_PROXIES` and the per-address limits).
 //!
 //! Like [`CommonConfig`], an error names the variable and its rule and never echoes a value.
 
+use crate::client_address::TrustedProxies;
 use crate::credentials::{check_password, check_username};
+use crate::throttle::{Policy, ADDRESS_POLICY};
 use service_kit::startup::Variable;
 use service_kit::{CommonConfig, ConfigError, Env, RateLimit};
 use std::fmt;
@@ -37,6 +40,16 @@ pub const OWN_VARIABLES: &[Variable] = &[
         name: "SIGNUP_LIMIT_PER_ADDRESS",
         default: "10",
         rule: "self sign-ups a minute per client address, bursts of 2x; 0 turns it off (tests)",
+    },
+    Variable {
+        name: "LOGIN_FAILURES_PER_ADDRESS",
+        default: "20",
+        rule: "failed logins per client address in 15 minutes before 429; 0 turns it off (tests)",
+    },
+    Variable {
+        name: "TRUSTED_PROXIES",
+        default: "empty",
+        rule: "comma-separated addresses or CIDR blocks (the edge) whose X-Forwarded-For is believed",
     },
     Variable {
         name: "DEMO_USERS",
@@ -108,6 +121,11 @@ pub struct Settings {
     pub demo_users: bool,
     /// Self sign-ups a minute per client address (`SIGNUP_LIMIT_PER_ADDRESS`); 0: no limit.
     pub signups_per_minute: u32,
+    /// Failed logins per client address in the window (`LOGIN_FAILURES_PER_ADDRESS`); 0: no
+    /// limit.
+    pub login_failures_per_address: u32,
+    /// The proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Settings {
@@ -125,6 +143,17 @@ impl Settings {
         let admin = bootstrap_admin(env)?;
         let demo_users = env.flag("DEMO_USERS", false)?;
         let signups_per_minute = env.int_in("SIGNUP_LIMIT_PER_ADDRESS", 10u32, 0..=10_000)?;
+        let login_failures_per_address =
+            env.int_in("LOGIN_FAILURES_PER_ADDRESS", 20u32, 0..=10_000)?;
+        let trusted_proxies = match env.get("TRUSTED_PROXIES") {
+            None => TrustedProxies::none(),
+            Some(text) => {
+                TrustedProxies::parse(text).map_err(|bad| ConfigError::Invalid {
+                    var: "TRUSTED_PROXIES",
+                    rule: format!("must list IP addresses and CIDR blocks, comma-separated: {bad}"),
+                })?
+            }
+        };
         Ok(Settings {
             common,
             bcrypt_cost,
@@ -132,6 +161,18 @@ impl Settings {
             admin,
             demo_users,
             signups_per_minute,
+            login_failures_per_address,
+            trusted_proxies,
+        })
+    }
+
+    /// The per-address login throttle's policy these settings ask for (SPEC §10), or `None`
+    /// when it is off.
+    pub fn address_policy(&self) -> Option<Policy> {
+        let max_failures = usize::try_from(self.login_failures_per_address).ok()?;
+        (max_failures > 0).then_some(Policy {
+            max_failures,
+            ..ADDRESS_POLICY
         })
     }
 
@@ -141,9 +182,9 @@ impl Settings {
     /// A committee registering its volunteers from one phone, or a queue of attendees behind
     /// one venue NAT address, stays well inside the default (bursts of 20, then one every six
     /// seconds); a script making accounts as fast as it can gets 429 after the burst, and
-    /// every sign-up it is refused costs no bcrypt. Behind the edge the address is the edge's
-    /// own until `TRUSTED_PROXIES` (SPEC §10) is built, so there this is one budget for every
-    /// sign-up, and the edge's own per-address limit does the per-client part.
+    /// every sign-up it is refused costs no bcrypt. Behind the edge the address is the one the
+    /// edge names in `X-Forwarded-For` when `TRUSTED_PROXIES` lists the edge (the compose file
+    /// does), else the edge's own.
     pub fn signup_limit(&self) -> RateLimit {
         match self.signups_per_minute {
             0 => RateLimit::off(),
@@ -167,8 +208,8 @@ fn bootstrap_admin(env: &Env) -> Result<Option<BootstrapAdmin>, ConfigError> {
             check_username(username).map_err(|(_, why)| ConfigError::Invalid {
                 var: "ADMIN_USERNAME",
                 rule: format!(
-                    "must be a valid username (3..=50 characters, no control characters, no \
-                     leading or trailing whitespace): {why}"
+                    "must be a valid username (3..=50 characters in Unicode NFKC form, no \
+                     control or invisible characters, no leading or trailing whitespace): {why}"
                 ),
             })?;
             check_password(password).map_err(|(_, why)| ConfigError::Invalid {
@@ -225,6 +266,12 @@ mod tests {
         assert_eq!(s.common.workers, default_workers());
         assert_eq!(settings(&[("WORKERS", "3")]).unwrap().common.workers, 3);
         assert_eq!(s.signups_per_minute, 10);
+        assert!(s.trusted_proxies.is_empty());
+        assert_eq!(s.address_policy().unwrap().max_failures, 20);
+        let off = settings(&[("LOGIN_FAILURES_PER_ADDRESS", "0")]).unwrap();
+        assert!(off.address_policy().is_none());
+        let behind = settings(&[("TRUSTED_PROXIES", "172.30.81.2, 10.0.0.0/8")]).unwrap();
+        assert!(behind.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
         assert!(!s.signup_limit().is_off());
         let off = settings(&[("SIGNUP_LIMIT_PER_ADDRESS", "0")]).unwrap();
         assert!(off.signup_limit().is_off());
@@ -264,6 +311,16 @@ mod tests {
             (
                 &[("SIGNUP_LIMIT_PER_ADDRESS", "10001")][..],
                 "SIGNUP_LIMIT_PER_ADDRESS",
+            ),
+            (&[("TRUSTED_PROXIES", "edge")][..], "TRUSTED_PROXIES"),
+            (&[("TRUSTED_PROXIES", "10.0.0.0/40")][..], "TRUSTED_PROXIES"),
+            (
+                &[("LOGIN_FAILURES_PER_ADDRESS", "x")][..],
+                "LOGIN_FAILURES_PER_ADDRESS",
+            ),
+            (
+                &[("ADMIN_USERNAME", "\u{FF52}oot"), ("ADMIN_PASSWORD", "hunter22")][..],
+                "ADMIN_USERNAME",
             ),
             (&[("ADMIN_USERNAME", "root")][..], "ADMIN_PASSWORD"),
             (&[("ADMIN_PASSWORD", "hunter22")][..], "ADMIN_USERNAME"),

@@ -1,14 +1,16 @@
-//! Login throttling per username (SPEC §4): after 5 failed attempts within 15 minutes, further
-//! attempts are refused until the oldest of those failures leaves the window; a success resets
-//! the count.
+//! Login throttling (SPEC §4, §10): per username, after 5 failed attempts within 15 minutes,
+//! and per client address, after 20, further attempts are refused until the oldest of those
+//! failures leaves the window. A success resets a username's count, but not an address's: an
+//! attacker spraying guesses from one address must not be able to wipe its count by logging
+//! into an account of its own now and then.
 //!
 //! The check runs *before* bcrypt, so a refused attempt costs nothing. Attempts still running
 //! count against the limit too: without that, an attacker could fire dozens of guesses at once,
 //! all of which would pass the check before the first one failed.
 //!
 //! Every username is tracked the same way whether or not it exists, so the throttle does not tell
-//! which names are registered. Names longer than any username can be are not tracked (they can
-//! never log in), and the number of tracked names is capped: when the map is full, names with
+//! which names are registered. Keys longer than any can be are not tracked (such a name can
+//! never log in), and the number of tracked keys is capped: when the map is full, keys with
 //! nothing left in the window are dropped, then the one whose last failure is oldest.
 
 use crate::credentials::MAX_USERNAME_CHARS;
@@ -23,15 +25,31 @@ pub struct Policy {
     pub max_failures: usize,
     /// How long a failure counts.
     pub window: Duration,
-    /// How many usernames are tracked at most.
+    /// How many keys are tracked at most.
     pub max_tracked: usize,
+    /// Keys longer than this many characters are never tracked.
+    pub max_key_chars: usize,
+    /// Whether a success forgets the key's failures.
+    pub success_resets: bool,
 }
 
-/// SPEC §4: 5 failures per username within 15 minutes.
+/// SPEC §4: 5 failures per username within 15 minutes; a success resets the count.
 pub const LOGIN_POLICY: Policy = Policy {
     max_failures: 5,
     window: Duration::from_secs(15 * 60),
     max_tracked: 100_000,
+    max_key_chars: MAX_USERNAME_CHARS,
+    success_resets: true,
+};
+
+/// SPEC §10: 20 failures per client address within 15 minutes, whatever succeeds meanwhile.
+/// Keys are [`crate::client_address::address_key`]s, at most 43 characters.
+pub const ADDRESS_POLICY: Policy = Policy {
+    max_failures: 20,
+    window: Duration::from_secs(15 * 60),
+    max_tracked: 100_000,
+    max_key_chars: 64,
+    success_resets: false,
 };
 
 /// Why an attempt is refused.
@@ -84,7 +102,7 @@ impl Entry {
     }
 }
 
-/// Failed-login counts per username.
+/// Failed-login counts per key (a username, or a client address).
 #[derive(Debug)]
 pub struct Throttle {
     policy: Policy,
@@ -100,12 +118,17 @@ impl Throttle {
         }
     }
 
-    /// Admits a login attempt for `username` at `now`, or says why not.
+    /// The policy this throttle keeps.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Admits a login attempt for `username` (or address key) at `now`, or says why not.
     ///
     /// The attempt must be finished with [`Attempt::succeeded`] or [`Attempt::failed`]; dropped
     /// unfinished (the server was too busy to run it), it simply stops counting as running.
     pub fn begin(self: &Arc<Self>, username: &str, now: Instant) -> Result<Attempt, Refusal> {
-        if username.chars().count() > MAX_USERNAME_CHARS {
+        if username.chars().count() > self.policy.max_key_chars {
             return Ok(Attempt {
                 throttle: Arc::clone(self),
                 key: None,
@@ -178,11 +201,23 @@ impl Throttle {
                     entry.failures.pop_front();
                 }
             }
-            Some(Outcome::Succeeded) => entry.failures.clear(),
-            None => {}
+            Some(Outcome::Succeeded) if self.policy.success_resets => entry.failures.clear(),
+            Some(Outcome::Succeeded) | None => {}
         }
         if entry.is_idle() {
             entries.remove(key);
+        }
+    }
+
+    /// Forgets every failure of `key` (an admin has just set the user's password); attempts
+    /// still running finish as usual.
+    pub fn clear(&self, key: &str) {
+        let mut entries = self.lock();
+        if let Some(entry) = entries.get_mut(key) {
+            entry.failures.clear();
+            if entry.is_idle() {
+                entries.remove(key);
+            }
         }
     }
 
@@ -210,12 +245,12 @@ enum Outcome {
 #[derive(Debug)]
 pub struct Attempt {
     throttle: Arc<Throttle>,
-    /// The tracked username; `None` for a name too long to exist.
+    /// The tracked key; `None` for one too long to exist.
     key: Option<String>,
 }
 
 impl Attempt {
-    /// The password was right: the username's failures are forgotten.
+    /// The password was right: a username's failures are forgotten (not an address's).
     pub fn succeeded(mut self) {
         self.end(Some(Outcome::Succeeded));
     }
@@ -304,6 +339,37 @@ mod tests {
             t.begin("alice", now).is_ok(),
             "dropped attempts stop counting"
         );
+    }
+
+    #[test]
+    fn an_address_is_not_forgiven_by_a_success() {
+        let t = Arc::new(Throttle::new(ADDRESS_POLICY));
+        let now = Instant::now();
+        for _ in 0..19 {
+            fail(&t, "192.0.2.1", now);
+        }
+        t.begin("192.0.2.1", now).unwrap().succeeded();
+        fail(&t, "192.0.2.1", now);
+        assert!(matches!(
+            t.begin("192.0.2.1", now),
+            Err(Refusal::TooManyFailures { .. })
+        ));
+        assert!(t.begin("192.0.2.2", now).is_ok());
+        assert!(t.begin("192.0.2.1", now + 15 * MINUTE).is_ok());
+    }
+
+    #[test]
+    fn clearing_forgets_the_failures() {
+        let t = throttle();
+        let now = Instant::now();
+        for _ in 0..5 {
+            fail(&t, "alice", now);
+        }
+        assert!(t.begin("alice", now).is_err());
+        t.clear("alice");
+        assert_eq!(t.tracked(), 0);
+        assert!(t.begin("alice", now).is_ok());
+        t.clear("nobody");
     }
 
     #[test]

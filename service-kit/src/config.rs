@@ -83,6 +83,14 @@ impl Env {
         self.read.borrow().iter().cloned().collect()
     }
 
+    /// `DATA_DIR`, or `./data/<service>` when it is not set. Commands that work on the data
+    /// directory alone (`identity user ...`) read it without the rest of [`CommonConfig`].
+    pub fn data_dir(&self, service: &str) -> PathBuf {
+        self.get("DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("./data").join(service))
+    }
+
     /// The value of `var`; an empty value counts as unset.
     pub fn get(&self, var: &str) -> Option<&str> {
         self.read.borrow_mut().insert(var.to_owned());
@@ -207,10 +215,7 @@ impl CommonConfig {
                 rule: "must be an IPv4 or IPv6 address, such as 0.0.0.0 or ::".to_owned(),
             })?,
         };
-        let data_dir = env
-            .get("DATA_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("./data").join(service));
+        let data_dir = env.data_dir(service);
         let workers = env.int_in("WORKERS", default_workers(), 1..=1024)?;
         let write_limit_per_user = env.int_in("WRITE_LIMIT_PER_USER", 50u32, 0..=100_000)?;
         Ok(CommonConfig {

@@ -82,6 +82,15 @@ pub const COMMON_VARIABLES: &[Variable] = &[
     },
 ];
 
+/// A command of a service's own (`identity user ...`), for `--help`.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnCommand {
+    /// The first argument that selects it (`user`).
+    pub name: &'static str,
+    /// Its usage lines, each `<arguments>  <what it does>`, after the binary's name.
+    pub usage: &'static [&'static str],
+}
+
 /// What storage [`Program::open`] opened, for the replay line.
 #[derive(Debug)]
 pub struct Opened<T> {
@@ -122,6 +131,16 @@ pub trait Program: Service {
     fn start(settings: Self::Settings, storage: Self::Storage) -> Result<Self, StepError>;
     /// Makes everything written so far durable, at the end.
     fn settle(&self) -> Result<(), StepError>;
+
+    /// The service's own commands besides serving, `healthcheck`, `--version` and `--help`.
+    const COMMANDS: &'static [OwnCommand] = &[];
+
+    /// Runs the own command whose name is `args[0]` (one of [`Program::COMMANDS`]) with the
+    /// arguments after it, and returns the exit code.
+    fn command(args: &[String], _env: &Env) -> ExitCode {
+        eprintln!("{}: unknown command {:?}", Self::NAME, args.first());
+        ExitCode::from(EXIT_CONFIG)
+    }
 }
 
 /// Why a start or a run failed, with its exit code.
@@ -168,12 +187,17 @@ pub fn usage<P: Program>() -> String {
         "{name} {version}: {about}\n\n\
          Usage:\n  {name}              run the service (configured by environment variables)\n  \
          {name} healthcheck  exit 0 if the service on PORT (default {port}) answers /health\n  \
-         {name} --version    print the version\n  {name} --help       print this help\n\n\
-         Environment:\n",
+         {name} --version    print the version\n  {name} --help       print this help\n",
         version = env!("CARGO_PKG_VERSION"),
         about = P::ABOUT,
         port = P::DEFAULT_PORT,
     );
+    for command in P::COMMANDS {
+        for line in command.usage {
+            text.push_str(&format!("  {name} {} {line}\n", command.name));
+        }
+    }
+    text.push_str("\nEnvironment:\n");
     for variable in variables::<P>() {
         text.push_str(&format!(
             "  {:<22} {} (default: {})\n",
@@ -186,7 +210,8 @@ pub fn usage<P: Program>() -> String {
 /// The whole life of a service binary: the command line, then configuration, storage, serving
 /// until SIGTERM/SIGINT, and the final settle. Returns the exit code.
 pub fn main<P: Program>() -> ExitCode {
-    match cli::parse_args(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match cli::parse_args(args.iter().cloned()) {
         Command::Help => {
             print!("{}", usage::<P>());
             ExitCode::SUCCESS
@@ -201,6 +226,9 @@ pub fn main<P: Program>() -> ExitCode {
             } else {
                 ExitCode::FAILURE
             }
+        }
+        Command::Unknown(argument) if P::COMMANDS.iter().any(|c| c.name == argument) => {
+            P::command(&args, &Env::from_process())
         }
         Command::Unknown(argument) => {
             eprint!(
