@@ -125,7 +125,9 @@ impl Block {
     fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, ip) {
             (IpAddr::V4(network), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(network) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(network), IpAddr::V6(ip)) => {
@@ -152,9 +154,7 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
 /// An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) as the IPv4 address it is.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     }
 }
@@ -190,9 +190,18 @@ mod tests {
         assert!(trusted.contains(ip("fdab::1")));
         assert!(!trusted.contains(ip("fe80::1")));
         assert!(trusted.contains(ip("::1")));
-        assert!(TrustedProxies::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        assert!(TrustedProxies::parse("0.0.0.0/0")
+            .unwrap()
+            .contains(ip("8.8.8.8")));
         assert!(TrustedProxies::parse("").unwrap().is_empty());
-        for bad in ["edge", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/+8", "::/129", "10.0.0.1:80"] {
+        for bad in [
+            "edge",
+            "10.0.0.0/33",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "::/129",
+            "10.0.0.1:80",
+        ] {
             assert_eq!(
                 TrustedProxies::parse(bad),
                 Err(BadProxy {
@@ -218,7 +227,11 @@ mod tests {
         assert_eq!(client(&["192.0.2.7, 10.1.1.1"]), ip("192.0.2.7"));
         assert_eq!(client(&["6.6.6.6", "192.0.2.7"]), ip("192.0.2.7"));
         assert_eq!(client(&["10.1.1.1, 10.2.2.2"]), ip("10.1.1.1"));
-        assert_eq!(client(&["6.6.6.6, junk"]), edge, "unreadable: the hop that sent it");
+        assert_eq!(
+            client(&["6.6.6.6, junk"]),
+            edge,
+            "unreadable: the hop that sent it"
+        );
         assert_eq!(client(&["junk, 10.1.1.1"]), ip("10.1.1.1"));
         assert_eq!(client(&["[2001:db8::7]:443"]), ip("2001:db8::7"));
         assert_eq!(client(&["192.0.2.7:5000"]), ip("192.0.2.7"));

@@ -35,7 +35,9 @@ pub type Problem = (&'static str, String);
 pub fn check_username(username: &str) -> Result<(), Problem> {
     check_text(username, MIN_USERNAME_CHARS, MAX_USERNAME_CHARS)?;
     if username.trim() != username {
-        return Err(pattern("String must not start or end with whitespace".to_owned()));
+        return Err(pattern(
+            "String must not start or end with whitespace".to_owned(),
+        ));
     }
     if username.is_ascii() {
         return Ok(());
@@ -57,8 +59,10 @@ pub fn check_username(username: &str) -> Result<(), Problem> {
     for c in username.chars() {
         let group = c.general_category_group();
         if group == GeneralCategoryGroup::Mark {
-            if !matches!(previous, Some(GeneralCategoryGroup::Letter | GeneralCategoryGroup::Mark))
-            {
+            if !matches!(
+                previous,
+                Some(GeneralCategoryGroup::Letter | GeneralCategoryGroup::Mark)
+            ) {
                 return Err(pattern(format!(
                     "Username must put combining marks only on letters (U+{:04X})",
                     u32::from(c)
@@ -210,7 +214,15 @@ mod tests {
             assert_eq!(kind, "string_pattern_mismatch", "{name:?}");
             assert!(message.contains(why), "{name:?}: {message}");
         }
-        for name in ["gate1", "jos\u{E9}", "\u{1EBD}ve", "na\u{EF}ve", "\u{0928}\u{092E}\u{0938}\u{094D}\u{0924}\u{0947}", "\u{5317}\u{4EAC}\u{5E02}", "pan itia"] {
+        for name in [
+            "gate1",
+            "jos\u{E9}",
+            "\u{1EBD}ve",
+            "na\u{EF}ve",
+            "\u{0928}\u{092E}\u{0938}\u{094D}\u{0924}\u{0947}",
+            "\u{5317}\u{4EAC}\u{5E02}",
+            "pan itia",
+        ] {
             assert_eq!(check_username(name), Ok(()), "{name:?}");
         }
         let nfkc = check_username("\u{FF47}ate1").unwrap_err().1;

@@ -66,9 +66,7 @@ pub enum OperatorError {
 impl fmt::Display for OperatorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OperatorError::Usage(message) | OperatorError::Failed(message) => {
-                f.write_str(message)
-            }
+            OperatorError::Usage(message) | OperatorError::Failed(message) => f.write_str(message),
         }
     }
 }
@@ -94,7 +92,11 @@ pub fn parse(args: &[String]) -> Result<Action, OperatorError> {
         ["reset-password", username] => Action::ResetPassword {
             username: (*username).to_owned(),
         },
-        _ => return Err(usage_error("expected list, add NAME or reset-password NAME")),
+        _ => {
+            return Err(usage_error(
+                "expected list, add NAME or reset-password NAME",
+            ))
+        }
     };
     Ok(action)
 }
@@ -331,7 +333,10 @@ mod tests {
     #[test]
     fn a_password_is_one_line_without_its_end() {
         let mut input: &[u8] = b"s3cret pass\r\nnext line\n";
-        assert_eq!(read_password(&mut input, false, "x").unwrap(), "s3cret pass");
+        assert_eq!(
+            read_password(&mut input, false, "x").unwrap(),
+            "s3cret pass"
+        );
         let mut short: &[u8] = b"abc\n";
         let error = read_password(&mut short, false, "x").unwrap_err();
         assert!(error.to_string().contains("at least 4"), "{error}");

@@ -17,8 +17,8 @@ use crate::storage::{Account, Actor, AddError, NewUser, Users};
 use crate::throttle::{Attempt, Refusal, Throttle, LOGIN_POLICY};
 use crate::users::UserStore;
 use serde_json::json;
-use service_kit::startup::{Opened, OwnCommand, Program, StepError, Variable};
 use service_kit::clock::now_timestamp;
+use service_kit::startup::{Opened, OwnCommand, Program, StepError, Variable};
 use service_kit::Fields;
 use service_kit::Pool;
 use service_kit::RateLimit;
@@ -117,7 +117,11 @@ impl Service for Identity {
             Route::public(Method::Post, "/auth/register", register),
             Route::public(Method::Post, "/auth/login", login),
             Route::any_role(Method::Get, "/auth/me", me),
-            Route::any_role(Method::Post, "/auth/password", management::change_own_password),
+            Route::any_role(
+                Method::Post,
+                "/auth/password",
+                management::change_own_password,
+            ),
             Route::admin(Method::Get, "/users", management::list),
             Route::admin(Method::Patch, "/users/{username}", management::change),
             Route::admin(
@@ -328,12 +332,10 @@ impl Identity {
                 // Anyone may; an admin's token (any other token is ignored) makes it an
                 // admin's registration rather than a self sign-up.
                 return Ok(match self.auth.authenticate(request) {
-                    Ok(claims) if claims.role == Role::Admin => {
-                        match self.current_admin(&claims) {
-                            Ok(Actor::User(name)) => Registrant::Admin(name),
-                            _ => Registrant::Anyone,
-                        }
-                    }
+                    Ok(claims) if claims.role == Role::Admin => match self.current_admin(&claims) {
+                        Ok(Actor::User(name)) => Registrant::Admin(name),
+                        _ => Registrant::Anyone,
+                    },
                     _ => Registrant::Anyone,
                 });
             }
@@ -358,13 +360,14 @@ impl Identity {
     pub(crate) fn current_admin(&self, claims: &Claims) -> Result<Actor, Response> {
         match self.users.account(&claims.sub) {
             Ok(Some(account)) if account.disabled => Err(account_disabled()),
-            Ok(Some(account)) if account.role == Role::Admin => {
-                Ok(Actor::User(claims.sub.clone()))
-            }
+            Ok(Some(account)) if account.role == Role::Admin => Ok(Actor::User(claims.sub.clone())),
             Ok(_) => Err(Response::detail(403, ADMIN_REQUIRED)),
             Err(e) => {
                 eprintln!("identity: {e}");
-                Err(Response::unavailable("Could not read the users; please retry", 5))
+                Err(Response::unavailable(
+                    "Could not read the users; please retry",
+                    5,
+                ))
             }
         }
     }

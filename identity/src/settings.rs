@@ -49,7 +49,8 @@ pub const OWN_VARIABLES: &[Variable] = &[
     Variable {
         name: "TRUSTED_PROXIES",
         default: "empty",
-        rule: "comma-separated addresses or CIDR blocks (the edge) whose X-Forwarded-For is believed",
+        rule:
+            "comma-separated addresses or CIDR blocks (the edge) whose X-Forwarded-For is believed",
     },
     Variable {
         name: "DEMO_USERS",
@@ -147,12 +148,10 @@ impl Settings {
             env.int_in("LOGIN_FAILURES_PER_ADDRESS", 20u32, 0..=10_000)?;
         let trusted_proxies = match env.get("TRUSTED_PROXIES") {
             None => TrustedProxies::none(),
-            Some(text) => {
-                TrustedProxies::parse(text).map_err(|bad| ConfigError::Invalid {
-                    var: "TRUSTED_PROXIES",
-                    rule: format!("must list IP addresses and CIDR blocks, comma-separated: {bad}"),
-                })?
-            }
+            Some(text) => TrustedProxies::parse(text).map_err(|bad| ConfigError::Invalid {
+                var: "TRUSTED_PROXIES",
+                rule: format!("must list IP addresses and CIDR blocks, comma-separated: {bad}"),
+            })?,
         };
         Ok(Settings {
             common,
@@ -319,7 +318,10 @@ mod tests {
                 "LOGIN_FAILURES_PER_ADDRESS",
             ),
             (
-                &[("ADMIN_USERNAME", "\u{FF52}oot"), ("ADMIN_PASSWORD", "hunter22")][..],
+                &[
+                    ("ADMIN_USERNAME", "\u{FF52}oot"),
+                    ("ADMIN_PASSWORD", "hunter22"),
+                ][..],
                 "ADMIN_USERNAME",
             ),
             (&[("ADMIN_USERNAME", "root")][..], "ADMIN_PASSWORD"),

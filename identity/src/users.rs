@@ -181,8 +181,9 @@ impl UserStore {
     /// registered is damage, reported with the journal's file and line.
     pub fn open(data_dir: &Path) -> Result<(UserStore, ReplayReport), JournalError> {
         let mut state = State::default();
-        let (journal, report) =
-            Journal::open(data_dir, JOURNAL_FILE, |line: UserLine| replay(&mut state, line))?;
+        let (journal, report) = Journal::open(data_dir, JOURNAL_FILE, |line: UserLine| {
+            replay(&mut state, line)
+        })?;
         let store = UserStore {
             state: Mutex::new(state),
             changes: Mutex::new(()),
@@ -261,7 +262,9 @@ fn replay(state: &mut State, line: UserLine) -> Result<(), String> {
         } => known(state, &username)?.apply(change),
         UserLine::Password { username, hash, .. } => {
             if !is_bcrypt_hash(&hash) {
-                return Err(format!("the new password of {username:?} is no bcrypt hash"));
+                return Err(format!(
+                    "the new password of {username:?} is no bcrypt hash"
+                ));
             }
             known(state, &username)?.hash = hash;
         }
@@ -480,7 +483,9 @@ mod tests {
         {
             let (store, report) = UserStore::open(&dir.0).unwrap();
             assert_eq!(report.records, 0);
-            store.add(new("alice", &hash, Role::Admin), &Actor::Config).unwrap();
+            store
+                .add(new("alice", &hash, Role::Admin), &Actor::Config)
+                .unwrap();
             assert!(matches!(
                 store.add(new("alice", &hash, Role::Committee), &Actor::SignUp),
                 Err(AddError::Taken)
@@ -531,7 +536,9 @@ mod tests {
         let hash = some_hash();
         {
             let (store, _) = UserStore::open(&dir.0).unwrap();
-            store.add(new("carol", &hash, Role::Committee), &Actor::SignUp).unwrap();
+            store
+                .add(new("carol", &hash, Role::Committee), &Actor::SignUp)
+                .unwrap();
         }
         let path = dir.0.join(JOURNAL_FILE);
         let line = std::fs::read_to_string(&path).unwrap();
@@ -577,7 +584,12 @@ mod tests {
         assert!(store.account("gate1").unwrap().is_some());
         assert!(store.account("Gate1").unwrap().is_some());
         assert!(store.is_taken("GATE1").unwrap());
-        let names: Vec<String> = store.list().unwrap().into_iter().map(|u| u.username).collect();
+        let names: Vec<String> = store
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
         assert_eq!(names, ["gate1", "Gate1"]);
     }
 
@@ -587,8 +599,12 @@ mod tests {
         let hash = some_hash();
         {
             let (store, _) = UserStore::open(&dir.0).unwrap();
-            store.add(new("root", &hash, Role::Admin), &Actor::Config).unwrap();
-            store.add(new("vol", &hash, Role::Committee), &admin("root")).unwrap();
+            store
+                .add(new("root", &hash, Role::Admin), &Actor::Config)
+                .unwrap();
+            store
+                .add(new("vol", &hash, Role::Committee), &admin("root"))
+                .unwrap();
             let promoted = Change {
                 role: Some(Role::Admin),
                 disabled: None,
@@ -599,7 +615,12 @@ mod tests {
                 role: None,
                 disabled: Some(true),
             };
-            assert!(store.change("vol", disable, &admin("root")).unwrap().disabled);
+            assert!(
+                store
+                    .change("vol", disable, &admin("root"))
+                    .unwrap()
+                    .disabled
+            );
             let other = Passwords::new(4).hash("other-pass").unwrap();
             store.set_password("root", other, &Actor::Operator).unwrap();
             store
@@ -631,8 +652,12 @@ mod tests {
         let dir = Dir::new("last-admin");
         let hash = some_hash();
         let (store, _) = UserStore::open(&dir.0).unwrap();
-        store.add(new("a1", &hash, Role::Admin), &Actor::Config).unwrap();
-        store.add(new("a2", &hash, Role::Admin), &Actor::Config).unwrap();
+        store
+            .add(new("a1", &hash, Role::Admin), &Actor::Config)
+            .unwrap();
+        store
+            .add(new("a2", &hash, Role::Admin), &Actor::Config)
+            .unwrap();
         let demote = Change {
             role: Some(Role::Committee),
             disabled: None,
@@ -661,8 +686,12 @@ mod tests {
             let dir = Dir::new(&format!("demote-race-{round}"));
             let hash = some_hash();
             let (store, _) = UserStore::open(&dir.0).unwrap();
-            store.add(new("a1", &hash, Role::Admin), &Actor::Config).unwrap();
-            store.add(new("a2", &hash, Role::Admin), &Actor::Config).unwrap();
+            store
+                .add(new("a1", &hash, Role::Admin), &Actor::Config)
+                .unwrap();
+            store
+                .add(new("a2", &hash, Role::Admin), &Actor::Config)
+                .unwrap();
             let store = Arc::new(store);
             let demote = Change {
                 role: Some(Role::Committee),
@@ -692,8 +721,10 @@ mod tests {
         let dir = Dir::new("orphan");
         write_lines(
             &dir,
-            &[serde_json::json!({"op": "change", "username": "ghost", "disabled": true,
-                "by": "operator", "at": "2026-12-02T18:00:00.000000+00:00"})],
+            &[
+                serde_json::json!({"op": "change", "username": "ghost", "disabled": true,
+                "by": "operator", "at": "2026-12-02T18:00:00.000000+00:00"}),
+            ],
         );
         match UserStore::open(&dir.0) {
             Err(JournalError::Corrupt { line, reason, .. }) => {

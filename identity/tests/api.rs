@@ -68,12 +68,20 @@ fn register_login_and_me() {
         response.json(),
         json!({ "username": "alice", "role": "committee" })
     );
-    // The role is trimmed and lower-cased; names are case-sensitive.
-    let response = api.register("Alice", "looking-glass", Some("  CoMMittee "));
+    // The role is trimmed and lower-cased.
+    let response = api.register("alice2", "looking-glass", Some("  CoMMittee "));
     assert_eq!(response.status, 200);
     assert_eq!(
         response.json(),
-        json!({ "username": "Alice", "role": "committee" })
+        json!({ "username": "alice2", "role": "committee" })
+    );
+    // A name that differs only in case is taken (SPEC §10: no lookalikes), and logins stay
+    // case-sensitive.
+    let response = api.register("Alice", "looking-glass", None);
+    assert_eq!(response.status, 409);
+    assert_eq!(
+        response.json(),
+        json!({ "detail": "Username already exists" })
     );
 
     let response = api.login("alice", "wonderland");
@@ -101,9 +109,10 @@ fn register_login_and_me() {
         json!({ "username": "alice", "role": "committee" })
     );
 
-    // Each user gets their own password.
+    // Each user gets their own password; names are case-sensitive.
     assert_eq!(api.login("Alice", "wonderland").status, 401);
-    assert_eq!(api.login("Alice", "looking-glass").status, 200);
+    assert_eq!(api.login("alice", "looking-glass").status, 401);
+    assert_eq!(api.login("alice2", "looking-glass").status, 200);
 }
 
 #[test]

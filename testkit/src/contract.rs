@@ -39,9 +39,21 @@ pub trait Client {
     /// `POST target` with a JSON body, with a Bearer token when given.
     #[track_caller]
     fn post_json(&self, target: &str, body: &Value, token: Option<&str>) -> HttpResponse {
+        self.send_json("POST", target, body, token)
+    }
+
+    /// `method target` with a JSON body (`PATCH`, `PUT`), with a Bearer token when given.
+    #[track_caller]
+    fn send_json(
+        &self,
+        method: &str,
+        target: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> HttpResponse {
         let auth = bearer(token);
         let body = body.to_string();
-        self.call("POST", target, &headers(&auth, true), Some(body.as_bytes()))
+        self.call(method, target, &headers(&auth, true), Some(body.as_bytes()))
     }
 
     /// `DELETE target`, with a Bearer token when given.
