@@ -21,6 +21,7 @@ mod tests {
         check_password, check_username, MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, MIN_PASSWORD_CHARS,
         MIN_USERNAME_CHARS,
     };
+    use crate::storage::UserInfo;
     use serde_json::Value;
     use service_kit::Role;
 
@@ -117,6 +118,10 @@ mod tests {
         ] {
             assert!(!re.is_match(text) && !accepted(text), "{text:?}");
         }
+        // A PATCH reads a role as registration does; there `null` means unchanged.
+        let change = &doc["components"]["schemas"]["ChangeUserRequest"]["properties"]["role"];
+        assert_eq!(change["pattern"], role["pattern"]);
+        assert_eq!(change["nullable"], true);
         for c in chars() {
             for text in [
                 format!("{c}admin"),
@@ -133,7 +138,19 @@ mod tests {
     fn the_password_schema_bounds_what_the_byte_rule_allows() {
         // JSON Schema counts characters; the 72-byte rule is in the description.
         let doc = document_value();
-        let password = &doc["components"]["schemas"]["RegisterRequest"]["properties"]["password"];
+        let schemas = &doc["components"]["schemas"];
+        // Every new password, at registration and after, is one schema.
+        for (schema, field) in [
+            ("RegisterRequest", "password"),
+            ("SetPasswordRequest", "password"),
+            ("ChangePasswordRequest", "new_password"),
+        ] {
+            assert_eq!(
+                schemas[schema]["properties"][field]["$ref"], "#/components/schemas/Password",
+                "{schema}.{field}"
+            );
+        }
+        let password = &schemas["Password"];
         assert_eq!(password["minLength"], MIN_PASSWORD_CHARS);
         assert_eq!(password["maxLength"], MAX_PASSWORD_BYTES);
         assert!(password["description"]
@@ -142,6 +159,45 @@ mod tests {
             .contains("72 bytes of UTF-8"));
         assert!(check_password(&"x".repeat(MAX_PASSWORD_BYTES)).is_ok());
         assert!(check_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn the_user_schema_lists_what_a_user_answer_holds() {
+        let doc = document_value();
+        let schema = &doc["components"]["schemas"]["User"];
+        let user = UserInfo {
+            username: "gate1".to_owned(),
+            role: Role::Committee,
+            disabled: false,
+            created_at: "2026-12-02T18:00:00.000000+00:00".to_owned(),
+            last_login_at: None,
+        };
+        let answer = serde_json::to_value(&user).unwrap();
+        let mut keys: Vec<&str> = answer
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        let mut required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        keys.sort_unstable();
+        required.sort_unstable();
+        assert_eq!(keys, required, "every key is always there, null or not");
+        let mut documented: Vec<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        documented.sort_unstable();
+        assert_eq!(documented, required);
+        assert_eq!(schema["properties"]["last_login_at"]["nullable"], true);
+        assert!(schema["properties"]["created_at"].get("nullable").is_none());
     }
 
     #[test]
