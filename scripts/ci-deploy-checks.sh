@@ -17,7 +17,10 @@
 #     identity, serves the CA at /tixgo-ca.crt (a JSON 404 without one), carries smoke-test.sh end
 #     to end, answers 413 for a 100 KiB body and for a 100 TB Content-Length without hurting the
 #     services, lets only the ticket import (POST /events/<id>/tickets) send up to 16 MiB, streamed
-#     to the service (scripts/lib/edge_body_limits.py, against stub services), throttles logins with 429, keeps bodies in memory, passes request ids, logs no
+#     to the service (scripts/lib/edge_body_limits.py, against stub services), throttles logins with 429,
+#     passes the client address on to identity (TRUSTED_PROXIES: 20 failed logins from one client
+#     address, whatever X-Forwarded-For it sends, are a 429 for that address alone, at every
+#     location that reaches identity), keeps bodies in memory, passes request ids, logs no
 #     query strings, answers JSON 502 when a service is down, and runs as in compose: as a
 #     non-root user without capabilities, writing only under /tmp;
 #   * shellcheck (every shell script), hadolint (both Dockerfiles), scripts/lint_deploy.py
@@ -352,8 +355,12 @@ for bin in identity attendance; do
     as_root && chown 10001:10001 "$root_dir/data"
     log="$WORK/$bin.log"
     root_prefix "$root_dir"
-    # Nothing but these variables: no PATH, no HOME, as in the image.
-    env -i JWT_SECRET="$SECRET" PORT=0 DATA_DIR=/data BCRYPT_COST=10 WORKERS=8 \
+    # Nothing but these variables: no PATH, no HOME, as in the image. identity believes the
+    # X-Forwarded-For of the edge alone, as in docker-compose.yml; here the edge connects to
+    # it from 127.0.0.1.
+    only_env=()
+    [[ "$bin" == identity ]] && only_env=(TRUSTED_PROXIES=127.0.0.1)
+    env -i JWT_SECRET="$SECRET" PORT=0 DATA_DIR=/data BCRYPT_COST=10 WORKERS=8 "${only_env[@]}" \
         "${ROOT_PREFIX[@]}" "/$bin" </dev/null >"$log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
@@ -675,6 +682,98 @@ if [[ "$EDGE_UP" == 1 ]]; then
         pass "edge: other identity routes are not throttled by the login limit (/auth/me 401)"
     else
         fail "edge: other identity routes are not throttled by the login limit" "got $status"
+    fi
+
+    # Failed logins per client address (SPEC §10): identity (TRUSTED_PROXIES=127.0.0.1, the
+    # edge) counts them under the address the edge appended to X-Forwarded-For, each client a
+    # loopback address of its own (curl --interface). The sprayer puts a different made-up
+    # address in front of each attempt: were that believed, its 20 failures would be spread
+    # over 20 addresses and the 21st attempt would not be refused. The edge's own login limit
+    # (10 a minute per address, burst 5) answers some attempts before identity sees them.
+    SPRAYER=127.0.0.21
+    NEIGHBOUR=127.0.0.22
+    DIRECT=127.0.0.23
+    # login_from SOURCE BASE USERNAME [curl args...]: a wrong password for USERNAME at
+    # BASE/auth/login from SOURCE; an edge 429 is waited out and sent again (every 3 s, at most
+    # 20 times). Prints identity's status; its body and headers are left in $WORK/body and
+    # $WORK/headers.
+    login_from() {
+        local source="$1" base="$2" username="$3" code tries
+        shift 3
+        for ((tries = 0; tries < 20; tries++)); do
+            code="$(curl -sS -D "$WORK/headers" -o "$WORK/body" -w '%{http_code}' --max-time 15 \
+                --interface "$source" "$@" -H 'Content-Type: application/json' \
+                --data "{\"username\":\"$username\",\"password\":\"wrong-password\"}" \
+                "$base/auth/login")"
+            if [[ "$code" != 429 ]] || ! grep -q 'Too many requests from this address' "$WORK/body"; then
+                break
+            fi
+            sleep 3
+        done
+        printf '%s\n' "$code"
+    }
+    address_refused() {
+        [[ "$1" == 429 ]] &&
+            grep -q '"detail":"Too many failed login attempts from this address. Try again later."' "$WORK/body" &&
+            tr -d '\r' <"$WORK/headers" | grep -qiE '^retry-after: [1-9][0-9]*$'
+    }
+    codes=()
+    for ((i = 1; i <= 20; i++)); do
+        codes+=("$(login_from "$SPRAYER" "$EID" "ci-spray-$i" -H "X-Forwarded-For: 198.51.100.$i")")
+    done
+    code="$(login_from "$SPRAYER" "$EID" ci-spray-21 -H "X-Forwarded-For: $NEIGHBOUR")"
+    if [[ "$(printf '%s\n' "${codes[@]}" | sort -u)" == 401 ]] && address_refused "$code"; then
+        pass "edge + TRUSTED_PROXIES: 20 failed logins from one client, each with a made-up X-Forwarded-For in front, then 429 for that address with Retry-After"
+    else
+        fail "edge + TRUSTED_PROXIES: 20 failed logins from one client, then 429 for that address" \
+            "codes: ${codes[*]} then $code; $(head -c 300 "$WORK/body")"
+    fi
+    # Every location that reaches identity passes the edge's X-Forwarded-For (each inherits
+    # nginx.conf's proxy_set_header): logins on both origins, plain and TLS, and a wrong current
+    # password (a failed login too) through identity's `/` and the attendance origin's `/auth/`.
+    token="$(curl -sS --max-time 15 -H 'Content-Type: application/json' \
+        -d '{"username":"ci-gate-page","password":"gate-page-pass-1"}' "$IDDIRECT/auth/login" |
+        sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
+    for base in "$EATT" "$ETLS" "$ETLS_ID"; do
+        code="$(login_from "$SPRAYER" "$base" ci-spray-22 "${CACERT[@]}")"
+        if address_refused "$code"; then
+            pass "edge: the refused address is refused at $base/auth/login too"
+        else
+            fail "edge: the refused address is refused at $base/auth/login too" \
+                "got $code: $(head -c 300 "$WORK/body")"
+        fi
+    done
+    have_token="no token (the login of ci-gate-page failed)"
+    [[ -n "$token" ]] && have_token="a token"
+    for base in "$EID" "$EATT"; do
+        code="$(curl -sS -D "$WORK/headers" -o "$WORK/body" -w '%{http_code}' --max-time 15 \
+            --interface "$SPRAYER" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+            -d '{"current_password":"wrong-password","new_password":"never-set-1"}' "$base/auth/password")"
+        if [[ -n "$token" ]] && address_refused "$code"; then
+            pass "edge: the refused address is refused at $base/auth/password too"
+        else
+            fail "edge: the refused address is refused at $base/auth/password too" \
+                "$have_token; got $code: $(head -c 300 "$WORK/body")"
+        fi
+    done
+    code="$(login_from "$NEIGHBOUR" "$EID" ci-neighbour)"
+    if [[ "$code" == 401 ]]; then
+        pass "edge: another client through the edge is not refused for the sprayer's failures (401)"
+    else
+        fail "edge: another client through the edge is not refused for the sprayer's failures" \
+            "got $code: $(head -c 300 "$WORK/body")"
+    fi
+    code="$(curl -sS -o "$WORK/body" -w '%{http_code}' --max-time 15 --interface "$DIRECT" \
+        -H "X-Forwarded-For: $NEIGHBOUR" -H 'Content-Type: application/json' \
+        -d '{"username":"ci-direct","password":"wrong-password"}' "$IDDIRECT/auth/login")"
+    code_named="$(curl -sS -o "$WORK/body-named" -w '%{http_code}' --max-time 15 --interface "$DIRECT" \
+        -H "X-Forwarded-For: $SPRAYER" -H 'Content-Type: application/json' \
+        -d '{"username":"ci-direct","password":"wrong-password"}' "$IDDIRECT/auth/login")"
+    if [[ "$code" == 401 && "$code_named" == 401 ]]; then
+        pass "identity: a direct client (not the edge) is its own address, whatever X-Forwarded-For it sends (401, also naming the refused address)"
+    else
+        fail "identity: a direct client is its own address, whatever X-Forwarded-For it sends" \
+            "got $code: $(head -c 200 "$WORK/body"); naming the sprayer: $code_named: $(head -c 200 "$WORK/body-named")"
     fi
 fi
 

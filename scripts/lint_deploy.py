@@ -6,11 +6,13 @@
 Checks docker-compose.yml (parsed with PyYAML), both Dockerfiles, .env.example and the nginx
 config for the promises the README's deployment section makes: only the edge publishes ports, the services
 run read-only, unprivileged, capped and health-checked, with their data on named volumes; the
-images are scratch images with a numeric user, a /data volume and a healthcheck subcommand.
+images are scratch images with a numeric user, a /data volume and a healthcheck subcommand; identity
+believes X-Forwarded-For from the edge's fixed address alone.
 
 Prints one line per check and exits 1 if any failed (2 if a file cannot be read at all).
 """
 
+import ipaddress
 import json
 import re
 import sys
@@ -26,7 +28,7 @@ SERVICES = {"identity": 18081, "attendance": 18082}
 SPEC_VARIABLES = [
     "JWT_SECRET", "JWT_ALG", "TOKEN_EXPIRE_MINUTES", "PORT", "BIND_ADDR", "DATA_DIR", "WORKERS",
     "BCRYPT_COST", "REGISTRATION", "ADMIN_USERNAME", "ADMIN_PASSWORD", "DEMO_USERS",
-    "CORS_ORIGINS", "WRITE_LIMIT_PER_USER",
+    "CORS_ORIGINS", "WRITE_LIMIT_PER_USER", "TRUSTED_PROXIES",
 ]
 
 
@@ -72,6 +74,22 @@ def volume_mounts(service):
             mode = parts[2] if len(parts) > 2 else ""
             mounts.append((source, target, "ro" in mode.split(",")))
     return mounts
+
+
+def network_names(service):
+    """The networks a service is on, whether `networks` is a list or a mapping."""
+    networks = service.get("networks")
+    if isinstance(networks, dict):
+        return list(networks)
+    return as_list(networks)
+
+
+def environment(service):
+    """A service's `environment` as a mapping, whether written as a mapping or a list."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(str(e).split("=", 1) for e in env if "=" in str(e))
+    return env
 
 
 def memory_limit(service):
@@ -158,7 +176,7 @@ def check_compose(c, root):
     tmpfs = [str(t).split(":")[0] for t in as_list(edge.get("tmpfs"))]
     c.check("compose edge: tmpfs /tmp", "/tmp" in tmpfs, tmpfs)
     c.check("compose edge: on public and backend networks",
-            {"public", "backend"} <= set(as_list(edge.get("networks"))), edge.get("networks"))
+            {"public", "backend"} <= set(network_names(edge)), edge.get("networks"))
     depends = edge.get("depends_on") or {}
     for name in SERVICES:
         condition = (depends.get(name) or {}).get("condition") if isinstance(depends, dict) else None
@@ -179,16 +197,58 @@ def check_compose(c, root):
                 len(data) == 1 and data[0] in volumes and not re.match(r"[./~]", data[0]), data)
         c.check(f"compose {name}: no ports", not service.get("ports"))
         c.check(f"compose {name}: only on the backend network",
-                as_list(service.get("networks")) == ["backend"], service.get("networks"))
-        env = service.get("environment") or {}
-        if isinstance(env, list):
-            env = dict(str(e).split("=", 1) for e in env if "=" in str(e))
+                network_names(service) == ["backend"], service.get("networks"))
+        env = environment(service)
         c.check(f"compose {name}: PORT {port} and DATA_DIR /data",
                 str(env.get("PORT")) == str(port) and env.get("DATA_DIR") == "/data", env)
         test = healthcheck_test(service)
         c.check(f"compose {name}: healthcheck runs /{name} healthcheck",
                 test == ["CMD", f"/{name}", "healthcheck"], test)
         check_hardening(c, name, service)
+    check_trusted_proxy(c, edge, services.get("identity") or {}, networks.get("backend") or {})
+
+
+def check_trusted_proxy(c, edge, identity, backend):
+    """identity believes X-Forwarded-For from the edge alone (SPEC §10): TRUSTED_PROXIES is
+    exactly the edge's fixed address on backend, and that address is one the network can give
+    the edge and never gives another container."""
+    edge_networks = edge.get("networks")
+    edge_backend = (edge_networks.get("backend") if isinstance(edge_networks, dict) else None) or {}
+    address = edge_backend.get("ipv4_address")
+    try:
+        address = ipaddress.IPv4Address(str(address))
+    except ValueError:
+        address = None
+    c.check("compose edge: a fixed ipv4_address on backend", address is not None,
+            repr(edge_backend))
+    trusted = str(environment(identity).get("TRUSTED_PROXIES", ""))
+    c.check("compose identity: TRUSTED_PROXIES is exactly the edge's ipv4_address",
+            address is not None and trusted == str(address),
+            f"TRUSTED_PROXIES {trusted!r}, edge {edge_backend.get('ipv4_address')!r}")
+    configs = as_list((backend.get("ipam") or {}).get("config"))
+    pools = [entry for entry in configs if isinstance(entry, dict) and "subnet" in entry]
+    try:
+        subnets = [ipaddress.IPv4Network(str(pool["subnet"])) for pool in pools]
+        ranges = [ipaddress.IPv4Network(str(pool["ip_range"])) for pool in pools
+                  if "ip_range" in pool]
+    except ValueError as error:
+        c.check("compose backend: ipam subnet and ip_range are IPv4 networks", False, str(error))
+        return
+    c.check("compose backend: one fixed ipam subnet", len(subnets) == 1, repr(configs))
+    if len(subnets) != 1 or address is None:
+        return
+    subnet = subnets[0]
+    # The first host address is the network's gateway (Docker's default), the last the broadcast.
+    c.check("compose edge: its backend address is a host inside the backend subnet, "
+            "not the gateway",
+            address in subnet and address not in (subnet.network_address,
+                                                   subnet.network_address + 1,
+                                                   subnet.broadcast_address),
+            f"{address} in {subnet}")
+    c.check("compose backend: ip_range inside the subnet and without the edge's address "
+            "(no other container can be given it)",
+            len(ranges) == 1 and ranges[0].subnet_of(subnet) and address not in ranges[0],
+            f"ip_range {[str(r) for r in ranges]}, subnet {subnet}, edge {address}")
 
 
 def dockerfile_instructions(text):
