@@ -23,19 +23,20 @@ struct Block {
     prefix: u8,
 }
 
-/// Why a `TRUSTED_PROXIES` entry was refused.
+/// Why a `TRUSTED_PROXIES` entry was refused: its place in the list (1-based, empty entries
+/// counted), since configuration errors never echo a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadProxy {
-    /// The entry, as written.
-    pub entry: String,
+    /// Which entry.
+    pub position: usize,
 }
 
 impl fmt::Display for BadProxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:?} is not an IP address or a CIDR block (such as 172.30.81.2 or 10.0.0.0/8)",
-            self.entry
+            "entry {} is not an IP address or a CIDR block (such as 172.30.81.2 or 10.0.0.0/8)",
+            self.position
         )
     }
 }
@@ -54,10 +55,11 @@ impl TrustedProxies {
         let blocks = text
             .split(',')
             .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                Block::parse(entry).ok_or_else(|| BadProxy {
-                    entry: entry.to_owned(),
+            .enumerate()
+            .filter(|(_, entry)| !entry.is_empty())
+            .map(|(index, entry)| {
+                Block::parse(entry).ok_or(BadProxy {
+                    position: index + 1,
                 })
             })
             .collect::<Result<Vec<Block>, BadProxy>>()?;
@@ -202,14 +204,15 @@ mod tests {
             "::/129",
             "10.0.0.1:80",
         ] {
+            let list = format!("10.0.0.1,,{bad}");
             assert_eq!(
-                TrustedProxies::parse(bad),
-                Err(BadProxy {
-                    entry: bad.to_owned()
-                }),
+                TrustedProxies::parse(&list),
+                Err(BadProxy { position: 3 }),
                 "{bad}"
             );
         }
+        let message = BadProxy { position: 3 }.to_string();
+        assert!(message.starts_with("entry 3 "), "{message}");
     }
 
     #[test]

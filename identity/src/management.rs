@@ -20,8 +20,8 @@ struct UserList {
 
 /// `GET /users` (admin): every user, oldest first.
 pub fn list(identity: &Identity, _: &Call<'_>, claims: &Claims) -> Response {
-    if let Err(response) = identity.current_admin(claims) {
-        return response;
+    if let Err(not) = identity.current_admin(claims) {
+        return not.into();
     }
     match identity.users.list() {
         Ok(users) => Response::json(200, &UserList { users }),
@@ -39,8 +39,8 @@ pub fn change(identity: &Identity, call: &Call<'_>, claims: &Claims) -> Response
         Err(response) => return response,
     };
     let by = match identity.current_admin(claims) {
-        Ok(by) => by,
-        Err(response) => return response,
+        Ok(name) => Actor::User(name),
+        Err(not) => return not.into(),
     };
     changed(identity.users.change(call.param("username"), change, &by))
 }
@@ -54,8 +54,8 @@ pub fn reset_password(identity: &Identity, call: &Call<'_>, claims: &Claims) -> 
         Err(response) => return response,
     };
     let by = match identity.current_admin(claims) {
-        Ok(by) => by,
-        Err(response) => return response,
+        Ok(name) => Actor::User(name),
+        Err(not) => return not.into(),
     };
     let username = call.param("username");
     match identity.users.account(username) {
@@ -75,7 +75,7 @@ pub fn reset_password(identity: &Identity, call: &Call<'_>, claims: &Claims) -> 
 
 /// `POST /auth/password` (any role, the token's own user): `{"current_password",
 /// "new_password"}`. A wrong current password is 403 and counts as a failed login, under both
-/// throttles; a disabled account is 403 whatever it sends.
+/// throttles; the right one on a disabled account is 403 `Account disabled`, as at login.
 pub fn change_own_password(identity: &Identity, call: &Call<'_>, claims: &Claims) -> Response {
     let (current, new) = match parse_own_change(&call.body) {
         Ok(passwords) => passwords,

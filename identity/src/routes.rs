@@ -333,8 +333,8 @@ impl Identity {
                 // admin's registration rather than a self sign-up.
                 return Ok(match self.auth.authenticate(request) {
                     Ok(claims) if claims.role == Role::Admin => match self.current_admin(&claims) {
-                        Ok(Actor::User(name)) => Registrant::Admin(name),
-                        _ => Registrant::Anyone,
+                        Ok(name) => Registrant::Admin(name),
+                        Err(_) => Registrant::Anyone,
                     },
                     _ => Registrant::Anyone,
                 });
@@ -347,27 +347,24 @@ impl Identity {
         if claims.role != Role::Admin {
             return Err(Response::detail(403, refusal));
         }
-        match self.current_admin(&claims)? {
-            Actor::User(name) => Ok(Registrant::Admin(name)),
-            _ => Err(Response::detail(403, refusal)),
+        match self.current_admin(&claims) {
+            Ok(name) => Ok(Registrant::Admin(name)),
+            Err(NotAdmin::Demoted) => Err(Response::detail(403, refusal)),
+            Err(other) => Err(other.into()),
         }
     }
 
-    /// The admin behind an admin token, as the actor of a change, if they are still an enabled
-    /// admin: identity itself does not take the word of a token issued before the account was
-    /// demoted or disabled (attendance, which never calls identity, still does until it
-    /// expires).
-    pub(crate) fn current_admin(&self, claims: &Claims) -> Result<Actor, Response> {
+    /// The name of the admin behind an admin token, if they are still an enabled admin:
+    /// identity itself does not take the word of a token issued before the account was demoted
+    /// or disabled (attendance, which never calls identity, still does until it expires).
+    pub(crate) fn current_admin(&self, claims: &Claims) -> Result<String, NotAdmin> {
         match self.users.account(&claims.sub) {
-            Ok(Some(account)) if account.disabled => Err(account_disabled()),
-            Ok(Some(account)) if account.role == Role::Admin => Ok(Actor::User(claims.sub.clone())),
-            Ok(_) => Err(Response::detail(403, ADMIN_REQUIRED)),
+            Ok(Some(account)) if account.disabled => Err(NotAdmin::Disabled),
+            Ok(Some(account)) if account.role == Role::Admin => Ok(claims.sub.clone()),
+            Ok(_) => Err(NotAdmin::Demoted),
             Err(e) => {
                 eprintln!("identity: {e}");
-                Err(Response::unavailable(
-                    "Could not read the users; please retry",
-                    5,
-                ))
+                Err(NotAdmin::Unreadable)
             }
         }
     }
@@ -426,6 +423,29 @@ impl Identity {
             Ok(true) => Ok(account),
             Ok(false) => Ok(None),
             Err(busy) => Err(busy.into()),
+        }
+    }
+}
+
+/// Why an admin token does not make its holder an admin now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotAdmin {
+    /// The account is disabled: 403 `Account disabled`.
+    Disabled,
+    /// The account is no admin (any more), or there is none: 403 `Admin role required`.
+    Demoted,
+    /// The users could not be read: 503.
+    Unreadable,
+}
+
+impl From<NotAdmin> for Response {
+    fn from(not: NotAdmin) -> Response {
+        match not {
+            NotAdmin::Disabled => account_disabled(),
+            NotAdmin::Demoted => Response::detail(403, ADMIN_REQUIRED),
+            NotAdmin::Unreadable => {
+                Response::unavailable("Could not read the users; please retry", 5)
+            }
         }
     }
 }

@@ -311,7 +311,7 @@ mod tests {
                 &[("SIGNUP_LIMIT_PER_ADDRESS", "10001")][..],
                 "SIGNUP_LIMIT_PER_ADDRESS",
             ),
-            (&[("TRUSTED_PROXIES", "edge")][..], "TRUSTED_PROXIES"),
+            (&[("TRUSTED_PROXIES", "hunter22")][..], "TRUSTED_PROXIES"),
             (&[("TRUSTED_PROXIES", "10.0.0.0/40")][..], "TRUSTED_PROXIES"),
             (
                 &[("LOGIN_FAILURES_PER_ADDRESS", "x")][..],
