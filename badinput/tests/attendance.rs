@@ -335,7 +335,7 @@ fn attendance_answers_every_bad_input_with_a_4xx_and_keeps_only_valid_writes() {
         let status = match parse_target(&target) {
             None => 400,
             Some((segments, _)) => {
-                let routes = attendance_routes(&segments);
+                let routes = matching_routes(&ATTENDANCE_ROUTES, &segments);
                 match routes.iter().find(|(m, _)| *m == method) {
                     _ if routes.is_empty() => 404,
                     _ if method == "OPTIONS" => 204,

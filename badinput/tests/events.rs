@@ -1545,7 +1545,7 @@ fn routed(target: &[u8], method: &str, who: Who, body: usize) -> Result<Vec<Stri
         return Err(413);
     }
     let (segments, _) = parsed.ok_or(400u16)?;
-    let routes = attendance_routes(&segments);
+    let routes = matching_routes(&ATTENDANCE_ROUTES, &segments);
     if routes.is_empty() {
         return Err(404);
     }

@@ -464,9 +464,21 @@ pub fn junk_body(rng: &mut Rng) -> Vec<u8> {
     }
 }
 
-/// A JSON object with `fields`, each absent, valid (from `valid`), or junk, sometimes with
-/// extra or repeated (duplicate) members; returns the text.
+/// A JSON object with `fields`, each absent, a valid string (from `valid`), or junk, sometimes
+/// with extra or repeated (duplicate) members; returns the text.
 pub fn structured_body(
+    rng: &mut Rng,
+    fields: &[&str],
+    valid: &mut dyn FnMut(&mut Rng, &str) -> String,
+) -> Vec<u8> {
+    object_body(rng, fields, &mut |rng, field| {
+        json!(valid(rng, field)).to_string()
+    })
+}
+
+/// [`structured_body`] for fields that are not all strings: `valid` gives a member's value as
+/// JSON text.
+pub fn object_body(
     rng: &mut Rng,
     fields: &[&str],
     valid: &mut dyn FnMut(&mut Rng, &str) -> String,
@@ -475,12 +487,12 @@ pub fn structured_body(
     for field in fields {
         match rng.below(10) {
             0 => {}
-            1..=5 => members.push(format!("{}:{}", json!(field), json!(valid(rng, field)))),
+            1..=5 => members.push(format!("{}:{}", json!(field), valid(rng, field))),
             6..=8 => members.push(format!("{}:{}", json!(field), junk_value(rng, 2))),
             _ => {
                 // Repeated: a duplicate key, which makes the whole body a 422.
                 members.push(format!("{}:{}", json!(field), junk_value(rng, 1)));
-                members.push(format!("{}:{}", json!(field), json!(valid(rng, field))));
+                members.push(format!("{}:{}", json!(field), valid(rng, field)));
             }
         }
     }
@@ -731,7 +743,7 @@ pub fn ascii_n(rng: &mut Rng, min: usize, spread: usize) -> String {
     ascii(rng, len)
 }
 
-/// Who may call an attendance route.
+/// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Anyone, without a token.
@@ -772,6 +784,20 @@ pub const ATTENDANCE_ROUTES: [(&str, &str, Access); 22] = [
     ("GET", "/events/{}/stats", Access::AnyRole),
 ];
 
+/// The identity service's routes as SPEC §4 and §10 list them, written out like
+/// [`ATTENDANCE_ROUTES`].
+pub const IDENTITY_ROUTES: [(&str, &str, Access); 9] = [
+    ("GET", "/health", Access::Public),
+    ("GET", "/openapi.json", Access::Public),
+    ("POST", "/auth/register", Access::Public),
+    ("POST", "/auth/login", Access::Public),
+    ("GET", "/auth/me", Access::AnyRole),
+    ("POST", "/auth/password", Access::AnyRole),
+    ("GET", "/users", Access::Admin),
+    ("PATCH", "/users/{}", Access::Admin),
+    ("PUT", "/users/{}/password", Access::Admin),
+];
+
 /// Whether the gate page has a file at the decoded path `segments` (`/app/<name>`, or
 /// `/app/vendor/jsqr.js`): the files of `attendance/web/app/` as the build embeds them.
 pub fn gate_page_has(segments: &[String]) -> bool {
@@ -789,11 +815,14 @@ pub fn gate_page_has(segments: &[String]) -> bool {
     }
 }
 
-/// The method and access of every attendance route whose pattern the decoded path `segments`
+/// The method and access of every route of `table` whose pattern the decoded path `segments`
 /// matches, in table order: empty for a path no route has (404); a method not among them is a
 /// 405.
-pub fn attendance_routes(segments: &[String]) -> Vec<(&'static str, Access)> {
-    ATTENDANCE_ROUTES
+pub fn matching_routes(
+    table: &[(&'static str, &'static str, Access)],
+    segments: &[String],
+) -> Vec<(&'static str, Access)> {
+    table
         .iter()
         .filter(|(_, pattern, _)| {
             let parts: Vec<&str> = pattern.split('/').filter(|p| !p.is_empty()).collect();
