@@ -150,3 +150,95 @@ pub fn assert_unauthorized(response: &HttpResponse, detail: &str) {
         .expect("a 401 carries WWW-Authenticate");
     assert!(challenge.starts_with("Bearer"), "{challenge}");
 }
+
+/// Asserts a status with exactly `{"detail": detail}` as the body.
+#[track_caller]
+pub fn assert_detail(response: &HttpResponse, status: u16, detail: &str) {
+    assert_eq!(response.status, status, "{}", response.text());
+    assert_eq!(response.json(), json!({ "detail": detail }));
+}
+
+/// The running binary as a client on another loopback address sees it: each request goes on
+/// a new connection whose socket is bound to `source` before it connects, so the service's
+/// peer address is `source`; each answer is checked against the OpenAPI document.
+pub struct FromAddress {
+    target: std::net::SocketAddr,
+    source: std::net::IpAddr,
+    router: service_kit::Router<Identity>,
+    document: Document,
+}
+
+impl FromAddress {
+    /// Requests to `running` from `source` (an address of the loopback network, `127.0.0.x`).
+    pub fn new(running: &Running<Identity>, source: &str) -> FromAddress {
+        let source: std::net::IpAddr = source.parse().expect("a loopback address");
+        assert!(source.is_loopback(), "{source} is not a loopback address");
+        FromAddress {
+            target: running.service().addr,
+            source,
+            router: service_kit::Router::new(<Identity as service_kit::Service>::routes()),
+            document: document(),
+        }
+    }
+
+    /// A connection to the service from `source`.
+    fn connect(&self) -> std::net::TcpStream {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::for_address(self.target), Type::STREAM, None)
+            .expect("create a socket");
+        let from = std::net::SocketAddr::new(self.source, 0);
+        socket
+            .bind(&from.into())
+            .unwrap_or_else(|e| panic!("bind to {from}: {e}"));
+        socket
+            .connect_timeout(&self.target.into(), testkit::WAIT)
+            .unwrap_or_else(|e| panic!("connect from {from} to {}: {e}", self.target));
+        socket.into()
+    }
+}
+
+impl Client for FromAddress {
+    #[track_caller]
+    fn call(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> HttpResponse {
+        use std::io::{Read, Write};
+        let mut raw =
+            format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            raw.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if let Some(body) = body {
+            raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        raw.push_str("\r\n");
+        let mut bytes = raw.into_bytes();
+        bytes.extend_from_slice(body.unwrap_or_default());
+        let mut stream = self.connect();
+        stream.set_read_timeout(Some(testkit::WAIT)).unwrap();
+        stream.write_all(&bytes).expect("send the request");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let response = HttpResponse::parse(&answer).unwrap_or_else(|| {
+            panic!(
+                "no complete HTTP response to {method} {target} from {}: {:?}",
+                self.source,
+                String::from_utf8_lossy(&answer)
+            )
+        });
+        let path = target.split('?').next().unwrap_or(target);
+        let request =
+            service_kit::Request::new(service_kit::Method::Get, path, Vec::new(), Vec::new())
+                .expect("a path that percent-decodes");
+        self.document.check(
+            method,
+            self.router.template_of(&request.segments),
+            &response,
+        );
+        response
+    }
+}
