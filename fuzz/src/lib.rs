@@ -4,17 +4,19 @@
 
 use attendance::ledger::Ledger;
 use attendance::routes::Attendance;
+use identity::client_address::TrustedProxies;
 use identity::passwords::Passwords;
 use identity::routes::{Identity, Parts};
 use identity::settings::Registration;
-use identity::throttle::{Throttle, LOGIN_POLICY};
+use identity::storage::{Actor, NewUser, Users};
+use identity::throttle::{Throttle, ADDRESS_POLICY, LOGIN_POLICY};
 use identity::users::UserStore;
 use jwt_lite::Key;
 use service_kit::App;
-use service_kit::{Authenticator, Claims, Role};
-use service_kit::Response;
 use service_kit::Pool;
 use service_kit::RateLimit;
+use service_kit::Response;
+use service_kit::{Authenticator, Claims, Role};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -40,14 +42,50 @@ pub const ORIGIN: &str = "https://gate.example";
 
 /// identity answering in-process over a fresh store: registration open, bcrypt at cost 4 (the
 /// lowest bcrypt allows) on a pool of one turn (a fuzzer calls from one thread, so it is never
-/// busy), CORS for [`ORIGIN`].
+/// busy), CORS for [`ORIGIN`], no proxy trusted and no per-address login limit.
 pub fn identity_app(tag: &str) -> App<Identity> {
     let (users, _) = UserStore::open(&scratch_dir(tag)).expect("user store");
+    identity_over(users, None, TrustedProxies::none())
+}
+
+/// The address of the edge for [`identity_behind_edge`], as docker-compose.yml gives it.
+pub const EDGE: &str = "172.30.81.2";
+/// The admin [`identity_behind_edge`] starts with.
+pub const ADMIN: &str = "fuzz-admin";
+/// [`ADMIN`]'s password.
+pub const ADMIN_PASSWORD: &str = "fuzz-admin-password";
+
+/// identity as docker-compose.yml runs it behind the edge: `TRUSTED_PROXIES` is [`EDGE`] and
+/// failed logins are limited per client address too ([`ADDRESS_POLICY`]); its store starts with
+/// the admin [`ADMIN`]. Otherwise as [`identity_app`].
+pub fn identity_behind_edge(tag: &str) -> App<Identity> {
+    let (users, _) = UserStore::open(&scratch_dir(tag)).expect("user store");
+    let admin = NewUser {
+        username: ADMIN.to_owned(),
+        hash: Passwords::new(4)
+            .hash(ADMIN_PASSWORD)
+            .expect("a bcrypt hash"),
+        role: Role::Admin,
+    };
+    users
+        .add(admin, &Actor::Config)
+        .expect("the admin of a fresh store");
+    let edge = TrustedProxies::parse(EDGE).expect("the edge's address");
+    identity_over(users, Some(Throttle::new(ADDRESS_POLICY)), edge)
+}
+
+fn identity_over(
+    users: UserStore,
+    address_throttle: Option<Throttle>,
+    trusted_proxies: TrustedProxies,
+) -> App<Identity> {
     let service = Identity::new(Parts {
         users: Arc::new(users),
         passwords: Passwords::new(4),
         bcrypt: Pool::new(1, 4),
         throttle: Throttle::new(LOGIN_POLICY),
+        address_throttle,
+        trusted_proxies,
         auth: authenticator(),
         token_lifetime_secs: 3600,
         registration: Registration::Open,
