@@ -58,12 +58,21 @@ pub fn seed(
                 "identity: created the bootstrap admin {:?} (ADMIN_USERNAME)",
                 admin.username
             ));
-        } else {
+        } else if users
+            .account(&admin.username)
+            .map_err(SeedError::Lookup)?
+            .is_some()
+        {
             log_line(&format!(
-                "identity: ADMIN_USERNAME {:?} is taken (by that name or a lookalike of it); \
-                 left unchanged",
+                "identity: ADMIN_USERNAME {:?} already exists; left unchanged",
                 admin.username
             ));
+        } else {
+            eprintln!(
+                "identity: warning: ADMIN_USERNAME {:?} was not created: a user with a lookalike \
+                 name exists (`identity user list` shows the users)",
+                admin.username
+            );
         }
     }
     if demo_users {

@@ -78,7 +78,12 @@ fn a_torn_last_line_is_dropped_with_a_warning() {
     assert_eq!(register(&service, "zoe", "zoe-pass").status, 200);
     service.kill9();
     let text = std::fs::read_to_string(journal(&dir)).unwrap();
-    assert_eq!(text.lines().count(), 3);
+    // Three users, and the two logins' times (SPEC §10's `last_login_at`).
+    let users = text
+        .lines()
+        .filter(|l| l.contains(r#""op":"user""#))
+        .count();
+    assert_eq!((users, text.lines().count()), (3, 5), "{text}");
     assert!(text.ends_with('\n'));
     let service = launch(&dir).start();
     assert!(

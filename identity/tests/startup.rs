@@ -182,3 +182,26 @@ fn the_bootstrap_admin_never_overwrites_a_user() {
     let log = format!("{}{}", api.service().stdout(), api.service().stderr());
     assert!(!log.contains("first-pass") && !log.contains("second-pass"));
 }
+
+#[test]
+fn a_bootstrap_admin_whose_name_has_a_lookalike_is_not_created() {
+    let dir = TempDir::new("bootstrap-lookalike");
+    {
+        let api = start(&launch(&dir));
+        assert_eq!(api.register("Root", "other-pass", None).status, 200);
+    }
+    let api = start(
+        &launch(&dir)
+            .env("ADMIN_USERNAME", "root")
+            .env("ADMIN_PASSWORD", "root-pass"),
+    );
+    let err = api.service().stderr();
+    assert!(
+        err.contains("ADMIN_USERNAME \"root\" was not created: a user with a lookalike name"),
+        "{err}"
+    );
+    assert_eq!(api.login("root", "root-pass").status, 401);
+    let token = api.token("Root", "other-pass");
+    let me = api.get("/auth/me", Some(&token));
+    assert_eq!(me.json(), json!({ "username": "Root", "role": "committee" }));
+}
