@@ -24,6 +24,11 @@ if [ -d "$BEFORE_TREE" ]; then
 fi
 git worktree add --detach "$BEFORE_TREE" "$REV" >/dev/null
 trap 'git -C "$ROOT" worktree remove --force "$BEFORE_TREE" 2>/dev/null || true' EXIT
+# A revision with the gate page builds its QR decoder into attendance: install it from that
+# revision's own lockfile (node_modules is never committed, so a fresh worktree has none).
+if [ -f "$BEFORE_TREE/attendance/web/package-lock.json" ]; then
+    npm ci --prefix "$BEFORE_TREE/attendance/web" --no-audit --no-fund --loglevel=error >&2
+fi
 
 echo "==> before: $REV" >&2
 BENCH_OUT=$BEFORE "$BEFORE_TREE/bench/run.sh" >/dev/null
