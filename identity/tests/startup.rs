@@ -203,5 +203,8 @@ fn a_bootstrap_admin_whose_name_has_a_lookalike_is_not_created() {
     assert_eq!(api.login("root", "root-pass").status, 401);
     let token = api.token("Root", "other-pass");
     let me = api.get("/auth/me", Some(&token));
-    assert_eq!(me.json(), json!({ "username": "Root", "role": "committee" }));
+    assert_eq!(
+        me.json(),
+        json!({ "username": "Root", "role": "committee" })
+    );
 }
