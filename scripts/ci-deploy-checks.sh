@@ -575,6 +575,37 @@ if [[ "$EDGE_UP" == 1 ]]; then
         fail "edge: identity's port does not serve /tixgo-ca.crt" "got $code"
     fi
 
+    # The operations endpoints answer on the services' own ports (the venue LAN) and are 404 at
+    # every door of the edge, however the path is spelt (deploy/nginx/internal-endpoints.conf).
+    for bin in identity attendance; do
+        for path in /metrics /ready; do
+            code="$(http_status "http://127.0.0.1:${PORT_OF[$bin]}$path")"
+            if [[ "$code" == 200 ]]; then
+                pass "$bin: GET $path on its own port is 200"
+            else
+                fail "$bin: GET $path on its own port is 200" "got $code"
+            fi
+        done
+    done
+    hidden_ok=1
+    hidden_seen=""
+    for base in "$EID" "$EATT" "$ETLS_ID" "$ETLS"; do
+        for path in /metrics /ready /metrics/ //metrics /./metrics /%6Detrics /metrics?x=1 /re%61dy// \
+            /auth/../metrics; do
+            code="$(curl -sS --path-as-is -o "$WORK/body" -w '%{http_code}' --max-time 10 \
+                "${CACERT[@]}" "$base$path" 2>/dev/null || true)"
+            if [[ "$code" != 404 ]] || [[ "$(tr -d '\n' <"$WORK/body")" != '{"detail":"Not Found"}' ]]; then
+                hidden_ok=0
+                hidden_seen+="$base$path: $code $(head -c 200 "$WORK/body")"$'\n'
+            fi
+        done
+    done
+    if ((hidden_ok)); then
+        pass "edge: /metrics and /ready are a JSON 404 at all four doors, however spelt"
+    else
+        fail "edge: /metrics and /ready are a JSON 404 at all four doors" "$hidden_seen"
+    fi
+
     for bin in identity attendance; do
         journals="$(find "${ROOT_OF[$bin]}/data" -type f -size +0 ! -name .lock 2>/dev/null | wc -l)"
         if ((journals >= 1)); then

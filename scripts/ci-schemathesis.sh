@@ -2,7 +2,9 @@
 # Property-based API tests of both services against their own OpenAPI documents: schemathesis
 # (pinned in scripts/requirements-ci.txt) with every check, on loopback only, each service fresh
 # (a temporary data directory, a random JWT secret), a bounded number of examples and a
-# wall-clock bound per service. Fails on any failure or error schemathesis reports.
+# wall-clock bound per service. Fails on any failure or error schemathesis reports. Then reads
+# both services' GET /metrics, after all that traffic, with the Prometheus text parser
+# (scripts/lib/check_metrics.py).
 #
 #   scripts/ci-schemathesis.sh
 #   SCHEMATHESIS_EXAMPLES=500 SCHEMATHESIS_SECONDS=600 SCHEMATHESIS_SEED=7 scripts/ci-schemathesis.sh
@@ -23,7 +25,8 @@ export CARGO_TERM_COLOR=never
 
 venv="$root/target/ci-venv"
 pinned="$(grep -E '^schemathesis==' scripts/requirements-ci.txt)"
-if ! "$venv/bin/st" --version 2>/dev/null | grep -qF "version ${pinned#schemathesis==}"; then
+if ! "$venv/bin/st" --version 2>/dev/null | grep -qF "version ${pinned#schemathesis==}" ||
+    ! "$venv/bin/python" -c 'import prometheus_client' 2>/dev/null; then
     echo "== installing ${pinned} into target/ci-venv"
     rm -rf "$venv"
     python3 -m venv "$venv"
@@ -130,6 +133,14 @@ run() {
 
 run identity "$identity_port"
 run attendance "$attendance_port"
+
+echo "== /metrics, parsed by prometheus_client"
+if "$venv/bin/python" scripts/lib/check_metrics.py \
+    identity="$identity_port" attendance="$attendance_port"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
 
 echo "$passed passed, $failed failed"
 [[ "$failed" -eq 0 ]]

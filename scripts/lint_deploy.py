@@ -372,6 +372,12 @@ def check_nginx(c, root):
                 len(re.findall(rf"^\s*include {re.escape(name)};", active, re.M)) == 1)
         c.check(f"https.conf.template: one server includes {name}",
                 len(re.findall(rf"^\s*include {re.escape(name)};", https, re.M)) == 1)
+        c.check(f"{name}: includes internal-endpoints.conf (/metrics and /ready are not published)",
+                len(re.findall(r"^include internal-endpoints\.conf;", active_of(name), re.M)) == 1)
+    internal = active_of("internal-endpoints.conf")
+    c.check("internal-endpoints.conf: /metrics and /ready, however spelt, return 404",
+            re.search(r"^location ~ \^/\+\(metrics\|ready\)/\*\$ \{\s*return 404;\s*\}", internal, re.M)
+            is not None)
     for directive in ["include ticket-import.conf;", "include tixgo-errors.conf;",
                       "listen 18443 ssl reuseport;", "listen 18444 ssl reuseport;",
                       "ssl_certificate certs/server.crt;", "ssl_certificate_key certs/server.key;"]:

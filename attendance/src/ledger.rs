@@ -32,6 +32,7 @@ use crate::storage::{
 };
 use crate::store::{Admission, Found, Listed, NewCheckIn, Store};
 use journal::{Journal, JournalError, MemoryLimit, ReplayReport};
+use service_kit::{Metrics, NotReady};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -293,6 +294,15 @@ impl CheckIns for Ledger {
 
     fn settle(&self) -> Result<(), StorageError> {
         self.journal.settle().map_err(not_kept)
+    }
+
+    fn ready(&self) -> Result<(), NotReady> {
+        NotReady::unless(self.journal.trouble())
+    }
+
+    fn report_writes(&self, metrics: Arc<Metrics>) {
+        self.journal
+            .observe_batches(move |took| metrics.storage_writes().observe(took));
     }
 }
 

@@ -16,6 +16,7 @@
 //! - [`routes`]: the HTTP API, and how the binary starts it ([`service_kit::startup::Program`]),
 //!   with [`event_routes`] for the events and tickets of SPEC §8;
 //! - [`web`]: the gate page of SPEC §9, the web app staff scan tickets with;
+//! - [`outcomes`]: check-ins admitted and refused by reason, for `GET /metrics`;
 //! - [`settings`]: the configuration;
 //! - [`openapi`]: the OpenAPI document.
 #![forbid(unsafe_code)]
@@ -28,6 +29,7 @@ pub mod event_input;
 pub mod event_routes;
 pub mod ledger;
 pub mod openapi;
+pub mod outcomes;
 pub mod print;
 pub mod qr;
 pub mod records;

@@ -8,6 +8,7 @@ use crate::csv;
 use crate::event_routes;
 use crate::ledger::Ledger;
 use crate::openapi;
+use crate::outcomes::Outcomes;
 use crate::records::{Reason, Record};
 use crate::settings::{self, Settings};
 use crate::storage::{CheckIn, CheckInRequest, CheckIns, Events, JsonPage, StorageError};
@@ -21,7 +22,7 @@ use service_kit::Service;
 use service_kit::{Authenticator, Claims};
 use service_kit::{Body, FieldError, Method, Response, BIG_ANSWER_BYTES};
 use service_kit::{Call, Route};
-use service_kit::{CommonConfig, ConfigError, Env};
+use service_kit::{CommonConfig, ConfigError, Env, Metrics};
 use std::sync::Arc;
 
 /// The `/health` body: what serde_json wrote for `{"status":"ok","service":"attendance"}`
@@ -38,6 +39,8 @@ pub struct Attendance {
     checkins: Arc<dyn CheckIns>,
     events: Arc<dyn Events>,
     page: GatePage,
+    metrics: Arc<Metrics>,
+    outcomes: Arc<Outcomes>,
 }
 
 #[derive(Serialize)]
@@ -74,13 +77,17 @@ fn listing(event_id: &str, page: &JsonPage) -> Response {
 
 impl Attendance {
     /// The service validating tokens with `auth` and keeping check-ins, events and tickets in
-    /// `storage`.
+    /// `storage`, which reports its writes' latency to the service's metrics.
     pub fn new<S: CheckIns + Events + 'static>(auth: Authenticator, storage: Arc<S>) -> Attendance {
+        let metrics = Arc::new(Metrics::new());
+        storage.report_writes(Arc::clone(&metrics));
         Attendance {
             auth,
             checkins: Arc::clone(&storage) as Arc<dyn CheckIns>,
             events: storage,
             page: GatePage::new(None),
+            metrics,
+            outcomes: Arc::default(),
         }
     }
 
@@ -111,6 +118,8 @@ impl Service for Attendance {
     fn routes() -> Vec<Route<Self>> {
         let mut routes = vec![
             Route::public(Method::Get, "/health", health),
+            Route::public(Method::Get, "/ready", ready),
+            Route::public(Method::Get, "/metrics", metrics),
             Route::public(Method::Get, "/openapi.json", |_, _| openapi::response()),
             Route::any_role_later(Method::Post, "/checkins", check_in),
             Route::admin(Method::Delete, "/checkins/{event_id}/{ticket_id}", undo),
@@ -123,6 +132,10 @@ impl Service for Attendance {
 
     fn authenticator(&self) -> &Authenticator {
         &self.auth
+    }
+
+    fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 }
 
@@ -167,6 +180,18 @@ fn health(_: &Attendance, _: &Call<'_>) -> Response {
     Response::with_body(200, "application/json", HEALTH.to_vec())
 }
 
+/// `GET /ready`: whether the storage can keep check-ins now.
+fn ready(attendance: &Attendance, _: &Call<'_>) -> Response {
+    Response::readiness(attendance.checkins.ready())
+}
+
+/// `GET /metrics`: the requests and storage writes, and the check-ins by outcome.
+fn metrics(attendance: &Attendance, _: &Call<'_>) -> Response {
+    let mut text = attendance.metrics.exposition();
+    attendance.outcomes.add_to(&mut text);
+    text.into_response()
+}
+
 /// `POST /checkins`: answered once the outcome is durable, by the journal's sync thread, while
 /// the request worker goes on to other requests (the one deferred answer: see
 /// [`service_kit::later`]).
@@ -183,9 +208,13 @@ fn check_in(attendance: &Attendance, call: &Call<'_>, claims: &Claims) -> Answer
         gate: input.gate.as_deref(),
     };
     let (answerer, later) = service_kit::later();
+    let outcomes = Arc::clone(&attendance.outcomes);
     attendance.checkins.check_in_later(
         request,
-        Box::new(move |outcome| answerer.send(check_in_answer(outcome))),
+        Box::new(move |outcome| {
+            outcomes.count(&outcome);
+            answerer.send(check_in_answer(outcome));
+        }),
     );
     Answer::Later(later)
 }

@@ -9,10 +9,10 @@
 
 use crate::catalog::Changes;
 use crate::records::{Event, Reason, Record, RefusalLine, Row, Stamp, TicketState};
-use service_kit::SharedBytes;
+use service_kit::{Metrics, NotReady, SharedBytes};
 use std::error::Error;
 use std::fmt;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 /// The check-ins, wherever they are kept. `Send + Sync` so that every request worker can share
 /// one (as `Arc<dyn CheckIns>`), `Debug` so that the service holding it can derive `Debug`.
@@ -63,6 +63,13 @@ pub trait CheckIns: Send + Sync + fmt::Debug {
     /// Waits until every change made so far is durable or was reported not kept: the final
     /// sync at shutdown, after the request workers have stopped.
     fn settle(&self) -> Result<(), StorageError>;
+
+    /// Whether the storage can keep changes now (`GET /ready`): for the journal, that its last
+    /// write was kept.
+    fn ready(&self) -> Result<(), NotReady>;
+
+    /// Records the latency of every durable write into `metrics` from now on.
+    fn report_writes(&self, metrics: Arc<Metrics>);
 }
 
 /// The events, their ticket lists, refused scans and statistics (SPEC §8), wherever they are

@@ -391,9 +391,18 @@ fn a_write_that_fails_is_503_and_changes_nothing() {
     let undo = api.undo(Some(&admin()), &format!("evt/{}", acked[0]));
     assert_eq!(undo.status, 503, "{}", undo.text());
     assert_eq!(api.tickets("evt"), acked, "the failed undo changed nothing");
+    let ready = api.get("/ready", None);
+    assert_json(
+        &ready,
+        503,
+        &json!({"detail": "Storage is not usable: the journal's last write failed (is the disk full?)"}),
+    );
+    assert_eq!(ready.header("retry-after"), Some("5"));
+    assert_eq!(api.get("/health", None).status, 200, "alive, not ready");
     api.kill9();
 
     let api = start(dir.path());
+    assert_json(&api.get("/ready", None), 200, &json!({"status": "ready"}));
     assert_eq!(api.tickets("evt"), acked);
     assert_eq!(api.check_in(&t, "evt", &ticket).status, 201);
 }

@@ -963,3 +963,102 @@ fn the_import_alone_takes_16_mib_and_no_more() {
     );
     assert_eq!(api.get("/events/gig/tickets", Some(&a)).json()["total"], 0);
 }
+
+/// The value of the one sample of `/metrics` named `series` exactly (name and labels), if any.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        Some(value.parse().expect("a number"))
+    })
+}
+
+#[test]
+fn ready_and_metrics_count_requests_by_route_and_check_ins_by_outcome() {
+    let dir = TempDir::new("att-metrics");
+    let api = listed_event(&dir);
+    assert_json(&api.get("/ready", None), 200, &json!({"status": "ready"}));
+    let c = committee();
+    let small = json!({"event_id": "small", "name": "Small", "capacity": 1});
+    assert_eq!(api.create_event(&admin(), &small).status, 201);
+    assert_eq!(api.scan(&c, "konser", "A", None).status, 201);
+    assert_eq!(api.scan(&c, "konser", "A", None).status, 409);
+    assert_eq!(api.scan(&c, "konser", "V", None).status, 409);
+    assert_eq!(api.scan(&c, "konser", "nope", None).status, 404);
+    assert_eq!(api.scan(&c, "konser", "nope2", None).status, 404);
+    assert_eq!(api.check_in_keyed(&c, "small", "S1", "k-1").status, 201);
+    assert_eq!(api.check_in_keyed(&c, "small", "S1", "k-1").status, 201);
+    assert_eq!(api.check_in(&c, "small", "S2").status, 409);
+    assert_eq!(api.get("/events/konser", Some(&c)).status, 200);
+    assert_eq!(api.get("/events/nope", Some(&c)).status, 404);
+    assert_eq!(api.get("/no/such/7f3a", None).status, 404);
+
+    let answer = api.get("/metrics", None);
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let text = answer.text();
+    for (series, value) in [
+        ("tixgo_checkins_total", 2.0),
+        ("tixgo_checkin_repeats_total", 1.0),
+        (
+            r#"tixgo_checkin_refusals_total{reason="unknown_ticket"}"#,
+            2.0,
+        ),
+        (r#"tixgo_checkin_refusals_total{reason="voided"}"#, 1.0),
+        (
+            r#"tixgo_checkin_refusals_total{reason="already_checked_in"}"#,
+            1.0,
+        ),
+        (
+            r#"tixgo_checkin_refusals_total{reason="capacity_reached"}"#,
+            1.0,
+        ),
+        (
+            r#"tixgo_http_requests_total{method="POST",route="/checkins",status="201"}"#,
+            3.0,
+        ),
+        (
+            r#"tixgo_http_requests_total{method="POST",route="/checkins",status="404"}"#,
+            2.0,
+        ),
+        (
+            r#"tixgo_http_requests_total{method="POST",route="/checkins",status="409"}"#,
+            3.0,
+        ),
+        (
+            r#"tixgo_http_requests_total{method="GET",route="/events/{event_id}",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"tixgo_http_requests_total{method="GET",route="/events/{event_id}",status="404"}"#,
+            1.0,
+        ),
+        (
+            r#"tixgo_http_requests_total{method="GET",route="unmatched",status="404"}"#,
+            1.0,
+        ),
+        (
+            r#"tixgo_http_requests_total{method="GET",route="/ready",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"tixgo_http_request_duration_seconds_count{method="POST",route="/checkins"}"#,
+            8.0,
+        ),
+        (
+            r#"tixgo_http_request_duration_seconds_bucket{method="POST",route="/checkins",le="+Inf"}"#,
+            8.0,
+        ),
+    ] {
+        assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");
+    }
+    // Every write went through the journal: the event, the import, the void, the small
+    // event, and each check-in and refusal kept.
+    let writes = sample(&text, "tixgo_storage_write_seconds_count").unwrap();
+    assert!(writes >= 4.0, "{text}");
+    assert!(!text.contains("nope") && !text.contains("konser") && !text.contains("7f3a"));
+    assert!(!text.contains("panitia1") && !text.contains("admin-user"));
+}

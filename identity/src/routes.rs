@@ -27,7 +27,7 @@ use service_kit::Service;
 use service_kit::{Authenticator, Claims};
 use service_kit::{Call, Route};
 use service_kit::{CommonConfig, ConfigError, Env};
-use service_kit::{Method, Response, ADMIN_REQUIRED};
+use service_kit::{Method, Metrics, Response, ADMIN_REQUIRED};
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -57,6 +57,7 @@ pub struct Identity {
     token_lifetime_secs: u64,
     registration: Registration,
     signups: RateLimit,
+    metrics: Arc<Metrics>,
 }
 
 /// The detail of the 429 past the sign-up limit.
@@ -90,8 +91,11 @@ pub struct Parts {
 }
 
 impl Identity {
-    /// The service over these parts.
+    /// The service over these parts; the user store reports its writes' latency to the
+    /// service's metrics.
     pub fn new(parts: Parts) -> Identity {
+        let metrics = Arc::new(Metrics::new());
+        parts.users.report_writes(Arc::clone(&metrics));
         Identity {
             users: parts.users,
             passwords: parts.passwords,
@@ -103,6 +107,7 @@ impl Identity {
             token_lifetime_secs: parts.token_lifetime_secs,
             registration: parts.registration,
             signups: parts.signups,
+            metrics,
         }
     }
 }
@@ -113,6 +118,12 @@ impl Service for Identity {
     fn routes() -> Vec<Route<Self>> {
         vec![
             Route::public(Method::Get, "/health", health),
+            Route::public(Method::Get, "/ready", |identity, _| {
+                Response::readiness(identity.users.ready())
+            }),
+            Route::public(Method::Get, "/metrics", |identity, _| {
+                identity.metrics.exposition().into_response()
+            }),
             Route::public(Method::Get, "/openapi.json", |_, _| openapi::document()),
             Route::public(Method::Post, "/auth/register", register),
             Route::public(Method::Post, "/auth/login", login),
@@ -134,6 +145,10 @@ impl Service for Identity {
 
     fn authenticator(&self) -> &Authenticator {
         &self.auth
+    }
+
+    fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 }
 

@@ -7,9 +7,10 @@
 //! ([`Actor`]).
 
 use serde::{Deserialize, Serialize};
-use service_kit::Role;
+use service_kit::{Metrics, NotReady, Role};
 use std::error::Error;
 use std::fmt;
+use std::sync::Arc;
 
 /// The users, wherever they are kept. `Send + Sync` so that every request worker can share one
 /// (as `Arc<dyn Users>`), `Debug` so that the service holding it can derive `Debug`.
@@ -48,6 +49,13 @@ pub trait Users: Send + Sync + fmt::Debug {
     /// Waits until every change made so far is durable or was reported not kept: the final
     /// sync at shutdown, after the request workers have stopped.
     fn settle(&self) -> Result<(), StorageError>;
+
+    /// Whether the storage can keep changes now (`GET /ready`): for the journal, that its last
+    /// write was kept.
+    fn ready(&self) -> Result<(), NotReady>;
+
+    /// Records the latency of every durable write into `metrics` from now on.
+    fn report_writes(&self, metrics: Arc<Metrics>);
 }
 
 /// Who made a change to a user, as the journal keeps it.

@@ -19,11 +19,11 @@ use crate::storage::{
 use journal::{Journal, JournalError, ReplayReport};
 use serde::{Deserialize, Serialize};
 use service_kit::clock::now_timestamp;
-use service_kit::Role;
+use service_kit::{Metrics, NotReady, Role};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The journal's file name in the data directory.
 pub const JOURNAL_FILE: &str = "users.jsonl";
@@ -415,6 +415,15 @@ impl Users for UserStore {
 
     fn settle(&self) -> Result<(), StorageError> {
         self.journal.settle().map_err(kept_not)
+    }
+
+    fn ready(&self) -> Result<(), NotReady> {
+        NotReady::unless(self.journal.trouble())
+    }
+
+    fn report_writes(&self, metrics: Arc<Metrics>) {
+        self.journal
+            .observe_batches(move |took| metrics.storage_writes().observe(took));
     }
 }
 

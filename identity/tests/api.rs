@@ -59,6 +59,46 @@ fn health_answers_ok() {
 }
 
 #[test]
+fn ready_and_metrics_count_requests_by_route_and_status() {
+    let dir = TempDir::new("metrics");
+    let api = fresh(&dir, &[]);
+    let ready = api.get("/ready", None);
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json(), json!({ "status": "ready" }));
+    assert_eq!(api.register("olga", "olga-pass", None).status, 200);
+    assert_eq!(api.register("olga", "olga-pass", None).status, 409);
+    assert_eq!(api.login("olga", "wrong-pass").status, 401);
+    let token = api.token("olga", "olga-pass");
+    assert_eq!(api.get("/auth/me", Some(&token)).status, 200);
+    assert_eq!(api.get("/users/olga", Some(&token)).status, 405);
+    assert_eq!(api.get("/secret-olga", None).status, 404);
+
+    let answer = api.get("/metrics", None);
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = answer.text();
+    for line in [
+        r#"tixgo_http_requests_total{method="POST",route="/auth/register",status="200"} 1"#,
+        r#"tixgo_http_requests_total{method="POST",route="/auth/register",status="409"} 1"#,
+        r#"tixgo_http_requests_total{method="POST",route="/auth/login",status="200"} 1"#,
+        r#"tixgo_http_requests_total{method="POST",route="/auth/login",status="401"} 1"#,
+        r#"tixgo_http_requests_total{method="GET",route="/auth/me",status="200"} 1"#,
+        r#"tixgo_http_requests_total{method="GET",route="/users/{username}",status="405"} 1"#,
+        r#"tixgo_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+        r#"tixgo_http_requests_total{method="GET",route="/ready",status="200"} 1"#,
+        r#"tixgo_http_request_duration_seconds_count{method="POST",route="/auth/login"} 2"#,
+        "# TYPE tixgo_storage_write_seconds histogram",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    assert!(!text.contains("olga"), "no user name in the metrics");
+    assert!(!text.contains("tixgo_checkins_total"), "attendance's own");
+}
+
+#[test]
 fn register_login_and_me() {
     let dir = TempDir::new("flow");
     let api = fresh(&dir, &[("TOKEN_EXPIRE_MINUTES", "5")]);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{launch, login, register};
+use common::{assert_detail, launch, login, register};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
@@ -37,6 +37,57 @@ fn users_survive_a_clean_restart() {
     );
     assert_eq!(login(&service, "kate", "kate-pass").status, 200);
     assert_eq!(register(&service, "kate", "again").status, 409);
+}
+
+#[test]
+fn a_full_disk_is_503_not_ready_and_keeps_nothing_of_the_failed_write() {
+    let dir = TempDir::new("full");
+    // A file-size limit makes the journal's writes fail once it holds about 2 KiB (SIGXFSZ is
+    // ignored, so the write returns EFBIG instead of killing the process): a full disk, in
+    // effect.
+    let limited = launch(&dir).start_under(&["sh", "-c", "trap '' XFSZ; ulimit -f 4; exec \"$0\""]);
+    let ready = limited.get("/ready", None);
+    assert_eq!(
+        (ready.status, ready.text()),
+        (200, r#"{"status":"ready"}"#.to_owned())
+    );
+    let mut kept = Vec::new();
+    let refused = (0..100).map(|i| format!("user{i:03}")).find_map(|name| {
+        let answer = register(&limited, &name, "a-password");
+        match answer.status {
+            200 => {
+                kept.push(name);
+                None
+            }
+            _ => Some((name, answer)),
+        }
+    });
+    let (name, answer) = refused.expect("the journal never filled up");
+    assert!(!kept.is_empty());
+    assert_detail(&answer, 503, "Could not save the user; please retry");
+    let ready = limited.get("/ready", None);
+    assert_detail(
+        &ready,
+        503,
+        "Storage is not usable: the journal's last write failed (is the disk full?)",
+    );
+    assert_eq!(ready.header("retry-after"), Some("5"));
+    assert_eq!(limited.get("/health", None).status, 200, "alive, not ready");
+    let metrics = limited.get("/metrics", None).text();
+    assert!(
+        metrics.contains(
+            r#"tixgo_http_requests_total{method="POST",route="/auth/register",status="503"} 1"#
+        ),
+        "{metrics}"
+    );
+    limited.kill9();
+
+    let service = launch(&dir).start();
+    let ready = service.get("/ready", None);
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    assert_eq!(login(&service, &kept[0], "a-password").status, 200);
+    assert_eq!(login(&service, &name, "a-password").status, 401, "not kept");
+    assert_eq!(register(&service, &name, "a-password").status, 200);
 }
 
 #[test]

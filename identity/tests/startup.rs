@@ -85,6 +85,10 @@ fn bad_configuration_is_refused_naming_the_variable() {
         (launch(&dir).env("PORT", "70000"), &["PORT"]),
         (launch(&dir).env("WORKERS", "0"), &["WORKERS"]),
         (
+            launch(&dir).env("DATABASE_URL", "postgres://tixgo:db-pass@db/tixgo"),
+            &["DATABASE_URL", "PostgreSQL", "`postgres`"],
+        ),
+        (
             launch(&dir).env("ADMIN_USERNAME", "root"),
             &["ADMIN_PASSWORD", "ADMIN_USERNAME"],
         ),
@@ -112,7 +116,12 @@ fn bad_configuration_is_refused_naming_the_variable() {
         for name in names {
             assert!(err.contains(name), "{names:?}: {err}");
         }
-        for secret in [short_secret, &long_password[..20], testkit::SECRET] {
+        for secret in [
+            short_secret,
+            &long_password[..20],
+            testkit::SECRET,
+            "db-pass",
+        ] {
             assert!(
                 !err.contains(secret) && !out.contains(secret),
                 "echoed: {err}"

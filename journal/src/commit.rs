@@ -15,7 +15,8 @@ use std::io::{self, Write};
 use std::ops::RangeInclusive;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 /// How many runs of failed batches are remembered for waiters that have not looked yet.
 /// Consecutive failed batches (a full disk fails every one) are one run.
@@ -26,6 +27,25 @@ pub(crate) const REMEMBERED_FAILURES: usize = 64;
 ///
 /// [`JournalError::NotKept`]: crate::JournalError::NotKept
 pub type Durability = Result<(), crate::JournalError>;
+
+/// What [`GroupCommit::observe_batches`] calls after each batch with the time its write and
+/// sync took.
+pub(crate) type BatchObserver = Box<dyn Fn(Duration) + Send + Sync>;
+
+/// The observer of a journal's batches, if one was set.
+#[derive(Default)]
+struct Observer(OnceLock<BatchObserver>);
+
+impl fmt::Debug for Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = if self.0.get().is_some() {
+            "set"
+        } else {
+            "none"
+        };
+        f.write_str(set)
+    }
+}
 
 /// A callback of [`GroupCommit::when_durable`].
 type Callback = Box<dyn FnOnce(Durability) + Send + 'static>;
@@ -38,6 +58,8 @@ pub struct Stats {
     /// Batches the sync thread settled, durable or not: one `write` and one `fdatasync` each.
     /// `lines / batches` is the average number of writers that shared a sync.
     pub batches: u64,
+    /// The last batch settled failed (its lines were not kept); the next kept batch clears it.
+    pub last_batch_failed: bool,
 }
 
 /// The journal file and the bookkeeping the writers and the sync thread share.
@@ -50,6 +72,8 @@ pub(crate) struct GroupCommit {
     work: Condvar,
     /// Wakes blocked waiters when a batch is settled.
     settled: Condvar,
+    /// Told how long each batch's write and sync took.
+    observer: Observer,
 }
 
 /// Sequence numbers count appended lines from 1.
@@ -66,6 +90,8 @@ struct State {
     failed: VecDeque<RangeInclusive<u64>>,
     /// Batches settled.
     batches: u64,
+    /// The last batch settled failed.
+    last_batch_failed: bool,
     /// Callbacks waiting for lines not yet settled.
     callbacks: Vec<(u64, Callback)>,
     /// Every settled line's callbacks have run.
@@ -142,6 +168,7 @@ impl GroupCommit {
                 durable_len,
                 failed: VecDeque::new(),
                 batches: 0,
+                last_batch_failed: false,
                 callbacks: Vec::new(),
                 answered: 0,
                 syncer_idle: false,
@@ -152,7 +179,14 @@ impl GroupCommit {
             }),
             work: Condvar::new(),
             settled: Condvar::new(),
+            observer: Observer::default(),
         }
+    }
+
+    /// Has `observer` told how long each batch's write and sync take from now on; `false` (and
+    /// nothing changes) when an observer is set already.
+    pub(crate) fn observe_batches(&self, observer: BatchObserver) -> bool {
+        self.observer.0.set(observer).is_ok()
     }
 
     /// Queues one encoded line and returns its sequence number.
@@ -213,6 +247,7 @@ impl GroupCommit {
         Stats {
             lines: state.appended,
             batches: state.batches,
+            last_batch_failed: state.last_batch_failed,
         }
     }
 
@@ -249,9 +284,14 @@ impl GroupCommit {
             };
             drop(state);
 
+            let began = Instant::now();
             let written = (&self.file)
                 .write_all(&batch)
                 .and_then(|()| self.file.sync_data());
+            if let Some(observer) = self.observer.0.get() {
+                let took = began.elapsed();
+                let _ = catch_unwind(AssertUnwindSafe(|| observer(took)));
+            }
             #[cfg(test)]
             let written = written.and_then(|()| {
                 if injected_failure {
@@ -262,6 +302,7 @@ impl GroupCommit {
             });
 
             state = self.lock_state();
+            state.last_batch_failed = written.is_err();
             match written {
                 Ok(()) => state.durable_len += batch.len() as u64,
                 Err(e) => self.cut_failed_batch(&mut state, first..=last, &e),

@@ -66,6 +66,7 @@ use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 /// An open journal file, its sync thread and the lock on its data directory.
 #[derive(Debug)]
@@ -168,7 +169,23 @@ impl Journal {
         self.commit.when_durable(seq, callback);
     }
 
-    /// How many lines were appended and in how many batches they were written, since opening.
+    /// Has `observer` told, on the sync thread, how long each batch's write and `fdatasync`
+    /// took (a service's storage write latency); it must be quick, and a panic in it is ignored.
+    /// `false`, and nothing changes, when an observer was set already.
+    pub fn observe_batches(&self, observer: impl Fn(Duration) + Send + Sync + 'static) -> bool {
+        self.commit.observe_batches(Box::new(observer))
+    }
+
+    /// Why the journal cannot keep lines now, if it cannot: its last batch failed (a full
+    /// disk, a failing card). The next batch that is kept clears it.
+    pub fn trouble(&self) -> Option<&'static str> {
+        self.stats()
+            .last_batch_failed
+            .then_some("the journal's last write failed (is the disk full?)")
+    }
+
+    /// How many lines were appended and in how many batches they were written, since opening,
+    /// and whether the last batch failed.
     pub fn stats(&self) -> Stats {
         self.commit.stats()
     }
@@ -337,7 +354,8 @@ mod tests {
             j.stats(),
             Stats {
                 lines: 3,
-                batches: 3
+                batches: 3,
+                last_batch_failed: false,
             }
         );
     }
@@ -370,7 +388,8 @@ mod tests {
             j.stats(),
             Stats {
                 lines: u64::from(LATE_WRITERS) + 1,
-                batches: 2
+                batches: 2,
+                last_batch_failed: false,
             }
         );
         drop(j);
@@ -390,9 +409,31 @@ mod tests {
             write(&j, 1).unwrap();
             j.commit.fail_batches(1);
             assert!(matches!(write(&j, 2), Err(JournalError::NotKept)));
+            assert!(j.stats().last_batch_failed);
+            assert!(j.trouble().unwrap().contains("last write failed"));
             write(&j, 3).unwrap();
+            assert_eq!(j.trouble(), None, "a kept batch clears it");
         }
         assert_eq!(reopen(&dir).unwrap().0, vec![Rec { n: 1 }, Rec { n: 3 }]);
+    }
+
+    #[test]
+    fn the_observer_hears_every_batch_failed_or_kept() {
+        let dir = Dir::new("observed");
+        let j = open(&dir);
+        let heard = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = Arc::clone(&heard);
+        assert!(j.observe_batches(move |took| {
+            assert!(took < Duration::from_secs(60));
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }));
+        assert!(!j.observe_batches(|_| {}), "one observer only");
+        write(&j, 1).unwrap();
+        j.commit.fail_batches(1);
+        assert!(write(&j, 2).is_err());
+        write(&j, 3).unwrap();
+        assert_eq!(heard.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(j.stats().batches, 3);
     }
 
     #[test]

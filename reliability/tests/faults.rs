@@ -355,6 +355,17 @@ fn full_disk_refuses_writes_keeps_reads_and_recovers_by_itself() {
         refused_login.status, 401,
         "a refused registration can log in"
     );
+    // Alive, and saying it cannot keep writes.
+    for service in [&identity, &attendance] {
+        assert_eq!(service.get("/health", None).status, 200);
+        let ready = service.get("/ready", None);
+        assert_eq!(ready.status, 503, "{}", ready.text());
+        assert_eq!(
+            ready.json()["detail"],
+            "Storage is not usable: the journal's last write failed (is the disk full?)"
+        );
+        assert_eq!(ready.header("retry-after"), Some("5"));
+    }
 
     // Space returns: writing resumes without a restart.
     if disk.mounted {
@@ -382,6 +393,15 @@ fn full_disk_refuses_writes_keeps_reads_and_recovers_by_itself() {
     let r = register(&identity, "after-space");
     assert_eq!(r.status, 200, "{}", r.text());
     acked_users.push("after-space".into());
+    for service in [&identity, &attendance] {
+        let ready = service.get("/ready", None);
+        assert_eq!(
+            ready.status,
+            200,
+            "ready again, without a restart: {}",
+            ready.text()
+        );
+    }
 
     // After a restart exactly the acknowledged writes are there.
     drop((identity, attendance));
@@ -401,7 +421,8 @@ fn full_disk_refuses_writes_keeps_reads_and_recovers_by_itself() {
     );
     println!(
         "RESULT full disk ({}): check-ins acknowledged {} then 503, registrations acknowledged {} \
-         then 503; reads, /auth/me and login kept working; writes resumed without a restart; \
+         then 503, /ready 503; reads, /auth/me and login kept working; writes and /ready \
+         resumed without a restart; \
          after a restart exactly the acknowledged writes were present",
         if disk.mounted {
             "512 KiB tmpfs filled by a filler file"

@@ -10,14 +10,17 @@
 
 use service_kit::startup::{Opened, Program, StepError, Variable};
 use service_kit::{
-    Authenticator, Call, Claims, CommonConfig, ConfigError, Env, Method, Response, Route, Service,
+    Authenticator, Call, Claims, CommonConfig, ConfigError, Env, Method, Metrics, Response, Route,
+    Service,
 };
+use std::sync::Arc;
 
 /// The import route's limit: the ticket import's 16 MiB.
 const IMPORT_LIMIT: usize = 16 << 20;
 
 struct BodyLimits {
     auth: Authenticator,
+    metrics: Arc<Metrics>,
 }
 
 fn count(_: &BodyLimits, call: &Call<'_>, _: &Claims) -> Response {
@@ -40,6 +43,10 @@ impl Service for BodyLimits {
 
     fn authenticator(&self) -> &Authenticator {
         &self.auth
+    }
+
+    fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 }
 
@@ -70,6 +77,7 @@ impl Program for BodyLimits {
     fn start(settings: CommonConfig, (): ()) -> Result<BodyLimits, StepError> {
         Ok(BodyLimits {
             auth: Authenticator::new(settings.jwt_key),
+            metrics: Arc::default(),
         })
     }
 

@@ -13,11 +13,14 @@ use crate::auth::Authenticator;
 use crate::body::{too_large, MAX_BODY_BYTES};
 use crate::http::{Method, Request, Response};
 use crate::later::Answer;
+use crate::metrics::{Metrics, UNMATCHED};
 use crate::rate_limit::RateLimit;
 use crate::request_id::RequestIds;
 use crate::router::{Route, Router};
 use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
 
 /// A service: its state, its route table and the token validation its signed routes use.
 pub trait Service: Send + Sync + Sized + 'static {
@@ -29,6 +32,9 @@ pub trait Service: Send + Sync + Sized + 'static {
 
     /// Validates the Bearer tokens of the signed routes.
     fn authenticator(&self) -> &Authenticator;
+
+    /// The counters the app records every answer into, and `GET /metrics` shows.
+    fn metrics(&self) -> &Arc<Metrics>;
 }
 
 /// The headers a browser front end may send cross-origin (the preflight's answer).
@@ -139,8 +145,19 @@ impl<S: Service> App<S> {
             .wait()
     }
 
+    /// The pattern of the route that takes `target`'s path (whatever the method), the label
+    /// of its requests in the metrics; [`UNMATCHED`] for a path no route takes.
+    fn route_label(&self, target: &str) -> &'static str {
+        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        crate::percent::path_segments(path)
+            .ok()
+            .and_then(|segments| self.router.template_of(&segments))
+            .unwrap_or(UNMATCHED)
+    }
+
     /// [`App::answer_from`], leaving an answer that comes later as [`Answer::Later`] for the
-    /// server to write from the thread that sends it.
+    /// server to write from the thread that sends it. Every answer is counted in the service's
+    /// [`Metrics`] when it is ready.
     pub fn answer_deferred(
         &self,
         peer: Option<IpAddr>,
@@ -149,6 +166,8 @@ impl<S: Service> App<S> {
         headers: Vec<(String, String)>,
         body: Result<Vec<u8>, Response>,
     ) -> Answer {
+        let started = Instant::now();
+        let counted = (Method::parse(method), self.route_label(target));
         let find = |name: &str| {
             headers
                 .iter()
@@ -175,10 +194,14 @@ impl<S: Service> App<S> {
             });
         match answer {
             Answer::Now(response) => {
+                let metrics = self.service.metrics();
+                metrics.record(counted.0, counted.1, response.status, started.elapsed());
                 Answer::Now(decorate(response, S::NAME, &request_id, origin.as_deref()))
             }
             Answer::Later(later) => {
+                let metrics = Arc::clone(self.service.metrics());
                 Answer::Later(later.map(move |response| {
+                    metrics.record(counted.0, counted.1, response.status, started.elapsed());
                     decorate(response, S::NAME, &request_id, origin.as_deref())
                 }))
             }
@@ -242,6 +265,7 @@ mod tests {
     #[derive(Debug)]
     struct Tiny {
         auth: Authenticator,
+        metrics: Arc<Metrics>,
     }
 
     fn ok(_: &Tiny, call: &Call<'_>) -> Response {
@@ -270,11 +294,21 @@ mod tests {
         fn authenticator(&self) -> &Authenticator {
             &self.auth
         }
+
+        fn metrics(&self) -> &Arc<Metrics> {
+            &self.metrics
+        }
     }
 
     fn app() -> App<Tiny> {
         let auth = Authenticator::new(Key::new("0123456789abcdef0123456789abcdef"));
-        App::new(Tiny { auth }, vec!["https://gate.example".to_owned()])
+        App::new(
+            Tiny {
+                auth,
+                metrics: Arc::default(),
+            },
+            vec!["https://gate.example".to_owned()],
+        )
     }
 
     fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -282,6 +316,34 @@ mod tests {
             .iter()
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn every_answer_is_counted_under_its_route_pattern() {
+        let app = app();
+        app.answer("POST", "/echo", Vec::new(), Ok(Vec::new()));
+        app.answer("GET", "/echo", Vec::new(), Ok(Vec::new()));
+        app.answer("POST", "/imports/a%20b?x=1", Vec::new(), Ok(Vec::new()));
+        app.answer("GET", "/no/such/path", Vec::new(), Ok(Vec::new()));
+        app.answer("GET", "/%zz", Vec::new(), Ok(Vec::new()));
+        let too_large = Err(too_large(1));
+        app.answer("POST", "/echo", Vec::new(), too_large);
+        let text = app.service().metrics().exposition().text().to_owned();
+        let counted: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("tixgo_http_requests_total{"))
+            .collect();
+        assert_eq!(
+            counted,
+            [
+                r#"tixgo_http_requests_total{method="GET",route="/echo",status="405"} 1"#,
+                r#"tixgo_http_requests_total{method="POST",route="/echo",status="200"} 1"#,
+                r#"tixgo_http_requests_total{method="POST",route="/echo",status="413"} 1"#,
+                r#"tixgo_http_requests_total{method="POST",route="/imports/{name}",status="401"} 1"#,
+                r#"tixgo_http_requests_total{method="GET",route="unmatched",status="400"} 1"#,
+                r#"tixgo_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+            ]
+        );
     }
 
     #[test]

@@ -33,6 +33,14 @@ pub enum ConfigError {
         /// What it must hold.
         rule: String,
     },
+    /// A variable is set that this build cannot honour, and ignoring it would mislead (a
+    /// `DATABASE_URL` given to a build without PostgreSQL).
+    Unsupported {
+        /// The variable.
+        var: &'static str,
+        /// Why it cannot be honoured, and what to do instead.
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -40,11 +48,18 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Missing { var, rule } => write!(f, "{var} is not set: {rule}"),
             ConfigError::Invalid { var, rule } => write!(f, "{var} is invalid: {rule}"),
+            ConfigError::Unsupported { var, why } => write!(f, "{var} is set, but {why}"),
         }
     }
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Why a build without PostgreSQL refuses `DATABASE_URL` (SPEC §11): started with it, it would
+/// otherwise keep its own data in the journal while the operator believes it shares the
+/// database with the other instances.
+const NO_DATABASE: &str = "this build has no PostgreSQL support and keeps its data in the \
+    journal under DATA_DIR; unset DATABASE_URL, or run a build with the cargo feature `postgres`";
 
 /// A snapshot of the environment to read variables from.
 ///
@@ -185,6 +200,12 @@ impl CommonConfig {
         service: &str,
         default_port: u16,
     ) -> Result<CommonConfig, ConfigError> {
+        if env.get("DATABASE_URL").is_some() {
+            return Err(ConfigError::Unsupported {
+                var: "DATABASE_URL",
+                why: NO_DATABASE,
+            });
+        }
         let secret = env.get("JWT_SECRET").ok_or(ConfigError::Missing {
             var: "JWT_SECRET",
             rule: "set it to a random secret of at least 32 bytes (openssl rand -hex 32)",
@@ -321,6 +342,22 @@ mod tests {
             let err = CommonConfig::from_env(&env, "x", 1).unwrap_err();
             assert!(err.to_string().starts_with(var), "{var}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn a_database_url_is_refused_by_name_and_never_echoed() {
+        let url = "postgres://tixgo:s3cret@db/tixgo";
+        let env = Env::from_pairs([("JWT_SECRET", SECRET), ("DATABASE_URL", url)]);
+        let err = CommonConfig::from_env(&env, "x", 1).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("DATABASE_URL is set, but this build has no PostgreSQL"));
+        assert!(text.contains("`postgres`"), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+        let empty = Env::from_pairs([("JWT_SECRET", SECRET), ("DATABASE_URL", "")]);
+        assert!(
+            CommonConfig::from_env(&empty, "x", 1).is_ok(),
+            "empty is unset"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::net::IpAddr;
 
 /// The methods the services route on; anything else is answered 405.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
     /// `GET` (and `HEAD`, which is routed as `GET` and answered without a body).
     Get,
@@ -132,6 +132,30 @@ impl Request {
     }
 }
 
+/// The `/ready` body while the storage is usable.
+const READY: &[u8] = br#"{"status":"ready"}"#;
+
+/// The `Retry-After` of a `GET /ready` 503 ([`Response::readiness`]), in seconds.
+pub const NOT_READY_RETRY_SECS: u64 = 5;
+
+/// Why a service's storage cannot keep changes now, as `GET /ready` says it
+/// ([`Response::readiness`]): `the journal's last write failed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReady(pub String);
+
+impl NotReady {
+    /// `Ok` when a storage reports no `trouble`, else the trouble as a [`NotReady`].
+    pub fn unless(trouble: Option<&str>) -> Result<(), NotReady> {
+        trouble.map_or(Ok(()), |cause| Err(NotReady(cause.to_owned())))
+    }
+}
+
+impl std::fmt::Display for NotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// One HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -185,6 +209,20 @@ impl Response {
     /// 503 with `Retry-After`, for when a resource is exhausted (a full queue, a full disk).
     pub fn unavailable(message: &str, retry_after_secs: u64) -> Response {
         Response::detail(503, message).with_header("Retry-After", &retry_after_secs.to_string())
+    }
+
+    /// The answer of `GET /ready` (SPEC §11) to whether the storage is `usable`: 200
+    /// `{"status":"ready"}`, or 503 with a `detail` naming the cause and
+    /// `Retry-After: `[`NOT_READY_RETRY_SECS`]. Nothing is logged: a load balancer asks every few
+    /// seconds, and the storage says what failed when it fails.
+    pub fn readiness(usable: Result<(), NotReady>) -> Response {
+        match usable {
+            Ok(()) => Response::with_body(200, "application/json", READY.to_vec()),
+            Err(NotReady(cause)) => Response::unavailable(
+                &format!("Storage is not usable: {cause}"),
+                NOT_READY_RETRY_SECS,
+            ),
+        }
     }
 
     /// 429 with `detail` and `Retry-After` (whole seconds).

@@ -10,6 +10,8 @@
 //! - answers given later by another thread ([`Answer`], [`later()`]: check-ins, from the
 //!   journal's sync thread);
 //! - Bearer tokens ([`Authenticator`], and TixGo's [`Claims`] and [`Role`]);
+//! - what `GET /metrics` shows ([`Metrics`], recorded by the [`App`] for every answer, and the
+//!   Prometheus text [`Exposition`] a service adds its own counters to);
 //! - the bounded [`Pool`] of turns for expensive work (bcrypt), and per-key [`RateLimit`]s (the
 //!   per-user write limit, sign-ups per address);
 //! - the tiny_http server ([`serve`]: listener, request workers, body threads, writer threads
@@ -31,6 +33,7 @@ pub mod clock;
 mod config;
 mod http;
 mod later;
+mod metrics;
 mod percent;
 mod pool;
 mod rate_limit;
@@ -46,8 +49,9 @@ pub use app::{App, Service};
 pub use auth::{bearer_token, AuthError, Authenticator, Claims, Role, UnknownRole};
 pub use body::{check_text, Fields, MAX_BODY_BYTES};
 pub use config::{default_workers, CommonConfig, ConfigError, Env, MIN_SECRET_BYTES};
-pub use http::{FieldError, Method, Request, Response};
+pub use http::{FieldError, Method, NotReady, Request, Response, NOT_READY_RETRY_SECS};
 pub use later::{later, Answer, Answerer, Later};
+pub use metrics::{Exposition, Histogram, Labels, Metrics, UNMATCHED};
 pub use pool::{Busy, Pool};
 pub use rate_limit::{Limited, RateLimit};
 pub use response_body::{Body, SharedBytes};

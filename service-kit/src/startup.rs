@@ -66,6 +66,11 @@ pub const COMMON_VARIABLES: &[Variable] = &[
         rule: "directory holding the journal; created if absent",
     },
     Variable {
+        name: "DATABASE_URL",
+        default: "unset (the journal)",
+        rule: "PostgreSQL; this build has none and refuses to start when it is set",
+    },
+    Variable {
         name: "WORKERS",
         default: "4 per core (8..=64); identity 8 per core (16..=64)",
         rule: "request worker threads, 1..=1024",
