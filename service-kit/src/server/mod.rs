@@ -123,7 +123,6 @@ pub fn serve<S: Service>(app: Arc<App<S>>, options: &ServerOptions) -> Result<()
     )
     .map_err(setup("cannot start the watchdog"))?;
     access_log::start_writer();
-    log_line(&format!("{}: listening on {local}", S::NAME));
 
     let mut threads = Vec::with_capacity(options.workers);
     for _ in 0..options.workers {
@@ -146,6 +145,9 @@ pub fn serve<S: Service>(app: Arc<App<S>>, options: &ServerOptions) -> Result<()
             });
         threads.push(spawned.map_err(setup("cannot start the request workers"))?);
     }
+    // Only now, with every thread of the server running: a client that starts once it reads
+    // this line (a supervisor, a test flooding connections) never races the start for threads.
+    log_line(&format!("{}: listening on {local}", S::NAME));
     for thread in threads {
         let _ = thread.join();
     }
