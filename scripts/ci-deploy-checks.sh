@@ -222,6 +222,16 @@ fi
 # ---------------------------------------------------------------------------------------------
 section "musl release build ($TARGET)"
 
+# SPEC §11: the default build has no PostgreSQL code. The `postgres` feature is off in the
+# images; cargo tree of the services' normal dependencies must not list the driver or tokio.
+pg_deps="$(cargo tree --locked -p identity -p attendance -e normal --prefix none 2>&1 |
+    grep -E '^(postgres|tokio|pgstore)[ -]' | sort -u || true)"
+if [[ -z "$pg_deps" ]]; then
+    pass "the default build has no PostgreSQL code (cargo tree: no postgres, tokio or pgstore)"
+else
+    fail "the default build has no PostgreSQL code" "$pg_deps"
+fi
+
 BIN_DIR="$ROOT/target/$TARGET/release"
 if timeout 1500 cargo build --release --locked --target "$TARGET" -p identity -p attendance \
     >"$WORK/build.log" 2>&1; then

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README gives it: the Rust workspace (unit, contract and black-box
-# tests) and the gate page in headless Chromium through the real edge (scripts/ci-browser.sh).
+# tests), the tests of the `postgres` feature against PostgreSQL clusters they start themselves
+# (Debian's postgresql must be installed), and the gate page in headless Chromium through the
+# real edge (scripts/ci-browser.sh).
 # Installs the gate page's npm packages first when they are missing or older than the lockfile:
 # the attendance binary embeds its QR decoder (attendance/build.rs). CI (.ci/run) runs this
 # between its lints and its other suites.
@@ -13,6 +15,9 @@ ensure_web_packages test.sh
 
 echo "== cargo test --workspace --locked"
 cargo test --workspace --locked
+
+echo "== the postgres feature: identity on throwaway PostgreSQL clusters (testkit::pg)"
+cargo test --locked -p identity --features postgres --test pg_users
 
 echo "== the gate page in headless Chromium, through the HTTPS edge"
 bash scripts/ci-browser.sh

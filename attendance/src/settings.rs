@@ -22,6 +22,12 @@ const IDENTITY_URL_RULE: &str = "the identity origin the gate page logs in at, a
      http(s)://host[:port] (no path); unset: the page's own origin, where the edge routes /auth/ \
      to identity (identity's CORS_ORIGINS must then list the page's origin)";
 
+/// Why attendance refuses `DATABASE_URL` in every build today: the `postgres` feature of SPEC
+/// §11 exists for identity only, and an instance that quietly kept its own journal would not
+/// share one ticket's check-in with the others.
+const NO_DATABASE: &str = "attendance keeps its check-ins in the journal under DATA_DIR only \
+    (PostgreSQL support is built for identity so far); unset DATABASE_URL";
+
 /// Everything attendance reads from the environment.
 #[derive(Debug)]
 pub struct Settings {
@@ -34,7 +40,13 @@ pub struct Settings {
 impl Settings {
     /// Reads and checks every variable; the first bad one is the error.
     pub fn from_env(env: &Env) -> Result<Settings, ConfigError> {
-        let common = CommonConfig::from_env(env, "attendance", DEFAULT_PORT)?;
+        if env.get("DATABASE_URL").is_some() {
+            return Err(ConfigError::Unsupported {
+                var: "DATABASE_URL",
+                why: NO_DATABASE,
+            });
+        }
+        let common = CommonConfig::from_env(env, "attendance", DEFAULT_PORT, false)?;
         let gate_identity = match env.get(GATE_IDENTITY_URL) {
             None | Some("") => None,
             Some(text) => Some(

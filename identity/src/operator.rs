@@ -12,10 +12,15 @@
 //! line, where `ps` and the shell's history would keep it. While the service runs it holds the
 //! data directory's lock, and the commands refuse (exit 1) rather than write a journal that the
 //! service would not see until its next start. Every change is journaled as the operator's.
+//!
+//! In a build with the `postgres` feature and `DATABASE_URL` set, they work on the database
+//! instead, and may run while the service does: every instance sees a change at once, and a
+//! new password lifts the username's login throttle on all of them.
 
 use crate::credentials::{check_password, check_username};
 use crate::passwords::Passwords;
 use crate::storage::{Actor, AddError, NewUser, Users};
+use crate::throttle::USER_PREFIX;
 use crate::users::UserStore;
 use journal::JournalError;
 use service_kit::startup::{OwnCommand, EXIT_CONFIG, EXIT_FAILURE};
@@ -152,11 +157,11 @@ pub fn run(
     let bcrypt_cost = env
         .int_in("BCRYPT_COST", 12u32, 10..=16)
         .map_err(|e| OperatorError::Usage(e.to_string()))?;
-    let data_dir = env.data_dir("identity");
-    let store = open(&data_dir)?;
+    let store = open_store(env)?;
+    let store = &*store;
     let passwords = Passwords::new(bcrypt_cost);
     match action {
-        Action::List => list(&store, out),
+        Action::List => list(store, out),
         Action::Add { username, role } => {
             check_username(&username).map_err(|(_, why)| {
                 OperatorError::Usage(format!("{username:?} cannot be a username: {why}"))
@@ -194,6 +199,10 @@ pub fn run(
             let user = store
                 .set_password(&username, hash, &Actor::Operator)
                 .map_err(failed)?;
+            if let Some(failures) = store.shared_failures() {
+                let key = format!("{USER_PREFIX}{username}");
+                failures.clear(&key).map_err(failed)?;
+            }
             let note = if user.disabled {
                 " (the account is disabled: an admin can enable it with PATCH /users/NAME)"
             } else {
@@ -206,6 +215,18 @@ pub fn run(
         }
     }?;
     store.settle().map_err(failed)
+}
+
+/// The users the service keeps: in the database when `DATABASE_URL` is set (a build with the
+/// `postgres` feature; the service may run meanwhile, since every instance sees each change at
+/// once), else the journal in `DATA_DIR`.
+fn open_store(env: &Env) -> Result<Box<dyn Users>, OperatorError> {
+    #[cfg(feature = "postgres")]
+    if let Some(url) = env.get("DATABASE_URL") {
+        let (store, _) = crate::pg_users::PgUsers::open(url.trim()).map_err(failed)?;
+        return Ok(Box::new(store));
+    }
+    Ok(Box::new(open(&env.data_dir("identity"))?))
 }
 
 /// Opens the journal, refusing a directory that does not exist (a mistyped `DATA_DIR` must not
@@ -228,7 +249,7 @@ fn open(data_dir: &Path) -> Result<UserStore, OperatorError> {
     }
 }
 
-fn list(store: &UserStore, out: &mut dyn Write) -> Result<(), OperatorError> {
+fn list(store: &dyn Users, out: &mut dyn Write) -> Result<(), OperatorError> {
     let users = store.list().map_err(failed)?;
     let mut text = format!(
         "{:<24} {:<9} {:<8} {:<32} {}\n",

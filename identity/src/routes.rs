@@ -8,13 +8,16 @@
 use crate::client_address::{address_key, TrustedProxies};
 use crate::credentials::{check_password, check_username};
 use crate::management;
+use crate::migrate_journal;
 use crate::openapi;
 use crate::operator;
 use crate::passwords::Passwords;
 use crate::seed;
 use crate::settings::{self, Registration, Settings};
 use crate::storage::{Account, Actor, AddError, NewUser, Users};
-use crate::throttle::{Attempt, Refusal, Throttle, LOGIN_POLICY};
+use crate::throttle::{
+    Attempt, Refusal, Shared, Throttle, ADDRESS_PREFIX, LOGIN_POLICY, USER_PREFIX,
+};
 use crate::users::UserStore;
 use serde_json::json;
 use service_kit::clock::now_timestamp;
@@ -26,7 +29,7 @@ use service_kit::Role;
 use service_kit::Service;
 use service_kit::{Authenticator, Claims};
 use service_kit::{Call, Route};
-use service_kit::{CommonConfig, ConfigError, Env};
+use service_kit::{CommonConfig, ConfigError, DatabaseUrl, Env};
 use service_kit::{Method, Metrics, Response, ADMIN_REQUIRED};
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -157,7 +160,7 @@ impl Program for Identity {
     const DEFAULT_PORT: u16 = settings::DEFAULT_PORT;
     const OWN_VARIABLES: &'static [Variable] = settings::OWN_VARIABLES;
     type Settings = Settings;
-    type Storage = UserStore;
+    type Storage = Arc<dyn Users>;
 
     fn settings(env: &Env) -> Result<Settings, ConfigError> {
         Settings::from_env(env)
@@ -167,10 +170,15 @@ impl Program for Identity {
         &settings.common
     }
 
-    fn open(settings: &Settings) -> Result<Opened<UserStore>, StepError> {
+    /// The database when `DATABASE_URL` is set (a build with the `postgres` feature), else the
+    /// journal in `DATA_DIR`.
+    fn open(settings: &Settings) -> Result<Opened<Arc<dyn Users>>, StepError> {
+        if let Some(url) = &settings.common.database_url {
+            return open_database(url);
+        }
         let (users, report) = UserStore::open(&settings.common.data_dir)?;
         Ok(Opened {
-            storage: users,
+            storage: Arc::new(users),
             records: report.records,
             source: report.path.display().to_string(),
             torn_line: report.dropped_torn_line,
@@ -178,20 +186,28 @@ impl Program for Identity {
     }
 
     /// Creates the bootstrap admin and the demo users, then the service.
-    fn start(settings: Settings, users: UserStore) -> Result<Identity, StepError> {
+    fn start(settings: Settings, users: Arc<dyn Users>) -> Result<Identity, StepError> {
         let passwords = Passwords::new(settings.bcrypt_cost);
         let signups = settings.signup_limit();
-        let address_throttle = settings.address_policy().map(Throttle::new);
-        seed::seed(&users, &passwords, settings.admin, settings.demo_users)?;
+        let shared = |prefix| {
+            users
+                .shared_failures()
+                .map(|failures| Shared { failures, prefix })
+        };
+        let address_throttle = settings
+            .address_policy()
+            .map(|policy| Throttle::with_shared(policy, shared(ADDRESS_PREFIX)));
+        let throttle = Throttle::with_shared(LOGIN_POLICY, shared(USER_PREFIX));
+        seed::seed(&*users, &passwords, settings.admin, settings.demo_users)?;
         let common = settings.common;
         Ok(Identity::new(Parts {
-            users: Arc::new(users),
+            users,
             passwords,
             bcrypt: Pool::new(
                 settings::bcrypt_running(),
                 settings::bcrypt_waiting(common.workers),
             ),
-            throttle: Throttle::new(LOGIN_POLICY),
+            throttle,
             address_throttle,
             trusted_proxies: settings.trusted_proxies,
             auth: Authenticator::new(common.jwt_key),
@@ -205,11 +221,33 @@ impl Program for Identity {
         Ok(self.users.settle()?)
     }
 
-    const COMMANDS: &'static [OwnCommand] = &[operator::USER_COMMAND];
+    const COMMANDS: &'static [OwnCommand] =
+        &[operator::USER_COMMAND, migrate_journal::MIGRATE_COMMAND];
 
     fn command(args: &[String], env: &Env) -> ExitCode {
-        operator::main(args, env)
+        match args.first().map(String::as_str) {
+            Some("migrate-journal") => migrate_journal::main(&args[1..], env),
+            _ => operator::main(args, env),
+        }
     }
+}
+
+/// The users in PostgreSQL, the schema brought up to date first.
+#[cfg(feature = "postgres")]
+fn open_database(url: &DatabaseUrl) -> Result<Opened<Arc<dyn Users>>, StepError> {
+    let (users, count) = crate::pg_users::PgUsers::open(url.expose())?;
+    Ok(Opened {
+        storage: Arc::new(users),
+        records: count,
+        source: "the PostgreSQL database (users)".to_owned(),
+        torn_line: None,
+    })
+}
+
+/// A build without the `postgres` feature never gets here: its settings refuse `DATABASE_URL`.
+#[cfg(not(feature = "postgres"))]
+fn open_database(_: &DatabaseUrl) -> Result<Opened<Arc<dyn Users>>, StepError> {
+    Err("DATABASE_URL is set, but this build has no PostgreSQL support".into())
 }
 
 /// `GET /health`.

@@ -132,7 +132,8 @@ pub struct Settings {
 impl Settings {
     /// Reads and checks every variable; the first bad one is the error.
     pub fn from_env(env: &Env) -> Result<Settings, ConfigError> {
-        let mut common = CommonConfig::from_env(env, "identity", DEFAULT_PORT)?;
+        let mut common =
+            CommonConfig::from_env(env, "identity", DEFAULT_PORT, cfg!(feature = "postgres"))?;
         if env.get("WORKERS").is_none() {
             common.workers = default_workers();
         }

@@ -6,6 +6,7 @@
 //! but cannot log in, so no token is ever issued for it. Every change records who made it
 //! ([`Actor`]).
 
+use crate::throttle::SharedFailures;
 use serde::{Deserialize, Serialize};
 use service_kit::{Metrics, NotReady, Role};
 use std::error::Error;
@@ -56,6 +57,10 @@ pub trait Users: Send + Sync + fmt::Debug {
 
     /// Records the latency of every durable write into `metrics` from now on.
     fn report_writes(&self, metrics: Arc<Metrics>);
+
+    /// Where failed logins count for every instance sharing these users, if several can (a
+    /// database); `None` for the journal, which one instance owns.
+    fn shared_failures(&self) -> Option<Arc<dyn SharedFailures>>;
 }
 
 /// Who made a change to a user, as the journal keeps it.

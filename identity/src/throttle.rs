@@ -14,9 +14,47 @@
 //! nothing left in the window are dropped, then the one whose last failure is oldest.
 
 use crate::credentials::MAX_USERNAME_CHARS;
+use crate::storage::StorageError;
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// Where failures are counted for every instance of the service at once (the database of
+/// SPEC §11), beside each instance's own [`Throttle`]. The journal build runs one instance and
+/// has none.
+///
+/// A failure counts everywhere as soon as it is recorded: five failures for one username,
+/// spread over any instances, refuse the next attempt on each of them. Attempts still running
+/// are counted per instance only, so a burst fired at several instances at once can run up to
+/// the limit on each before the first failure lands; after that, none runs anywhere.
+pub trait SharedFailures: Send + Sync + fmt::Debug {
+    /// How many failures of `key` fall within `window`, and how long ago the oldest of them
+    /// was (zero when there is none).
+    fn recent(&self, key: &str, window: Duration) -> Result<(usize, Duration), StorageError>;
+
+    /// Records a failure of `key` now; failures older than `window` may be forgotten.
+    fn record(&self, key: &str, window: Duration) -> Result<(), StorageError>;
+
+    /// Forgets every failure of `key`.
+    fn clear(&self, key: &str) -> Result<(), StorageError>;
+}
+
+/// The prefix of the username throttle's keys in a [`SharedFailures`].
+pub const USER_PREFIX: &str = "user:";
+
+/// The prefix of the client-address throttle's keys in a [`SharedFailures`].
+pub const ADDRESS_PREFIX: &str = "address:";
+
+/// A [`SharedFailures`] and the prefix that keeps one throttle's keys apart from another's
+/// there (a username `10.0.0.1` is not the address 10.0.0.1).
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// The failures of every instance.
+    pub failures: Arc<dyn SharedFailures>,
+    /// Put before each key: `user:` or `address:`.
+    pub prefix: &'static str,
+}
 
 /// How strict the throttle is.
 #[derive(Debug, Clone, Copy)]
@@ -107,14 +145,43 @@ impl Entry {
 pub struct Throttle {
     policy: Policy,
     entries: Mutex<HashMap<String, Entry>>,
+    shared: Option<Shared>,
 }
 
 impl Throttle {
-    /// An empty throttle with `policy`.
+    /// An empty throttle with `policy`, for one instance.
     pub fn new(policy: Policy) -> Throttle {
         Throttle {
             policy,
             entries: Mutex::new(HashMap::new()),
+            shared: None,
+        }
+    }
+
+    /// An empty throttle with `policy` whose failures also count in `shared`, for every
+    /// instance (see [`SharedFailures`]); `None` is [`Throttle::new`].
+    pub fn with_shared(policy: Policy, shared: Option<Shared>) -> Throttle {
+        Throttle {
+            shared,
+            ..Throttle::new(policy)
+        }
+    }
+
+    /// The failures of `key` counted for every instance, if they are: how many are in the
+    /// window, and when the oldest of them was. A shared store that cannot answer counts
+    /// nothing: the login that asked goes on to the user lookup, which then answers 503.
+    fn shared_failures(&self, key: &str, now: Instant) -> Option<(usize, Instant)> {
+        let shared = self.shared.as_ref()?;
+        let key = format!("{}{key}", shared.prefix);
+        let (count, age) = shared.failures.recent(&key, self.policy.window).ok()?;
+        Some((count, now.checked_sub(age).unwrap_or(now)))
+    }
+
+    /// Runs `change` on the shared store under this throttle's prefix, if there is one. A
+    /// failure to record is not the client's: the login is answered as it would be anyway.
+    fn tell_shared(&self, key: &str, change: impl FnOnce(&dyn SharedFailures, &str)) {
+        if let Some(shared) = &self.shared {
+            change(&*shared.failures, &format!("{}{key}", shared.prefix));
         }
     }
 
@@ -134,17 +201,34 @@ impl Throttle {
                 key: None,
             });
         }
+        // Asked before the lock: the shared store is a database round trip.
+        let everywhere = self.shared_failures(username, now);
+        let refused = |failures: usize, oldest: Instant| {
+            let counted_for = now.saturating_duration_since(oldest);
+            (failures >= self.policy.max_failures).then(|| Refusal::TooManyFailures {
+                retry_after: self.policy.window.saturating_sub(counted_for),
+            })
+        };
+        if let Some(refusal) = everywhere.and_then(|(failures, oldest)| refused(failures, oldest)) {
+            return Err(refusal);
+        }
         let mut entries = self.lock();
         if let Some(entry) = entries.get_mut(username) {
             entry.forget_expired(now, self.policy.window);
-            if entry.failures.len() >= self.policy.max_failures {
-                let oldest = entry.failures.front().copied().unwrap_or(now);
-                let counted_for = now.saturating_duration_since(oldest);
-                return Err(Refusal::TooManyFailures {
-                    retry_after: self.policy.window.saturating_sub(counted_for),
-                });
-            }
-            if entry.failures.len() + entry.in_flight >= self.policy.max_failures {
+            // The shared count is the truth when there is one: it holds this instance's
+            // failures too, and forgets them when a reset anywhere clears it. Only when it
+            // cannot answer do this instance's own failures decide.
+            let failures = match everywhere {
+                Some((failures, _)) => failures,
+                None => {
+                    let oldest = entry.failures.front().copied().unwrap_or(now);
+                    if let Some(refusal) = refused(entry.failures.len(), oldest) {
+                        return Err(refusal);
+                    }
+                    entry.failures.len()
+                }
+            };
+            if failures + entry.in_flight >= self.policy.max_failures {
                 return Err(Refusal::TooManyAtOnce);
             }
             entry.in_flight += 1;
@@ -189,6 +273,16 @@ impl Throttle {
 
     /// Ends a running attempt for `key`: a failure is counted, a success clears the count.
     fn finish(&self, key: &str, outcome: Option<Outcome>) {
+        match outcome {
+            Some(Outcome::Failed(_)) => {
+                let window = self.policy.window;
+                self.tell_shared(key, |shared, key| drop(shared.record(key, window)));
+            }
+            Some(Outcome::Succeeded) if self.policy.success_resets => {
+                self.tell_shared(key, |shared, key| drop(shared.clear(key)));
+            }
+            Some(Outcome::Succeeded) | None => {}
+        }
         let mut entries = self.lock();
         let Some(entry) = entries.get_mut(key) else {
             return;
@@ -212,6 +306,7 @@ impl Throttle {
     /// Forgets every failure of `key` (an admin has just set the user's password); attempts
     /// still running finish as usual.
     pub fn clear(&self, key: &str) {
+        self.tell_shared(key, |shared, key| drop(shared.clear(key)));
         let mut entries = self.lock();
         if let Some(entry) = entries.get_mut(key) {
             entry.failures.clear();
@@ -413,5 +508,73 @@ mod tests {
         }
         assert!(t.begin(&long, now).is_ok());
         assert_eq!(t.tracked(), 0);
+    }
+
+    /// A shared store in memory: failure counts per prefixed key.
+    #[derive(Debug, Default)]
+    struct Counts(Mutex<HashMap<String, usize>>);
+
+    impl SharedFailures for Counts {
+        fn recent(&self, key: &str, _: Duration) -> Result<(usize, Duration), StorageError> {
+            let counts = self.0.lock().unwrap();
+            Ok((counts.get(key).copied().unwrap_or(0), Duration::ZERO))
+        }
+
+        fn record(&self, key: &str, _: Duration) -> Result<(), StorageError> {
+            *self.0.lock().unwrap().entry(key.to_owned()).or_default() += 1;
+            Ok(())
+        }
+
+        fn clear(&self, key: &str) -> Result<(), StorageError> {
+            self.0.lock().unwrap().remove(key);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn failures_on_one_instance_refuse_the_others_and_a_success_anywhere_resets_them() {
+        let store: Arc<Counts> = Arc::default();
+        let shared = |prefix| {
+            Some(Shared {
+                failures: Arc::clone(&store) as Arc<dyn SharedFailures>,
+                prefix,
+            })
+        };
+        let one = Arc::new(Throttle::with_shared(LOGIN_POLICY, shared("user:")));
+        let two = Arc::new(Throttle::with_shared(LOGIN_POLICY, shared("user:")));
+        let addresses = Arc::new(Throttle::with_shared(ADDRESS_POLICY, shared("address:")));
+        let now = Instant::now();
+        for i in 0..5 {
+            let instance = if i % 2 == 0 { &one } else { &two };
+            fail(instance, "alice", now);
+        }
+        assert_eq!(store.0.lock().unwrap().get("user:alice"), Some(&5));
+        for instance in [&one, &two] {
+            let refusal = instance.begin("alice", now).unwrap_err();
+            assert!(
+                matches!(refusal, Refusal::TooManyFailures { .. }),
+                "{refusal:?}"
+            );
+        }
+        assert!(
+            addresses.begin("alice", now).is_ok(),
+            "another throttle's keys"
+        );
+        // Four failures recorded elsewhere and one attempt running here: at the limit.
+        let three = Arc::new(Throttle::with_shared(LOGIN_POLICY, shared("user:")));
+        store.0.lock().unwrap().insert("user:bob".to_owned(), 4);
+        let running = three.begin("bob", now).unwrap();
+        assert_eq!(three.begin("bob", now).unwrap_err(), Refusal::TooManyAtOnce);
+        running.succeeded();
+        assert_eq!(
+            store.0.lock().unwrap().get("user:bob"),
+            None,
+            "a success resets it"
+        );
+        two.clear("alice");
+        assert!(
+            one.begin("alice", now).is_ok(),
+            "a reset on another instance lifts it here too"
+        );
     }
 }

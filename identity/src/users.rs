@@ -16,6 +16,7 @@ use crate::passwords::is_bcrypt_hash;
 use crate::storage::{
     Account, Actor, AddError, Change, ChangeError, NewUser, StorageError, UserInfo, Users,
 };
+use crate::throttle::SharedFailures;
 use journal::{Journal, JournalError, ReplayReport};
 use serde::{Deserialize, Serialize};
 use service_kit::clock::now_timestamp;
@@ -424,6 +425,11 @@ impl Users for UserStore {
     fn report_writes(&self, metrics: Arc<Metrics>) {
         self.journal
             .observe_batches(move |took| metrics.storage_writes().observe(took));
+    }
+
+    /// One process owns the journal: its own throttles count everything.
+    fn shared_failures(&self) -> Option<Arc<dyn SharedFailures>> {
+        None
     }
 }
 

@@ -58,7 +58,7 @@ impl Program for BodyLimits {
     type Storage = ();
 
     fn settings(env: &Env) -> Result<CommonConfig, ConfigError> {
-        CommonConfig::from_env(env, "body-limits", Self::DEFAULT_PORT)
+        CommonConfig::from_env(env, "body-limits", Self::DEFAULT_PORT, false)
     }
 
     fn common(settings: &CommonConfig) -> &CommonConfig {

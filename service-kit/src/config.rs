@@ -191,21 +191,48 @@ pub struct CommonConfig {
     pub cors_origins: Vec<String>,
     /// Writes a second per user (`WRITE_LIMIT_PER_USER`), bursts of ten times that; 0: off.
     pub write_limit_per_user: u32,
+    /// The database to keep the data in instead of the journal (`DATABASE_URL`), in a build
+    /// with the `postgres` feature; always `None` in one without.
+    pub database_url: Option<DatabaseUrl>,
+}
+
+/// A `DATABASE_URL`: it holds a password, so it is never printed, not even by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL itself, for the database driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DatabaseUrl(<redacted>)")
+    }
 }
 
 impl CommonConfig {
     /// Reads the common variables for `service` (its data directory name) with its default port.
+    /// `postgres` says whether the service was built with the `postgres` feature: without it, a
+    /// `DATABASE_URL` is refused (SPEC §11), before anything else is read.
     pub fn from_env(
         env: &Env,
         service: &str,
         default_port: u16,
+        postgres: bool,
     ) -> Result<CommonConfig, ConfigError> {
-        if env.get("DATABASE_URL").is_some() {
-            return Err(ConfigError::Unsupported {
-                var: "DATABASE_URL",
-                why: NO_DATABASE,
-            });
-        }
+        let database_url = match env.get("DATABASE_URL") {
+            None => None,
+            Some(_) if !postgres => {
+                return Err(ConfigError::Unsupported {
+                    var: "DATABASE_URL",
+                    why: NO_DATABASE,
+                })
+            }
+            Some(url) => Some(DatabaseUrl(url.trim().to_owned())),
+        };
         let secret = env.get("JWT_SECRET").ok_or(ConfigError::Missing {
             var: "JWT_SECRET",
             rule: "set it to a random secret of at least 32 bytes (openssl rand -hex 32)",
@@ -247,6 +274,7 @@ impl CommonConfig {
             workers,
             cors_origins: cors_origins(env)?,
             write_limit_per_user,
+            database_url,
         })
     }
 
@@ -300,6 +328,7 @@ mod tests {
             &Env::from_pairs([("JWT_SECRET", SECRET)]),
             "identity",
             18081,
+            false,
         )
         .unwrap();
         assert_eq!(c.bind, "0.0.0.0:18081".parse().unwrap());
@@ -310,16 +339,17 @@ mod tests {
         assert_eq!(c.write_limit_per_user, 50);
         assert!(!c.write_limit().is_off());
         let off = Env::from_pairs([("JWT_SECRET", SECRET), ("WRITE_LIMIT_PER_USER", "0")]);
-        let off = CommonConfig::from_env(&off, "identity", 18081).unwrap();
+        let off = CommonConfig::from_env(&off, "identity", 18081, false).unwrap();
         assert!(off.write_limit().is_off());
     }
 
     #[test]
     fn secret_rules_name_the_variable_and_never_echo_it() {
-        let missing = CommonConfig::from_env(&Env::default(), "x", 1).unwrap_err();
+        let missing = CommonConfig::from_env(&Env::default(), "x", 1, false).unwrap_err();
         assert!(missing.to_string().starts_with("JWT_SECRET is not set"));
-        let short = CommonConfig::from_env(&Env::from_pairs([("JWT_SECRET", "hunter2")]), "x", 1)
-            .unwrap_err();
+        let short =
+            CommonConfig::from_env(&Env::from_pairs([("JWT_SECRET", "hunter2")]), "x", 1, false)
+                .unwrap_err();
         let text = short.to_string();
         assert!(text.starts_with("JWT_SECRET is invalid"), "{text}");
         assert!(!text.contains("hunter2"));
@@ -339,7 +369,7 @@ mod tests {
             ("CORS_ORIGINS", "https://a.example/path"),
         ] {
             let env = Env::from_pairs([("JWT_SECRET", SECRET), (var, value)]);
-            let err = CommonConfig::from_env(&env, "x", 1).unwrap_err();
+            let err = CommonConfig::from_env(&env, "x", 1, false).unwrap_err();
             assert!(err.to_string().starts_with(var), "{var}={value}: {err}");
         }
     }
@@ -348,15 +378,36 @@ mod tests {
     fn a_database_url_is_refused_by_name_and_never_echoed() {
         let url = "postgres://tixgo:s3cret@db/tixgo";
         let env = Env::from_pairs([("JWT_SECRET", SECRET), ("DATABASE_URL", url)]);
-        let err = CommonConfig::from_env(&env, "x", 1).unwrap_err();
+        let err = CommonConfig::from_env(&env, "x", 1, false).unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("DATABASE_URL is set, but this build has no PostgreSQL"));
         assert!(text.contains("`postgres`"), "{text}");
         assert!(!text.contains("s3cret"), "{text}");
         let empty = Env::from_pairs([("JWT_SECRET", SECRET), ("DATABASE_URL", "")]);
         assert!(
-            CommonConfig::from_env(&empty, "x", 1).is_ok(),
+            CommonConfig::from_env(&empty, "x", 1, false).is_ok(),
             "empty is unset"
+        );
+        // First, before any other variable: the refusal is what the operator needs to read.
+        let only = Env::from_pairs([("DATABASE_URL", url), ("PORT", "nope")]);
+        let err = CommonConfig::from_env(&only, "x", 1, false).unwrap_err();
+        assert!(err.to_string().starts_with("DATABASE_URL is set"), "{err}");
+    }
+
+    #[test]
+    fn a_build_with_postgres_keeps_the_database_url_and_never_prints_it() {
+        let url = " postgres://tixgo:s3cret@db/tixgo ";
+        let env = Env::from_pairs([("JWT_SECRET", SECRET), ("DATABASE_URL", url)]);
+        let config = CommonConfig::from_env(&env, "x", 1, true).unwrap();
+        let kept = config.database_url.as_ref().expect("kept");
+        assert_eq!(kept.expose(), "postgres://tixgo:s3cret@db/tixgo");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let unset = Env::from_pairs([("JWT_SECRET", SECRET)]);
+        assert_eq!(
+            CommonConfig::from_env(&unset, "x", 1, true)
+                .unwrap()
+                .database_url,
+            None
         );
     }
 

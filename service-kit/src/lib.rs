@@ -48,7 +48,7 @@ pub use access_log::{flush as flush_access_log, log_line};
 pub use app::{App, Service};
 pub use auth::{bearer_token, AuthError, Authenticator, Claims, Role, UnknownRole};
 pub use body::{check_text, Fields, MAX_BODY_BYTES};
-pub use config::{default_workers, CommonConfig, ConfigError, Env, MIN_SECRET_BYTES};
+pub use config::{default_workers, CommonConfig, ConfigError, DatabaseUrl, Env, MIN_SECRET_BYTES};
 pub use http::{FieldError, Method, NotReady, Request, Response, NOT_READY_RETRY_SECS};
 pub use later::{later, Answer, Answerer, Later};
 pub use metrics::{Exposition, Histogram, Labels, Metrics, UNMATCHED};

@@ -14,12 +14,14 @@
 //!   route table list the same operations.
 //! - [`cgroup`] runs a binary under a container's memory or pids limit, or freezes one of its
 //!   threads, without Docker.
+//! - [`pg`] makes a throwaway PostgreSQL cluster for the tests of the `postgres` feature.
 #![forbid(unsafe_code)]
 
 pub mod api_doc;
 pub mod cgroup;
 pub mod contract;
 pub mod openapi;
+pub mod pg;
 
 use serde_json::Value;
 use service_kit::{Claims, Role};
