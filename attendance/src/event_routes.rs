@@ -90,8 +90,10 @@ fn list_events(attendance: &Attendance, _: &Call<'_>, _: &Claims) -> Response {
     struct EventList {
         events: Vec<EventSummary>,
     }
-    let events = attendance.events().events();
-    Response::json(200, &EventList { events })
+    match attendance.events().events() {
+        Ok(events) => Response::json(200, &EventList { events }),
+        Err(e) => unavailable("the events could not be read", &e),
+    }
 }
 
 /// `GET /events/{event_id}`.
@@ -100,8 +102,9 @@ fn get_event(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response {
         return answer;
     }
     match attendance.events().event(call.param("event_id")) {
-        Some(summary) => Response::json(200, &summary),
-        None => Response::detail(404, EVENT_NOT_FOUND),
+        Ok(Some(summary)) => Response::json(200, &summary),
+        Ok(None) => Response::detail(404, EVENT_NOT_FOUND),
+        Err(e) => unavailable("the event could not be read", &e),
     }
 }
 
@@ -429,8 +432,10 @@ fn print_page(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response 
         )]);
     }
     let events = attendance.events();
-    let Some(event) = events.event(event_id) else {
-        return Response::detail(404, EVENT_NOT_FOUND);
+    let event = match events.event(event_id) {
+        Ok(Some(event)) => event,
+        Ok(None) => return Response::detail(404, EVENT_NOT_FOUND),
+        Err(e) => return unavailable("the event could not be read", &e),
     };
     let query = TicketQuery {
         offset: input.offset,

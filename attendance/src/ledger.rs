@@ -278,8 +278,13 @@ impl CheckIns for Ledger {
         self.durable_page(listed)
     }
 
-    fn list_json_bytes(&self, event: &str, offset: usize, limit: Option<usize>) -> usize {
-        self.lock().json_page_bytes(event, offset, limit)
+    fn list_json_bytes(
+        &self,
+        event: &str,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<usize, StorageError> {
+        Ok(self.lock().json_page_bytes(event, offset, limit))
     }
 
     fn list_json(

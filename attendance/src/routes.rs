@@ -260,7 +260,10 @@ fn attendance(attendance: &Attendance, call: &Call<'_>, _: &Claims) -> Response 
         Err(answer) => return answer,
     };
     let checkins = &attendance.checkins;
-    let rows_json = checkins.list_json_bytes(event_id, input.offset, input.limit);
+    let rows_json = match checkins.list_json_bytes(event_id, input.offset, input.limit) {
+        Ok(bytes) => bytes,
+        Err(e) => return unavailable("the check-ins could not be read", &e),
+    };
     let body = match input.format {
         Format::Json => rows_json + event_id.len() + LISTING_WRAPPER_BYTES,
         // Each CSV line repeats the event id; a JSON row has at least MIN_ROW_JSON_BYTES.

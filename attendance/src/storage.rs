@@ -50,7 +50,12 @@ pub trait CheckIns: Send + Sync + fmt::Debug {
     /// How many bytes the JSON array of rows of [`CheckIns::list_json`] for the same page would
     /// have, known before it is written (exactly for a whole list, about for a part), so that a
     /// big listing can be refused before it is built.
-    fn list_json_bytes(&self, event: &str, offset: usize, limit: Option<usize>) -> usize;
+    fn list_json_bytes(
+        &self,
+        event: &str,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<usize, StorageError>;
 
     /// Like [`CheckIns::list`], with the rows already written as the API's JSON array.
     fn list_json(
@@ -86,11 +91,12 @@ pub trait Events: Send + Sync + fmt::Debug {
         edit: &dyn Fn(&Event) -> Result<Event, service_kit::Response>,
     ) -> Result<Option<Result<EventSummary, service_kit::Response>>, StorageError>;
 
-    /// Event `id` with its counts, if it was created.
-    fn event(&self, id: &str) -> Option<EventSummary>;
+    /// Event `id` with its counts, if it was created. A `Result`, as every read here: a
+    /// database behind this trait can fail to answer (the journal's memory never does).
+    fn event(&self, id: &str) -> Result<Option<EventSummary>, StorageError>;
 
     /// Every event, by `starts_at` (events without one last), then by id.
-    fn events(&self) -> Vec<EventSummary>;
+    fn events(&self) -> Result<Vec<EventSummary>, StorageError>;
 
     /// Imports `upload` into event `event`'s list on behalf of `by`, in one journal line:
     /// `Ok(None)` when there is no such event.

@@ -121,12 +121,12 @@ impl Events for Ledger {
         Ok(Some(Ok(answer)))
     }
 
-    fn event(&self, id: &str) -> Option<EventSummary> {
+    fn event(&self, id: &str) -> Result<Option<EventSummary>, StorageError> {
         let store = self.lock();
-        store.catalog.event(id).map(|event| summary(&store, event))
+        Ok(store.catalog.event(id).map(|event| summary(&store, event)))
     }
 
-    fn events(&self) -> Vec<EventSummary> {
+    fn events(&self) -> Result<Vec<EventSummary>, StorageError> {
         let store = self.lock();
         let mut all: Vec<(Option<i128>, EventSummary)> = store
             .catalog
@@ -147,7 +147,7 @@ impl Events for Ledger {
                 .cmp(&key(b))
                 .then_with(|| x.event.event_id.cmp(&y.event.event_id))
         });
-        all.into_iter().map(|(_, summary)| summary).collect()
+        Ok(all.into_iter().map(|(_, summary)| summary).collect())
     }
 
     fn import_tickets(
