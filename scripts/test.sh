@@ -19,5 +19,15 @@ cargo test --workspace --locked
 echo "== the postgres feature: identity on throwaway PostgreSQL clusters (testkit::pg)"
 cargo test --locked -p identity --features postgres --test pg_users
 
+echo "== identity's in-process contract suites again, on PostgreSQL (a cluster of this script's)"
+# shellcheck source=scripts/lib/pg.sh
+source scripts/lib/pg.sh
+trap pg_cluster_stop EXIT
+pg_cluster_start
+TIXGO_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test --locked -p identity --features postgres \
+    --test api --test users --test auth_errors
+pg_cluster_stop
+trap - EXIT
+
 echo "== the gate page in headless Chromium, through the HTTPS edge"
 bash scripts/ci-browser.sh

@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{assert_unauthorized, identity_app, valid_token, Accounts, FAST_BCRYPT_COST};
+use common::{
+    assert_unauthorized, database_of, identity_app, valid_token, Accounts, FAST_BCRYPT_COST,
+};
 use identity::routes::Identity;
 use serde_json::{json, Value};
 use service_kit::Role;
@@ -706,11 +708,10 @@ fn every_change_is_journaled_with_who_made_it() {
             200
         );
     }
-    let text = std::fs::read_to_string(dir.path().join("users.jsonl")).unwrap();
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|line| serde_json::from_str(&line[9..]).unwrap())
-        .collect();
+    let (text, lines) = match database_of(&dir) {
+        Some(url) => changes_in_database(&url),
+        None => changes_in_journal(&dir),
+    };
     let by = |op: &str, username: &str| -> Vec<Value> {
         lines
             .iter()
@@ -731,4 +732,45 @@ fn every_change_is_journaled_with_who_made_it() {
     let api = fresh(&dir, &[]);
     assert_detail(&api.login("self", "self-pass"), 403, "Account disabled");
     assert_eq!(api.login("made", "own-pass").status, 200);
+}
+
+/// The text of `users.jsonl` in `dir`, and its lines (`op`, `username`, `by`, ...).
+fn changes_in_journal(dir: &TempDir) -> (String, Vec<Value>) {
+    let text = std::fs::read_to_string(dir.path().join("users.jsonl")).unwrap();
+    let lines = text
+        .lines()
+        .map(|line| serde_json::from_str(&line[9..]).unwrap())
+        .collect();
+    (text, lines)
+}
+
+/// Every row of `identity_user_changes` at `url`, as text, and each as the journal's line
+/// would have it: `op` is `user` for an account added, `password` for a password set, `change`
+/// for a role or disabled flag changed (the row's change is that change's JSON).
+fn changes_in_database(url: &str) -> (String, Vec<Value>) {
+    let text = testkit::pg::psql_at(
+        url,
+        "SELECT username || '|' || change || '|' || made_by FROM identity_user_changes ORDER BY id",
+    );
+    let lines = text
+        .lines()
+        .map(|row| {
+            let mut columns = row.splitn(3, '|');
+            let (username, change, by) = (
+                columns.next().unwrap(),
+                columns.next().unwrap(),
+                columns.next().unwrap(),
+            );
+            let op = if change.starts_with("added as ") {
+                "user"
+            } else if change == "password set" {
+                "password"
+            } else {
+                assert!(change.starts_with('{'), "an unknown change: {row}");
+                "change"
+            };
+            json!({ "op": op, "username": username, "by": serde_json::from_str::<Value>(by).unwrap() })
+        })
+        .collect();
+    (text, lines)
 }

@@ -86,14 +86,7 @@ impl Cluster {
     /// # Panics
     /// When psql fails.
     pub fn psql(&self, db: &str, sql: &str) -> String {
-        let output = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
-            .arg(self.url(db))
-            .args(["-c", sql])
-            .output()
-            .expect("run psql");
-        assert!(output.status.success(), "psql {sql:?}: {}", text(&output));
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        psql_at(&self.url(db), sql)
     }
 
     /// Stops the server at once, as a crash or a pulled cable would (`pg_ctl stop -m
@@ -162,6 +155,33 @@ impl Drop for Cluster {
             .args(["stop", "-D", &data, "-m", "immediate", "-w"])
             .output();
     }
+}
+
+/// Runs `sql` with `psql` on the database at `url` and returns what it printed (unaligned,
+/// tuples only, `|` between columns): for a cluster that a test script started
+/// (`scripts/lib/pg.sh`), known by its URL.
+///
+/// # Panics
+/// When psql is not installed or fails.
+pub fn psql_at(url: &str, sql: &str) -> String {
+    let bin = server_programs().expect("PostgreSQL's programs are not installed");
+    let output = Command::new(bin.join("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("run psql");
+    assert!(output.status.success(), "psql {sql:?}: {}", text(&output));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// The directory of `initdb` and `pg_ctl`: the one in `PATH`, else the newest
