@@ -86,14 +86,7 @@ impl Cluster {
     /// # Panics
     /// When psql fails.
     pub fn psql(&self, db: &str, sql: &str) -> String {
-        let output = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
-            .arg(self.url(db))
-            .args(["-c", sql])
-            .output()
-            .expect("run psql");
-        assert!(output.status.success(), "psql {sql:?}: {}", text(&output));
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        run_psql(&self.bin, &self.url(db), sql)
     }
 
     /// Stops the server at once, as a crash or a pulled cable would (`pg_ctl stop -m
@@ -152,6 +145,30 @@ impl Cluster {
             text(&output)
         );
     }
+}
+
+/// Runs `sql` with `psql` in the database at `url` (a server the test did not start, such as
+/// the one `TIXGO_TEST_DATABASE_URL` names) and returns what it printed, as [`Cluster::psql`].
+///
+/// # Panics
+/// When psql is not installed or fails.
+pub fn psql_at(url: &str, sql: &str) -> String {
+    let bin = server_programs().unwrap_or_else(|| {
+        panic!("PostgreSQL's programs (psql) are not installed: apt-get install postgresql")
+    });
+    run_psql(&bin, url, sql)
+}
+
+/// `psql` of `bin` on `url`: unaligned, tuples only, stopping at the first error.
+fn run_psql(bin: &Path, url: &str, sql: &str) -> String {
+    let output = Command::new(bin.join("psql"))
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
+        .arg(url)
+        .args(["-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(output.status.success(), "psql {sql:?}: {}", text(&output));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 impl Drop for Cluster {

@@ -119,12 +119,40 @@ pub fn attendance_app(dir: &TempDir) -> Contract<Attendance> {
 }
 
 /// [`attendance_app`] with more variables set.
+///
+/// With `TIXGO_TEST_DATABASE_URL` set (a build with the `postgres` feature), it keeps its data
+/// in a database of `dir`'s own instead ([`database_of`]): the contract pass on PostgreSQL.
 pub fn attendance_app_with(dir: &TempDir, more: &[(&str, &str)]) -> Contract<Attendance> {
     let data_dir = dir.path().display().to_string();
+    let database = database_of(dir);
     let mut env = vec![("JWT_SECRET", SECRET), ("DATA_DIR", data_dir.as_str())];
+    if let Some(url) = &database {
+        env.push(("DATABASE_URL", url.as_str()));
+    }
     env.extend_from_slice(more);
     let app = testkit::contract::app::<Attendance>(&env, |_| {});
     Contract::new(app, document())
+}
+
+/// The database of the test directory `dir` when `TIXGO_TEST_DATABASE_URL` names a server's
+/// admin database (`postgres://…/postgres`): made on first use, one per directory, so an app
+/// built again on the same directory (a restart) finds its data. `None` without the variable.
+pub fn database_of(dir: &TempDir) -> Option<String> {
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let admin = std::env::var("TIXGO_TEST_DATABASE_URL").ok()?;
+    let remembered = dir.path().join("database-url");
+    if let Ok(url) = std::fs::read_to_string(&remembered) {
+        return Some(url);
+    }
+    let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("c{}_{n}", std::process::id());
+    testkit::pg::psql_at(&admin, &format!("CREATE DATABASE {name}"));
+    let (server, _) = admin
+        .rsplit_once('/')
+        .expect("TIXGO_TEST_DATABASE_URL ends in /<database>");
+    let url = format!("{server}/{name}");
+    std::fs::write(&remembered, &url).expect("remember the test's database");
+    Some(url)
 }
 
 /// The binary started on `data_dir`, each answer checked against the OpenAPI document.
