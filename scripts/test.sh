@@ -16,8 +16,9 @@ ensure_web_packages test.sh
 echo "== cargo test --workspace --locked"
 cargo test --workspace --locked
 
-echo "== the postgres feature: identity on throwaway PostgreSQL clusters (testkit::pg)"
+echo "== the postgres feature: identity and attendance on throwaway PostgreSQL clusters (testkit::pg)"
 cargo test --locked -p identity --features postgres --test pg_users
+cargo test --locked -p attendance --features postgres --test pg_ledger
 
 echo "== the gate page in headless Chromium, through the HTTPS edge"
 bash scripts/ci-browser.sh

@@ -51,6 +51,30 @@ fn bad_configuration_is_refused_with_exit_2() {
 }
 
 #[test]
+fn migrate_journal_says_what_it_needs() {
+    let dir = TempDir::new("att-migrate");
+    let path = dir.path().display().to_string();
+    let launch = || Launch::new(BIN, dir.path()).without("JWT_SECRET");
+    let (status, _, stderr) = launch().run(&["migrate-journal"]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("expected one argument"), "{stderr}");
+    let (status, _, stderr) = launch().run(&["migrate-journal", &path]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("DATABASE_URL is not set"), "{stderr}");
+    if !cfg!(feature = "postgres") {
+        let (status, _, stderr) = launch()
+            .env("DATABASE_URL", "postgres://tixgo:db-pass@db/tixgo")
+            .run(&["migrate-journal", &path]);
+        assert_eq!(status.code(), Some(2), "{stderr}");
+        assert_eq!(
+            stderr,
+            "attendance migrate-journal: this build has no PostgreSQL support; use a build with \
+             the cargo feature `postgres`\n"
+        );
+    }
+}
+
+#[test]
 fn command_line() {
     let dir = TempDir::new("att-cli");
     let launch = Launch::new(BIN, dir.path()).without("JWT_SECRET");
