@@ -12,7 +12,8 @@
 # case, so a shared, noisy machine moves both sides alike.
 #
 # Data directories live under target/bench/ (a real disk, not tmpfs: the check-in case syncs
-# every answer to disk). Needs cargo; installs wrk with apt-get when it is missing.
+# every answer to disk). Needs cargo; installs wrk with apt-get when it is missing. The
+# PostgreSQL cases (bench/postgres.sh) need Debian's postgresql, installed here when missing.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,6 +54,14 @@ if ! command -v wrk >/dev/null; then
     fi
 fi
 command -v wrk >/dev/null || die "wrk is not available"
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && ! command -v initdb >/dev/null; then
+    log "installing postgresql from Debian's packages (no cluster of its own: the cases start one)"
+    sudo_or=""
+    [ "$(id -u)" -eq 0 ] || sudo_or=sudo
+    $sudo_or mkdir -p /etc/postgresql-common
+    echo 'create_main_cluster = false' | $sudo_or tee /etc/postgresql-common/createcluster.conf >/dev/null
+    $sudo_or apt-get install -y -qq postgresql >/dev/null
+fi
 
 log "building release binaries"
 cargo build --release --locked -p identity -p attendance -p ceiling >&2
@@ -369,6 +378,11 @@ BENCH_WARM=1 bench "$AT/events/listed/stats" 16 "$DURATION" BENCH_MODE=get TOKEN
 row "attendance \`GET /events/{id}/stats\`, 100,000 check-ins" 16 "p99 ≤ 20 ms" "$(le "$P99" 20)"
 stop "$ATT_PID"
 
+# --- SPEC §11: several instances on PostgreSQL ------------------------------------------------
+# shellcheck source=bench/postgres.sh
+source "$ROOT/bench/postgres.sh"
+postgres_cases
+
 # --- sizes ------------------------------------------------------------------------------------
 size_of() { stat -c %s "$ROOT/target/$MUSL_TARGET/release/$1"; }
 ID_SIZE=$(size_of identity)
@@ -427,6 +441,16 @@ e_row "attendance static musl release binary ($(static_of attendance))" "$(mib $
     echo
     echo "Check-ins: $SYNCS_NOTE. The login flood ran for ${FLOOD_SECS} s; the probes (\`bench-tool --probe\`,"
     echo "4 closed-loop keep-alive connections each, every answer timed) ran ${DURATION} s inside it."
+    echo
+    echo "## Several instances on PostgreSQL (SPEC §11)"
+    echo
+    echo "$PG_NOTE. Each case: the journal build, then PostgreSQL, back to back, $CONNS connections"
+    echo "in all (split between the instances, one wrk each, started together; req/s summed, p50 and"
+    echo "p99 the worst instance's). The ratio is to the journal build's req/s in the same case."
+    echo
+    echo "| case | instances | req/s | p50 | p99 | ratio to the journal | target | |"
+    echo "|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${PG_ROWS[@]}"
     echo
     echo "## Memory, start-up, replay, size"
     echo

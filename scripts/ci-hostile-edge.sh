@@ -51,26 +51,15 @@ fatal() {
     exit 1
 }
 
-if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
-    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing: nginx"
-        timeout 300 apt-get update -qq >"$WORK/apt.log" 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends nginx \
-            >>"$WORK/apt.log" 2>&1 || fatal "nginx could not be installed" "$(cat "$WORK/apt.log")"
-    else
-        fatal "nginx is missing and cannot be installed (needs root and apt-get)"
-    fi
-fi
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+# shellcheck source=scripts/lib/net.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/net.sh"
+NGINX="$(ensure_nginx "$WORK/apt.log")" || fatal "nginx is missing and could not be installed" "$(cat "$WORK/apt.log")"
 
 BIN_DIR="$ROOT/target/debug"
 if [[ ! -x "$BIN_DIR/identity" || ! -x "$BIN_DIR/attendance" ]]; then
     cargo build --locked -p identity -p attendance >"$WORK/build.log" 2>&1 ||
         fatal "cargo build" "$(cat "$WORK/build.log")"
 fi
-
-# shellcheck source=scripts/lib/net.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/net.sh"
 
 declare -A PORT_OF
 for bin in identity attendance; do

@@ -23,15 +23,10 @@ seconds="${SCHEMATHESIS_SECONDS:-120}"
 seed="${SCHEMATHESIS_SEED:-20260103}"
 export CARGO_TERM_COLOR=never
 
-venv="$root/target/ci-venv"
-pinned="$(grep -E '^schemathesis==' scripts/requirements-ci.txt)"
-if ! "$venv/bin/st" --version 2>/dev/null | grep -qF "version ${pinned#schemathesis==}" ||
-    ! "$venv/bin/python" -c 'import prometheus_client' 2>/dev/null; then
-    echo "== installing ${pinned} into target/ci-venv"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-ci.txt
-fi
+# shellcheck source=scripts/lib/ci_venv.sh
+source "$root/scripts/lib/ci_venv.sh"
+ensure_ci_venv "$root"
+venv="$CI_VENV"
 "$venv/bin/st" --version
 
 echo "== building identity and attendance"

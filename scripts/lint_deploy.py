@@ -3,7 +3,7 @@
 
     python3 scripts/lint_deploy.py [REPO_ROOT]
 
-Checks docker-compose.yml (parsed with PyYAML), both Dockerfiles, .env.example and the nginx
+Checks docker-compose.yml and its PostgreSQL overlay (parsed with PyYAML), both Dockerfiles, .env.example and the nginx
 config for the promises the README's deployment section makes: only the edge publishes ports, the services
 run read-only, unprivileged, capped and health-checked, with their data on named volumes; the
 images are scratch images with a numeric user, a /data volume and a healthcheck subcommand; identity
@@ -206,6 +206,101 @@ def check_compose(c, root):
                 test == ["CMD", f"/{name}", "healthcheck"], test)
         check_hardening(c, name, service)
     check_trusted_proxy(c, edge, services.get("identity") or {}, networks.get("backend") or {})
+
+
+def merged(base, overlay):
+    """`overlay` laid over `base` as docker compose merges files: mappings key by key,
+    `volumes` by their target path, every other value replaced."""
+    if not (isinstance(base, dict) and isinstance(overlay, dict)):
+        return overlay
+    out = dict(base)
+    for key, value in overlay.items():
+        if key == "volumes" and isinstance(value, list) and isinstance(base.get(key), list):
+            mounts = {target: entry for entry, (_, target, _) in
+                      zip(base[key], volume_mounts({"volumes": base[key]}))}
+            mounts.update({target: entry for entry, (_, target, _) in
+                           zip(value, volume_mounts({"volumes": value}))})
+            out[key] = list(mounts.values())
+        else:
+            out[key] = merged(base.get(key), value)
+    return out
+
+
+POSTGRES_SERVICES = {"identity": 18081, "attendance": 18082, "attendance-2": 18082}
+
+
+def check_postgres_overlay(c, root):
+    """docker-compose.postgres.yml (SPEC §11): PostgreSQL on the backend network only, the
+    services built with the `postgres` feature into images of their own and pointed at it, two
+    attendance instances, and the edge balancing them."""
+    base = yaml.safe_load((root / "docker-compose.yml").read_text()) or {}
+    overlay = yaml.safe_load((root / "docker-compose.postgres.yml").read_text()) or {}
+    compose = merged(base, overlay)
+    services = compose.get("services") or {}
+    c.check("postgres overlay: services postgres, identity, attendance, attendance-2, edge",
+            {"postgres", "edge", *POSTGRES_SERVICES} <= set(services), sorted(services))
+    with_ports = sorted(n for n, s in services.items() if s.get("ports"))
+    c.check("postgres overlay: edge is the only service with ports", with_ports == ["edge"],
+            with_ports)
+    postgres = services.get("postgres") or {}
+    c.check("postgres overlay postgres: a postgres image with a pinned major version",
+            re.fullmatch(r"(docker\.io/)?(library/)?postgres:\d+[\w.-]*",
+                         str(postgres.get("image", ""))) is not None, postgres.get("image"))
+    c.check("postgres overlay postgres: only on the backend network",
+            network_names(postgres) == ["backend"], postgres.get("networks"))
+    c.check("postgres overlay postgres: data on a named volume",
+            any(src in (compose.get("volumes") or {}) and target == "/var/lib/postgresql/data"
+                for src, target, _ in volume_mounts(postgres)), volume_mounts(postgres))
+    c.check("postgres overlay postgres: a numeric non-root user",
+            re.fullmatch(r"[1-9]\d*:\d+", str(postgres.get("user", ""))) is not None,
+            postgres.get("user"))
+    check_hardening(c, "postgres", postgres)
+    base_images = {str((base.get("services") or {}).get(n, {}).get("image")) for n in SERVICES}
+    for name, port in POSTGRES_SERVICES.items():
+        service = services.get(name) or {}
+        kind = name.split("-")[0]
+        build = service.get("build") or {}
+        features = str((build.get("args") or {}).get("CARGO_FEATURES", "")).split()
+        c.check(f"postgres overlay {name}: built from Dockerfile.{kind} with {kind}/postgres",
+                build.get("dockerfile") == f"Dockerfile.{kind}" and f"{kind}/postgres" in features,
+                repr(build))
+        image = str(service.get("image"))
+        c.check(f"postgres overlay {name}: an image of its own (the STB's journal image stays)",
+                image not in base_images, image)
+        url = str(environment(service).get("DATABASE_URL", ""))
+        c.check(f"postgres overlay {name}: DATABASE_URL on the postgres service",
+                re.fullmatch(r"postgres://tixgo:\$\{POSTGRES_PASSWORD[^}]*\}@postgres:5432/tixgo",
+                             url) is not None, "DATABASE_URL is set" if url else "unset")
+        depends = service.get("depends_on") or {}
+        c.check(f"postgres overlay {name}: depends_on postgres service_healthy",
+                isinstance(depends, dict)
+                and (depends.get("postgres") or {}).get("condition") == "service_healthy",
+                repr(depends))
+        env = environment(service)
+        c.check(f"postgres overlay {name}: PORT {port}", str(env.get("PORT")) == str(port), env)
+        c.check(f"postgres overlay {name}: only on the backend network",
+                network_names(service) == ["backend"], service.get("networks"))
+        test = healthcheck_test(service)
+        c.check(f"postgres overlay {name}: healthcheck runs /{kind} healthcheck",
+                test == ["CMD", f"/{kind}", "healthcheck"], test)
+        check_hardening(c, name, service)
+    edge = services.get("edge") or {}
+    mounts = volume_mounts(edge)
+    c.check("postgres overlay edge: deploy/postgres/upstreams.conf over upstreams.conf, read-only",
+            ("./deploy/postgres/upstreams.conf", "/etc/nginx/tixgo/upstreams.conf", True) in mounts,
+            mounts)
+    for name in POSTGRES_SERVICES:
+        condition = ((edge.get("depends_on") or {}).get(name) or {}).get("condition")
+        c.check(f"postgres overlay edge: depends_on {name} service_healthy",
+                condition == "service_healthy", repr(condition))
+    upstreams = "\n".join(line.split("#", 1)[0] for line in
+                          (root / "deploy/postgres/upstreams.conf").read_text().splitlines())
+    for upstream, names in [("tixgo_identity", ["identity"]),
+                            ("tixgo_attendance", ["attendance", "attendance-2"])]:
+        block = re.search(rf"^upstream {upstream} \{{(.*?)^\}}", upstreams, re.M | re.S)
+        found = re.findall(r"^\s*server ([\w-]+:\d+)", block.group(1), re.M) if block else []
+        c.check(f"deploy/postgres/upstreams.conf: {upstream} balances {', '.join(names)}",
+                found == [f"{n}:{POSTGRES_SERVICES[n]}" for n in names], found)
 
 
 def check_trusted_proxy(c, edge, identity, backend):
@@ -426,6 +521,7 @@ def main():
     c = Checker()
     try:
         check_compose(c, root)
+        check_postgres_overlay(c, root)
         for name, port in SERVICES.items():
             check_dockerfile(c, root, name, port)
         check_env_example(c, root)

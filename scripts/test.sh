@@ -16,18 +16,25 @@ ensure_web_packages test.sh
 echo "== cargo test --workspace --locked"
 cargo test --workspace --locked
 
-echo "== the postgres feature: identity on throwaway PostgreSQL clusters (testkit::pg)"
+echo "== the postgres feature: identity and attendance on throwaway PostgreSQL clusters (testkit::pg)"
 cargo test --locked -p identity --features postgres --test pg_users
+cargo test --locked -p attendance --features postgres --test pg_ledger
 
-echo "== identity's in-process contract suites again, on PostgreSQL (a cluster of this script's)"
+echo "== the in-process contract suites again, on PostgreSQL (a cluster of this script's)"
 # shellcheck source=scripts/lib/pg.sh
 source scripts/lib/pg.sh
 trap pg_cluster_stop EXIT
 pg_cluster_start
 TIXGO_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test --locked -p identity --features postgres \
     --test api --test users --test auth_errors
+TIXGO_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test --locked -p attendance --features postgres \
+    --test api --test events --test idempotency --test undo --test listing --test auth_errors \
+    --test gate_page
 pg_cluster_stop
 trap - EXIT
+
+echo "== docker-compose.postgres.yml without Docker: two attendance instances behind the edge"
+bash scripts/ci-postgres-edge.sh
 
 echo "== the gate page in headless Chromium, through the HTTPS edge"
 bash scripts/ci-browser.sh

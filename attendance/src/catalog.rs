@@ -169,6 +169,14 @@ impl Catalog {
         self.refusals.get(event).map_or([0; 4], |r| r.counts)
     }
 
+    /// Every event's refused scans, in no order of events.
+    #[cfg(feature = "postgres")]
+    pub fn all_refusals(&self) -> impl Iterator<Item = (&str, &[RefusalLine])> {
+        self.refusals
+            .iter()
+            .map(|(event, r)| (&**event, &r.list[..]))
+    }
+
     fn intern(&mut self, text: &str) -> Arc<str> {
         if let Some(shared) = self.strings.get(text) {
             return Arc::clone(shared);

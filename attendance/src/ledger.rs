@@ -39,6 +39,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 mod events;
 
+#[cfg(feature = "postgres")]
+pub(crate) use events::{by_start, selects};
+
 /// The journal's file name inside `DATA_DIR`.
 pub const JOURNAL_FILE: &str = "checkins.jsonl";
 
@@ -213,6 +216,51 @@ impl Ledger {
 
     fn lock(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Everything a journal holds, for `attendance migrate-journal`: its events, ticket lists,
+/// live check-ins (with their idempotency keys) and refused scans.
+#[cfg(feature = "postgres")]
+#[derive(Debug, Clone, Default)]
+pub struct Contents {
+    /// Every event, by id.
+    pub events: Vec<crate::records::Event>,
+    /// Each event's tickets, in the order they were first listed.
+    pub tickets: Vec<(String, Vec<crate::records::TicketState>)>,
+    /// Every live check-in and its idempotency key, each event's in check-in order.
+    pub check_ins: Vec<(Record, Option<String>)>,
+    /// Each event's refused scans, in the order they happened.
+    pub refusals: Vec<(String, Vec<RefusalLine>)>,
+}
+
+#[cfg(feature = "postgres")]
+impl Ledger {
+    /// What the journal holds now (its undone check-ins gone, as they are from memory).
+    pub fn contents(&self) -> Contents {
+        let store = self.lock();
+        let mut events: Vec<crate::records::Event> = store.catalog.events().cloned().collect();
+        events.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        let tickets = events
+            .iter()
+            .filter_map(|event| {
+                let list = store.catalog.list(&event.event_id)?;
+                let states = list.tickets().iter().map(|t| t.state()).collect();
+                Some((event.event_id.clone(), states))
+            })
+            .collect();
+        let mut refusals: Vec<(String, Vec<RefusalLine>)> = store
+            .catalog
+            .all_refusals()
+            .map(|(event, list)| (event.to_owned(), list.to_vec()))
+            .collect();
+        refusals.sort_by(|a, b| a.0.cmp(&b.0));
+        Contents {
+            events,
+            tickets,
+            check_ins: store.keyed_check_ins(),
+            refusals,
+        }
     }
 }
 

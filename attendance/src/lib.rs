@@ -6,6 +6,9 @@
 //!   of events, ticket lists and refused scans they are checked against;
 //! - [`storage`]: what the routes need from wherever the check-ins are kept ([`storage::CheckIns`]);
 //! - [`ledger`]: the journal's [`storage::CheckIns`]: the store kept in step with the journal;
+//! - `pg_ledger` (with the `postgres` feature): the [`storage::CheckIns`] and
+//!   [`storage::Events`] of several instances sharing one PostgreSQL database;
+//! - [`migrate_journal`]: `attendance migrate-journal DIR`, a journal into PostgreSQL;
 //! - [`validate`]: request validation into FastAPI-shaped 422 answers, and [`event_input`] for
 //!   the events and tickets of SPEC §8;
 //! - [`csv`]: the spreadsheet-safe CSV listing;
@@ -28,8 +31,11 @@ pub mod csv;
 pub mod event_input;
 pub mod event_routes;
 pub mod ledger;
+pub mod migrate_journal;
 pub mod openapi;
 pub mod outcomes;
+#[cfg(feature = "postgres")]
+pub mod pg_ledger;
 pub mod print;
 pub mod qr;
 pub mod records;

@@ -7,6 +7,7 @@
 use crate::csv;
 use crate::event_routes;
 use crate::ledger::Ledger;
+use crate::migrate_journal;
 use crate::openapi;
 use crate::outcomes::Outcomes;
 use crate::records::{Reason, Record};
@@ -16,13 +17,14 @@ use crate::store::write_json_str;
 use crate::validate::{self, Format, IDEMPOTENCY_KEY};
 use crate::web::{self, GatePage};
 use serde::Serialize;
-use service_kit::startup::{Opened, Program, StepError, Variable};
+use service_kit::startup::{Opened, OwnCommand, Program, StepError, Variable};
 use service_kit::Answer;
 use service_kit::Service;
 use service_kit::{Authenticator, Claims};
 use service_kit::{Body, FieldError, Method, Response, BIG_ANSWER_BYTES};
 use service_kit::{Call, Route};
-use service_kit::{CommonConfig, ConfigError, Env, Metrics};
+use service_kit::{CommonConfig, ConfigError, DatabaseUrl, Env, Metrics};
+use std::process::ExitCode;
 use std::sync::Arc;
 
 /// The `/health` body: what serde_json wrote for `{"status":"ok","service":"attendance"}`
@@ -31,6 +33,16 @@ const HEALTH: &[u8] = br#"{"service":"attendance","status":"ok"}"#;
 
 /// The header that marks a 201 answered again for a repeated `Idempotency-Key`.
 pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
+
+/// Where the binary keeps the check-ins, events and tickets.
+#[derive(Debug)]
+pub enum Storage {
+    /// The journal in `DATA_DIR`.
+    Journal(Ledger),
+    /// The PostgreSQL database at `DATABASE_URL` (a build with the `postgres` feature).
+    #[cfg(feature = "postgres")]
+    Database(Box<crate::pg_ledger::PgLedger>),
+}
 
 /// The attendance service: its state, and its routes as a table.
 #[derive(Debug)]
@@ -144,7 +156,7 @@ impl Program for Attendance {
     const DEFAULT_PORT: u16 = settings::DEFAULT_PORT;
     const OWN_VARIABLES: &'static [Variable] = settings::OWN_VARIABLES;
     type Settings = Settings;
-    type Storage = Ledger;
+    type Storage = Storage;
 
     fn settings(env: &Env) -> Result<Settings, ConfigError> {
         Settings::from_env(env)
@@ -154,25 +166,62 @@ impl Program for Attendance {
         &settings.common
     }
 
-    fn open(settings: &Settings) -> Result<Opened<Ledger>, StepError> {
+    /// The database when `DATABASE_URL` is set (a build with the `postgres` feature), else the
+    /// journal in `DATA_DIR`.
+    fn open(settings: &Settings) -> Result<Opened<Storage>, StepError> {
+        if let Some(url) = &settings.common.database_url {
+            return open_database(url);
+        }
         let (ledger, report) = Ledger::open(&settings.common.data_dir)?;
         Ok(Opened {
-            storage: ledger,
+            storage: Storage::Journal(ledger),
             records: report.records,
             source: report.path.display().to_string(),
             torn_line: report.dropped_torn_line,
         })
     }
 
-    fn start(settings: Settings, ledger: Ledger) -> Result<Attendance, StepError> {
+    fn start(settings: Settings, storage: Storage) -> Result<Attendance, StepError> {
         let auth = Authenticator::new(settings.common.jwt_key);
         let page = GatePage::new(settings.gate_identity.as_ref());
-        Ok(Attendance::new(auth, Arc::new(ledger)).with_gate_page(page))
+        let attendance = match storage {
+            Storage::Journal(ledger) => Attendance::new(auth, Arc::new(ledger)),
+            #[cfg(feature = "postgres")]
+            Storage::Database(database) => {
+                Attendance::new(auth, Arc::<crate::pg_ledger::PgLedger>::from(database))
+            }
+        };
+        Ok(attendance.with_gate_page(page))
     }
 
     fn settle(&self) -> Result<(), StepError> {
         Ok(self.checkins.settle()?)
     }
+
+    const COMMANDS: &'static [OwnCommand] = &[migrate_journal::MIGRATE_COMMAND];
+
+    /// `migrate-journal`, the one command of [`Program::COMMANDS`].
+    fn command(args: &[String], env: &Env) -> ExitCode {
+        migrate_journal::main(args.get(1..).unwrap_or_default(), env)
+    }
+}
+
+/// The check-ins in PostgreSQL, the schema brought up to date first.
+#[cfg(feature = "postgres")]
+fn open_database(url: &DatabaseUrl) -> Result<Opened<Storage>, StepError> {
+    let (database, count) = crate::pg_ledger::PgLedger::open(url.expose())?;
+    Ok(Opened {
+        storage: Storage::Database(Box::new(database)),
+        records: count,
+        source: "the PostgreSQL database (check-ins)".to_owned(),
+        torn_line: None,
+    })
+}
+
+/// A build without the `postgres` feature never gets here: its settings refuse `DATABASE_URL`.
+#[cfg(not(feature = "postgres"))]
+fn open_database(_: &DatabaseUrl) -> Result<Opened<Storage>, StepError> {
+    Err("DATABASE_URL is set, but this build has no PostgreSQL support".into())
 }
 
 /// `GET /health`.

@@ -22,12 +22,6 @@ const IDENTITY_URL_RULE: &str = "the identity origin the gate page logs in at, a
      http(s)://host[:port] (no path); unset: the page's own origin, where the edge routes /auth/ \
      to identity (identity's CORS_ORIGINS must then list the page's origin)";
 
-/// Why attendance refuses `DATABASE_URL` in every build today: the `postgres` feature of SPEC
-/// §11 exists for identity only, and an instance that quietly kept its own journal would not
-/// share one ticket's check-in with the others.
-const NO_DATABASE: &str = "attendance keeps its check-ins in the journal under DATA_DIR only \
-    (PostgreSQL support is built for identity so far); unset DATABASE_URL";
-
 /// Everything attendance reads from the environment.
 #[derive(Debug)]
 pub struct Settings {
@@ -40,13 +34,8 @@ pub struct Settings {
 impl Settings {
     /// Reads and checks every variable; the first bad one is the error.
     pub fn from_env(env: &Env) -> Result<Settings, ConfigError> {
-        if env.get("DATABASE_URL").is_some() {
-            return Err(ConfigError::Unsupported {
-                var: "DATABASE_URL",
-                why: NO_DATABASE,
-            });
-        }
-        let common = CommonConfig::from_env(env, "attendance", DEFAULT_PORT, false)?;
+        let common =
+            CommonConfig::from_env(env, "attendance", DEFAULT_PORT, cfg!(feature = "postgres"))?;
         let gate_identity = match env.get(GATE_IDENTITY_URL) {
             None | Some("") => None,
             Some(text) => Some(
@@ -135,6 +124,28 @@ mod tests {
             .collect();
         listed.sort_unstable();
         assert_eq!(env.names_read(), listed);
+    }
+
+    #[test]
+    fn a_database_url_is_kept_only_by_a_build_with_postgres() {
+        let url = "postgres://tixgo:db-pass@db/tixgo";
+        let env = Env::from_pairs([
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("DATABASE_URL", url),
+        ]);
+        let read = Settings::from_env(&env);
+        if cfg!(feature = "postgres") {
+            let settings = read.unwrap();
+            let kept = settings.common.database_url.unwrap();
+            assert_eq!(kept.expose(), url);
+        } else {
+            let text = read.unwrap_err().to_string();
+            assert!(
+                text.starts_with("DATABASE_URL is set, but this build has no PostgreSQL"),
+                "{text}"
+            );
+            assert!(!text.contains("db-pass"), "{text}");
+        }
     }
 
     #[test]

@@ -659,6 +659,19 @@ impl Store {
         }
     }
 
+    /// Every live check-in with its idempotency key, each event's in check-in order.
+    #[cfg(feature = "postgres")]
+    pub fn keyed_check_ins(&self) -> Vec<(Record, Option<String>)> {
+        self.logs
+            .iter()
+            .flat_map(|log| {
+                log.entries
+                    .iter()
+                    .map(|entry| (record(log, entry), entry.key.as_deref().map(str::to_owned)))
+            })
+            .collect()
+    }
+
     /// The shared copy of a user name, gate name or other short string.
     fn intern(&mut self, name: &str) -> Arc<str> {
         if let Some(user) = self.users.get(name) {

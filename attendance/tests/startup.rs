@@ -31,20 +31,47 @@ fn bad_configuration_is_refused_with_exit_2() {
     );
     refused(launch().env("PORT", "http"), "PORT");
     refused(launch().env("WORKERS", "0"), "WORKERS");
-    let database = launch().env("DATABASE_URL", "postgres://tixgo:db-pass@db/tixgo");
-    let (_, _, stderr) = database.run(&[]);
-    assert!(
-        stderr.contains("DATABASE_URL is set, but attendance keeps its check-ins in the journal"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("db-pass"), "the URL was printed: {stderr}");
-    refused(database, "DATABASE_URL");
-    let journal = dir.path().join(attendance::ledger::JOURNAL_FILE);
-    assert!(!journal.exists(), "no journal of its own was started");
+    if !cfg!(feature = "postgres") {
+        let database = launch().env("DATABASE_URL", "postgres://tixgo:db-pass@db/tixgo");
+        let (_, _, stderr) = database.run(&[]);
+        assert!(
+            stderr.contains("DATABASE_URL is set, but this build has no PostgreSQL"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("`postgres`"), "{stderr}");
+        assert!(!stderr.contains("db-pass"), "the URL was printed: {stderr}");
+        refused(database, "DATABASE_URL");
+        let journal = dir.path().join(attendance::ledger::JOURNAL_FILE);
+        assert!(!journal.exists(), "no journal of its own was started");
+    }
     refused(
         launch().env("CORS_ORIGINS", "gate.example.com"),
         "CORS_ORIGINS",
     );
+}
+
+#[test]
+fn migrate_journal_says_what_it_needs() {
+    let dir = TempDir::new("att-migrate");
+    let path = dir.path().display().to_string();
+    let launch = || Launch::new(BIN, dir.path()).without("JWT_SECRET");
+    let (status, _, stderr) = launch().run(&["migrate-journal"]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("expected one argument"), "{stderr}");
+    let (status, _, stderr) = launch().run(&["migrate-journal", &path]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("DATABASE_URL is not set"), "{stderr}");
+    if !cfg!(feature = "postgres") {
+        let (status, _, stderr) = launch()
+            .env("DATABASE_URL", "postgres://tixgo:db-pass@db/tixgo")
+            .run(&["migrate-journal", &path]);
+        assert_eq!(status.code(), Some(2), "{stderr}");
+        assert_eq!(
+            stderr,
+            "attendance migrate-journal: this build has no PostgreSQL support; use a build with \
+             the cargo feature `postgres`\n"
+        );
+    }
 }
 
 #[test]

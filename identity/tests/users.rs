@@ -6,9 +6,7 @@
 
 mod common;
 
-use common::{
-    assert_unauthorized, database_of, identity_app, valid_token, Accounts, FAST_BCRYPT_COST,
-};
+use common::{assert_unauthorized, identity_app, valid_token, Accounts, FAST_BCRYPT_COST};
 use identity::routes::Identity;
 use serde_json::{json, Value};
 use service_kit::Role;
@@ -708,7 +706,7 @@ fn every_change_is_journaled_with_who_made_it() {
             200
         );
     }
-    let (text, lines) = match database_of(&dir) {
+    let (text, lines) = match testkit::pg::database_of(dir.path()) {
         Some(url) => changes_in_database(&url),
         None => changes_in_journal(&dir),
     };

@@ -20,3 +20,20 @@ wait_listening() {
     done
     return 1
 }
+
+# ensure_nginx LOG: prints the path of Debian's nginx, installing it first when it is missing
+# (apt-get, root only; apt's output in LOG). Fails when it is missing and cannot be installed.
+ensure_nginx() {
+    local log="$1"
+    if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
+        if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+            echo "nginx is not installed, and installing it needs root and apt-get" >"$log"
+            return 1
+        fi
+        echo "installing: nginx" >&2
+        timeout 300 apt-get update -qq >"$log" 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends nginx \
+            >>"$log" 2>&1 || return 1
+    fi
+    command -v nginx || echo /usr/sbin/nginx
+}

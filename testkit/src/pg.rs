@@ -86,7 +86,7 @@ impl Cluster {
     /// # Panics
     /// When psql fails.
     pub fn psql(&self, db: &str, sql: &str) -> String {
-        psql_at(&self.url(db), sql)
+        run_psql(&self.bin, &self.url(db), sql)
     }
 
     /// Stops the server at once, as a crash or a pulled cable would (`pg_ctl stop -m
@@ -147,6 +147,60 @@ impl Cluster {
     }
 }
 
+/// Runs `sql` with `psql` in the database at `url` (a server the test did not start, such as
+/// the one `TIXGO_TEST_DATABASE_URL` names) and returns what it printed, as [`Cluster::psql`].
+///
+/// # Panics
+/// When psql is not installed or fails.
+pub fn psql_at(url: &str, sql: &str) -> String {
+    let bin = server_programs().unwrap_or_else(|| {
+        panic!("PostgreSQL's programs (psql) are not installed: apt-get install postgresql")
+    });
+    run_psql(&bin, url, sql)
+}
+
+/// The variable that runs the in-process contract suites on PostgreSQL: the URL of a server's
+/// admin database (`postgres://…/postgres`), from a cluster a test script started
+/// (`scripts/lib/pg.sh`).
+pub const TEST_DATABASE_URL: &str = "TIXGO_TEST_DATABASE_URL";
+
+/// The database of the test data directory `dir` when [`TEST_DATABASE_URL`] is set: made empty
+/// on first use, one per directory, and remembered in `dir` (`database-url`), so that a service
+/// built again on the same directory (a restart) finds the same data. `None` without the
+/// variable: the suite runs on the journal, the default.
+///
+/// # Panics
+/// When the database cannot be made or remembered.
+pub fn database_of(dir: &Path) -> Option<String> {
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let admin = std::env::var(TEST_DATABASE_URL).ok()?;
+    let remembered = dir.join("database-url");
+    if let Ok(url) = std::fs::read_to_string(&remembered) {
+        return Some(url);
+    }
+    let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("c{}_{n}", std::process::id());
+    psql_at(&admin, &format!("CREATE DATABASE {name}"));
+    let (server, _) = admin
+        .rsplit_once('/')
+        .unwrap_or_else(|| panic!("{TEST_DATABASE_URL} ends in /<database>"));
+    let url = format!("{server}/{name}");
+    std::fs::write(&remembered, &url).expect("remember the test's database");
+    Some(url)
+}
+
+/// `psql` of `bin` on `url`: unaligned, tuples only, stopping at the first error.
+fn run_psql(bin: &Path, url: &str, sql: &str) -> String {
+    let output = Command::new(bin.join("psql"))
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
+        .arg(url)
+        .args(["-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(output.status.success(), "psql {sql:?}: {}", text(&output));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         let data = self.data_dir();
@@ -155,33 +209,6 @@ impl Drop for Cluster {
             .args(["stop", "-D", &data, "-m", "immediate", "-w"])
             .output();
     }
-}
-
-/// Runs `sql` with `psql` on the database at `url` and returns what it printed (unaligned,
-/// tuples only, `|` between columns): for a cluster that a test script started
-/// (`scripts/lib/pg.sh`), known by its URL.
-///
-/// # Panics
-/// When psql is not installed or fails.
-pub fn psql_at(url: &str, sql: &str) -> String {
-    let bin = server_programs().expect("PostgreSQL's programs are not installed");
-    let output = Command::new(bin.join("psql"))
-        .args([
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("run psql");
-    assert!(output.status.success(), "psql {sql:?}: {}", text(&output));
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// The directory of `initdb` and `pg_ctl`: the one in `PATH`, else the newest

@@ -73,7 +73,7 @@ fn summary(store: &Store, event: &Event) -> EventSummary {
 }
 
 /// Whether `ticket` is selected by `query`'s search and status (`status` is its status).
-fn selects(query: &TicketQuery, ticket: &Ticket, status: TicketStatus) -> bool {
+pub(crate) fn selects(query: &TicketQuery, ticket: &Ticket, status: TicketStatus) -> bool {
     if query.status.is_some_and(|wanted| wanted != status) {
         return false;
     }
@@ -86,6 +86,28 @@ fn selects(query: &TicketQuery, ticket: &Ticket, status: TicketStatus) -> bool {
             .holder
             .as_deref()
             .is_some_and(|holder| holder.to_lowercase().contains(&search))
+}
+
+/// `events` by `starts_at` (events without one last), then by id.
+pub(crate) fn by_start(events: Vec<EventSummary>) -> Vec<EventSummary> {
+    let mut all: Vec<(Option<i128>, EventSummary)> = events
+        .into_iter()
+        .map(|summary| {
+            let starts = summary.event.starts_at.as_deref().and_then(|at| {
+                OffsetDateTime::parse(at, &Rfc3339)
+                    .ok()
+                    .map(OffsetDateTime::unix_timestamp_nanos)
+            });
+            (starts, summary)
+        })
+        .collect();
+    all.sort_by(|(a, x), (b, y)| {
+        let key = |starts: &Option<i128>| (starts.is_none(), starts.unwrap_or(0));
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| x.event.event_id.cmp(&y.event.event_id))
+    });
+    all.into_iter().map(|(_, summary)| summary).collect()
 }
 
 impl Events for Ledger {
@@ -128,26 +150,13 @@ impl Events for Ledger {
 
     fn events(&self) -> Result<Vec<EventSummary>, StorageError> {
         let store = self.lock();
-        let mut all: Vec<(Option<i128>, EventSummary)> = store
+        let all: Vec<EventSummary> = store
             .catalog
             .events()
-            .map(|event| {
-                let starts = event.starts_at.as_deref().and_then(|at| {
-                    OffsetDateTime::parse(at, &Rfc3339)
-                        .ok()
-                        .map(OffsetDateTime::unix_timestamp_nanos)
-                });
-                (starts, summary(&store, event))
-            })
+            .map(|event| summary(&store, event))
             .collect();
         drop(store);
-        all.sort_by(|(a, x), (b, y)| {
-            let key = |starts: &Option<i128>| (starts.is_none(), starts.unwrap_or(0));
-            key(a)
-                .cmp(&key(b))
-                .then_with(|| x.event.event_id.cmp(&y.event.event_id))
-        });
-        Ok(all.into_iter().map(|(_, summary)| summary).collect())
+        Ok(by_start(all))
     }
 
     fn import_tickets(

@@ -119,9 +119,17 @@ pub fn attendance_app(dir: &TempDir) -> Contract<Attendance> {
 }
 
 /// [`attendance_app`] with more variables set.
+///
+/// With `TIXGO_TEST_DATABASE_URL` set (a build with the `postgres` feature), it keeps its data
+/// in a database of its own instead ([`testkit::pg::database_of`]): the contract pass on
+/// PostgreSQL.
 pub fn attendance_app_with(dir: &TempDir, more: &[(&str, &str)]) -> Contract<Attendance> {
     let data_dir = dir.path().display().to_string();
+    let database = testkit::pg::database_of(dir.path());
     let mut env = vec![("JWT_SECRET", SECRET), ("DATA_DIR", data_dir.as_str())];
+    if let Some(url) = &database {
+        env.push(("DATABASE_URL", url.as_str()));
+    }
     env.extend_from_slice(more);
     let app = testkit::contract::app::<Attendance>(&env, |_| {});
     Contract::new(app, document())

@@ -27,7 +27,7 @@ pub const FAST_BCRYPT_COST: u32 = 4;
 /// OpenAPI document.
 pub fn identity_app(dir: &TempDir, env: &[(&str, &str)], bcrypt_cost: u32) -> Contract<Identity> {
     let data_dir = dir.path().display().to_string();
-    let database = database_of(dir);
+    let database = testkit::pg::database_of(dir.path());
     let mut all = vec![
         ("JWT_SECRET", testkit::SECRET),
         ("DATA_DIR", data_dir.as_str()),
@@ -40,29 +40,6 @@ pub fn identity_app(dir: &TempDir, env: &[(&str, &str)], bcrypt_cost: u32) -> Co
         settings.bcrypt_cost = bcrypt_cost;
     });
     Contract::new(app, document())
-}
-
-/// The database of the suite's data directory `dir` when the contract suites run on PostgreSQL
-/// (`TIXGO_TEST_DATABASE_URL`, the URL of a cluster's `postgres` database that
-/// `scripts/test.sh` started): made empty on first use, one per directory, and remembered in
-/// `dir`, so that an app built again on the same directory (a restart) finds the same data.
-/// `None` for the journal, which is the default.
-pub fn database_of(dir: &TempDir) -> Option<String> {
-    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let admin = std::env::var("TIXGO_TEST_DATABASE_URL").ok()?;
-    let remembered = dir.path().join("database-url");
-    if let Ok(url) = std::fs::read_to_string(&remembered) {
-        return Some(url);
-    }
-    let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = format!("c{}_{n}", std::process::id());
-    testkit::pg::psql_at(&admin, &format!("CREATE DATABASE {name}"));
-    let (server, _) = admin
-        .rsplit_once('/')
-        .expect("TIXGO_TEST_DATABASE_URL ends in /<database>");
-    let url = format!("{server}/{name}");
-    std::fs::write(&remembered, &url).expect("remember the test's database");
-    Some(url)
 }
 
 /// identity's OpenAPI document.
