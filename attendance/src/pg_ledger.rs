@@ -8,13 +8,15 @@
 //!
 //! - one winner per ticket: a live check-in is a row of `attendance_checkins`, unique by event
 //!   and ticket; of two instances inserting one ticket at once, the second waits for the first
-//!   to commit, fails on the constraint, and tries again, finding the first's record (a 409);
+//!   to commit, skips its insert (`ON CONFLICT DO NOTHING`) and checks again, finding the
+//!   first's record (a 409);
 //! - idempotency keys: unique by user and key among the live check-ins, so a key is free again
 //!   once its check-in is undone, as in the journal;
 //! - capacity: a check-in of an event with a capacity takes a transaction lock on the event
 //!   before it counts, so the event admits exactly its capacity across instances;
 //! - every change is one transaction (a check-in with its refusal, an undo with its record in
-//!   `attendance_undos`, an import however large), answered only once it has committed.
+//!   `attendance_undos`, an import however large), answered only once it has committed; the
+//!   check-ins arriving together share one (the `batches` module: the journal's group commit).
 //!
 //! Times are kept in the records' text form (`2026-01-03T13:25:53.415880+00:00`), and every
 //! answer is built from the same [`Record`], [`Row`] and [`RefusalLine`] as the journal's, so
@@ -29,14 +31,17 @@ use crate::catalog::{Changes, Ticket};
 use crate::ledger::{by_start, selects};
 use crate::records::{Event, Reason, Record, RefusalLine, Row, Stamp, TicketState};
 use crate::storage::{
-    Added, CheckIn, CheckInDone, CheckInRequest, CheckIns, EventSummary, Events, Imported,
-    JsonPage, Lookup, Page, Stats, StorageError, TicketEdit, TicketPage, TicketQuery, TicketStatus,
-    TicketUpload, TicketView,
+    Added, CheckInDone, CheckInRequest, CheckIns, EventSummary, Events, Imported, JsonPage, Lookup,
+    Page, Stats, StorageError, TicketEdit, TicketPage, TicketQuery, TicketStatus, TicketUpload,
+    TicketView,
 };
 use crate::store::INTERVAL_MICROS;
+use batches::Batches;
 use pgstore::postgres::{self, GenericClient, IsolationLevel, Transaction};
 use pgstore::{Limits, Migration, Pool};
 use service_kit::{Metrics, NotReady, SharedBytes};
+
+mod batches;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -46,10 +51,11 @@ const SERVICE: &str = "attendance";
 
 /// attendance's schema, step by step (see [`pgstore::migrate`]). Its tables are prefixed
 /// `attendance_`, so it can share a database with identity's.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "events, tickets, check-ins, undos, refusals",
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events, tickets, check-ins, undos, refusals",
+        sql: "
         CREATE TABLE attendance_events (
             event_id text PRIMARY KEY,
             name text NOT NULL,
@@ -107,7 +113,13 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         );
         CREATE INDEX attendance_refusals_by_event ON attendance_refusals (event_id, seq);
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "check-ins in batches: the function attendance_check_in",
+        sql: batches::CHECK_IN_FUNCTION,
+    },
+];
 
 /// The first key of attendance's transaction locks (`pg_advisory_xact_lock(int, int)`); the
 /// second is the hash of the event's id.
@@ -134,6 +146,13 @@ const ATTEMPTS: usize = 3;
 /// Every check-in, event and ticket, in PostgreSQL.
 #[derive(Debug)]
 pub struct PgLedger {
+    db: Arc<Db>,
+    batches: Batches,
+}
+
+/// The database, and where its writes' latencies go: shared with the check-in writers.
+#[derive(Debug)]
+struct Db {
     pool: Pool,
     writes: OnceLock<Arc<Metrics>>,
 }
@@ -171,17 +190,24 @@ impl PgLedger {
         let pool = Pool::new(url, "tixgo-attendance", Limits::default())
             .map_err(|why| pgstore::Error::Refused(format!("DATABASE_URL: {why}")))?;
         pgstore::migrate(&pool, SERVICE, MIGRATIONS)?;
-        let ledger = PgLedger {
+        let db = Arc::new(Db {
             pool,
             writes: OnceLock::new(),
-        };
+        });
+        let batches = Batches::start(&db).map_err(|e| {
+            pgstore::Error::Refused(format!("cannot start the check-in writers: {e}"))
+        })?;
+        let ledger = PgLedger { db, batches };
         let count: i64 = ledger
+            .db
             .read(|tx| Ok(tx.query_one("SELECT count(*) FROM attendance_checkins", &[])?))
             .map_err(|e| pgstore::Error::Unavailable(e.to_string()))?
             .get(0);
         Ok((ledger, u64::try_from(count).unwrap_or(0)))
     }
+}
 
+impl Db {
     /// Runs `work` in one read-only transaction that sees one moment of the database.
     fn read<T>(
         &self,
@@ -437,132 +463,6 @@ fn put_tickets(
     )?)
 }
 
-/// Keeps the refusal of `request` for `reason`.
-fn refuse(
-    tx: &mut Transaction<'_>,
-    request: &CheckInRequest<'_>,
-    reason: Reason,
-) -> Result<(), Fault> {
-    tx.execute(
-        "INSERT INTO attendance_refusals (event_id, ticket_id, reason, scanned_by, at, gate)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            &request.event,
-            &request.ticket,
-            &reason.name(),
-            &request.by,
-            &Stamp::now().to_api(),
-            &request.gate,
-        ],
-    )?;
-    Ok(())
-}
-
-/// A check-in attempt, in one transaction, in the order of [`crate::store::Store::admit`].
-fn check_in(tx: &mut Transaction<'_>, request: &CheckInRequest<'_>) -> Result<CheckIn, Fault> {
-    let CheckInRequest {
-        event,
-        ticket,
-        by,
-        key,
-        gate,
-    } = *request;
-    if let Some(key) = key {
-        let used = tx.query_opt(
-            &format!(
-                "SELECT {RECORD} FROM attendance_checkins
-                 WHERE checked_in_by = $1 AND idempotency_key = $2"
-            ),
-            &[&by, &key],
-        )?;
-        if let Some(row) = used {
-            let record = record(&row, 0)?;
-            return Ok(
-                if &*record.event_id == event && &*record.ticket_id == ticket {
-                    CheckIn::Repeated(record)
-                } else {
-                    CheckIn::KeyReused
-                },
-            );
-        }
-    }
-    let listed = tx.query_opt(
-        "SELECT voided, holder, category FROM attendance_tickets
-         WHERE event_id = $1 AND ticket_id = $2",
-        &[&event, &ticket],
-    )?;
-    let (holder, category): (Option<String>, Option<String>) = match listed {
-        Some(row) if row.try_get::<_, bool>(0)? => {
-            refuse(tx, request, Reason::Voided)?;
-            return Ok(CheckIn::Refused(Reason::Voided));
-        }
-        Some(row) => (row.try_get(1)?, row.try_get(2)?),
-        None => {
-            let has_list: bool = tx
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM attendance_tickets WHERE event_id = $1)",
-                    &[&event],
-                )?
-                .get(0);
-            if has_list {
-                refuse(tx, request, Reason::UnknownTicket)?;
-                return Ok(CheckIn::Refused(Reason::UnknownTicket));
-            }
-            (None, None)
-        }
-    };
-    let live = tx.query_opt(
-        &format!("SELECT {RECORD} FROM attendance_checkins WHERE event_id = $1 AND ticket_id = $2"),
-        &[&event, &ticket],
-    )?;
-    if let Some(row) = live {
-        let first = record(&row, 0)?;
-        refuse(tx, request, Reason::AlreadyCheckedIn)?;
-        return Ok(CheckIn::AlreadyCheckedIn(first));
-    }
-    let capacity: Option<i64> = tx
-        .query_opt(
-            "SELECT capacity FROM attendance_events WHERE event_id = $1",
-            &[&event],
-        )?
-        .map(|row| row.try_get(0))
-        .transpose()?
-        .flatten();
-    if let Some(capacity) = capacity {
-        tx.execute(EVENT_LOCK, &[&LOCKS, &event])?;
-        let admitted: i64 = tx
-            .query_one(
-                "SELECT count(*) FROM attendance_checkins WHERE event_id = $1",
-                &[&event],
-            )?
-            .get(0);
-        if admitted >= capacity {
-            refuse(tx, request, Reason::CapacityReached)?;
-            return Ok(CheckIn::Refused(Reason::CapacityReached));
-        }
-    }
-    let row = tx.query_one(
-        &format!(
-            "INSERT INTO attendance_checkins
-                 (event_id, ticket_id, checked_in_by, checked_in_at, idempotency_key, gate,
-                  holder, category)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             RETURNING {RECORD}"
-        ),
-        &[
-            &event,
-            &ticket,
-            &by,
-            &Stamp::now().to_api(),
-            &key,
-            &gate,
-            &holder,
-            &category,
-        ],
-    )?;
-    Ok(CheckIn::Created(record(&row, 0)?))
-}
-
 /// `limit` check-ins of `event` from `offset` on, and how many it has in all.
 fn page(
     tx: &mut Transaction<'_>,
@@ -596,11 +496,11 @@ fn page(
 impl CheckIns for PgLedger {
     /// Done on this thread: `done` hears the outcome once its transaction has committed.
     fn check_in_later(&self, request: CheckInRequest<'_>, done: CheckInDone) {
-        done(self.write(|tx| check_in(tx, &request)));
+        self.batches.submit(&request, done);
     }
 
     fn undo(&self, event: &str, ticket: &str, by: &str) -> Result<Option<Record>, StorageError> {
-        self.write(|tx| {
+        self.db.write(|tx| {
             let Some(row) = tx.query_opt(
                 &format!(
                     "DELETE FROM attendance_checkins WHERE event_id = $1 AND ticket_id = $2
@@ -630,7 +530,7 @@ impl CheckIns for PgLedger {
     }
 
     fn list(&self, event: &str, offset: usize, limit: Option<usize>) -> Result<Page, StorageError> {
-        self.read(|tx| page(tx, event, offset, limit))
+        self.db.read(|tx| page(tx, event, offset, limit))
     }
 
     /// About the size: each row's strings as they are (escapes aside) and a timestamp of the
@@ -641,7 +541,7 @@ impl CheckIns for PgLedger {
         offset: usize,
         limit: Option<usize>,
     ) -> Result<usize, StorageError> {
-        let row = self.read(|tx| {
+        let row = self.db.read(|tx| {
             Ok(tx.query_one(
                 "SELECT count(*), coalesce(sum(86 + octet_length(ticket_id)
                      + octet_length(checked_in_by) + coalesce(10 + octet_length(gate), 0)
@@ -671,23 +571,25 @@ impl CheckIns for PgLedger {
         })
     }
 
-    /// Every change was committed before it was answered: nothing is left to wait for.
+    /// Waits until every check-in handed to the writers has been answered; every other change
+    /// was committed before it was answered.
     fn settle(&self) -> Result<(), StorageError> {
+        self.batches.settle();
         Ok(())
     }
 
     fn ready(&self) -> Result<(), NotReady> {
-        self.pool.check().map_err(|e| NotReady(e.to_string()))
+        self.db.pool.check().map_err(|e| NotReady(e.to_string()))
     }
 
     fn report_writes(&self, metrics: Arc<Metrics>) {
-        let _ = self.writes.set(metrics);
+        let _ = self.db.writes.set(metrics);
     }
 }
 
 impl Events for PgLedger {
     fn create_event(&self, new: Event) -> Result<Option<EventSummary>, StorageError> {
-        self.write(|tx| {
+        self.db.write(|tx| {
             let made = insert_event(tx, &new)?;
             if made == 0 {
                 return Ok(None);
@@ -701,7 +603,7 @@ impl Events for PgLedger {
         id: &str,
         edit: &dyn Fn(&Event) -> Result<Event, service_kit::Response>,
     ) -> Result<Option<Result<EventSummary, service_kit::Response>>, StorageError> {
-        self.write(|tx| {
+        self.db.write(|tx| {
             let Some(row) = tx.query_opt(
                 &format!(
                     "SELECT {EVENT} FROM attendance_events e WHERE e.event_id = $1 FOR UPDATE"
@@ -741,11 +643,11 @@ impl Events for PgLedger {
     }
 
     fn event(&self, id: &str) -> Result<Option<EventSummary>, StorageError> {
-        self.read(|tx| summary(tx, id))
+        self.db.read(|tx| summary(tx, id))
     }
 
     fn events(&self) -> Result<Vec<EventSummary>, StorageError> {
-        let all = self.read(|tx| {
+        let all = self.db.read(|tx| {
             tx.query(&format!("SELECT {EVENT} FROM attendance_events e"), &[])?
                 .iter()
                 .map(event)
@@ -760,7 +662,7 @@ impl Events for PgLedger {
         by: &str,
         upload: TicketUpload,
     ) -> Result<Option<Imported>, StorageError> {
-        self.write(|tx| {
+        self.db.write(|tx| {
             if !exists(tx, event)? {
                 return Ok(None);
             }
@@ -809,7 +711,7 @@ impl Events for PgLedger {
         by: &str,
         tickets: Vec<TicketState>,
     ) -> Result<Added, StorageError> {
-        self.write(|tx| {
+        self.db.write(|tx| {
             if !exists(tx, event)? {
                 return Ok(Added::NoEvent);
             }
@@ -844,7 +746,7 @@ impl Events for PgLedger {
         event: &str,
         query: &TicketQuery,
     ) -> Result<Option<TicketPage>, StorageError> {
-        let all = self.read(|tx| {
+        let all = self.db.read(|tx| {
             if !exists(tx, event)? {
                 return Ok(None);
             }
@@ -869,7 +771,7 @@ impl Events for PgLedger {
     }
 
     fn ticket(&self, event: &str, ticket: &str) -> Result<Lookup<TicketView>, StorageError> {
-        self.read(|tx| {
+        self.db.read(|tx| {
             if !exists(tx, event)? {
                 return Ok(Lookup::NoEvent);
             }
@@ -887,7 +789,7 @@ impl Events for PgLedger {
         by: &str,
         edit: TicketEdit,
     ) -> Result<Lookup<TicketView>, StorageError> {
-        self.write(|tx| {
+        self.db.write(|tx| {
             if !exists(tx, event)? {
                 return Ok(Lookup::NoEvent);
             }
@@ -922,7 +824,7 @@ impl Events for PgLedger {
         offset: usize,
         limit: Option<usize>,
     ) -> Result<(usize, Vec<RefusalLine>), StorageError> {
-        self.read(|tx| {
+        self.db.read(|tx| {
             let total: i64 = tx
                 .query_one(
                     "SELECT count(*) FROM attendance_refusals WHERE event_id = $1",
@@ -953,7 +855,7 @@ impl Events for PgLedger {
     }
 
     fn stats(&self, event: &str) -> Result<Stats, StorageError> {
-        self.read(|tx| stats(tx, event))
+        self.db.read(|tx| stats(tx, event))
     }
 }
 
@@ -1097,7 +999,7 @@ impl PgLedger {
     /// place in its event's list); returns what was copied (nothing twice, however often this
     /// runs).
     pub fn import(&self, journal: &crate::ledger::Contents) -> Result<Copied, StorageError> {
-        self.write(|tx| {
+        self.db.write(|tx| {
             let mut copied = Copied::default();
             for new in &journal.events {
                 copied.events += insert_event(tx, new)?;

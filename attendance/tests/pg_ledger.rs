@@ -275,7 +275,7 @@ fn instances_starting_at_once_on_an_empty_database_migrate_it_once() {
             "attendance_empty",
             "SELECT service || ':' || version FROM tixgo_migrations ORDER BY version"
         ),
-        "attendance:1"
+        "attendance:1\nattendance:2"
     );
     for (i, service) in instances.iter().enumerate() {
         let answer = scan(service, &committee(), "open", &format!("T{i}"));
@@ -288,7 +288,7 @@ fn instances_starting_at_once_on_an_empty_database_migrate_it_once() {
     assert_eq!(listed(&later, "open"), ["T0", "T1", "T2"]);
     assert_eq!(
         cluster.psql("attendance_empty", "SELECT count(*) FROM tixgo_migrations"),
-        "1"
+        "2"
     );
 }
 

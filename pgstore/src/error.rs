@@ -4,7 +4,7 @@ use postgres::error::SqlState;
 use std::fmt;
 
 /// Why a database operation did not happen. Either way nothing of it was committed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Error {
     /// The database cannot be used now: it is down, unreachable, restarting, too slow, or every
     /// connection is busy. Retry later (a 503 with `Retry-After`).
